@@ -1,0 +1,37 @@
+//! The `iomux` command: `serve`, `load`, `lab`, `pipes`.
+
+use clap::{Parser, Subcommand};
+
+mod pipes;
+mod proto;
+mod serve;
+
+/// The result of a subcommand; errors are printed by `main`.
+pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Parser)]
+#[command(name = "iomux", version, about = "Linux I/O models, measured")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve echo or HTTP/1.1 in one of the five I/O models.
+    Serve(serve::ServeArgs),
+    /// The dispatch micro-benchmark of libevent's bench.c, and bare waits.
+    Pipes(pipes::PipesArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Pipes(args) => pipes::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("iomux: {e}");
+        std::process::exit(1);
+    }
+}

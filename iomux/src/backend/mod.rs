@@ -1,0 +1,195 @@
+//! The mechanisms under the Poller, one file each, behind one small trait
+//! (Redis' `ae_*.c` idea: a backend is a handful of functions).
+
+use std::fmt;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rustix::time::Timespec;
+
+use crate::event::{Events, flags};
+use crate::interest::{Interest, Mode};
+
+pub(crate) mod epoll;
+pub(crate) mod poll;
+pub(crate) mod scan;
+pub(crate) mod select;
+#[cfg(feature = "uring")]
+pub(crate) mod uring;
+
+/// The kernel mechanism a [`Poller`](crate::Poller) runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// epoll(7): persistent interest set in the kernel, O(ready) waits.
+    Epoll,
+    /// poll(2): the whole set is passed and scanned at every wait.
+    Poll,
+    /// select(2): bitmaps sized to the highest fd (no FD_SETSIZE limit here).
+    Select,
+    /// io_uring with IORING_OP_POLL_ADD.
+    IoUring,
+}
+
+impl Backend {
+    /// Every backend, best first.
+    pub const ALL: [Backend; 4] = [
+        Backend::Epoll,
+        Backend::IoUring,
+        Backend::Poll,
+        Backend::Select,
+    ];
+
+    /// The lower-case name used on command lines: `epoll`, `poll`, `select`, `uring`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Epoll => "epoll",
+            Backend::Poll => "poll",
+            Backend::Select => "select",
+            Backend::IoUring => "uring",
+        }
+    }
+
+    /// True when [`Mode::Edge`] is a real edge trigger. When false, `Edge`
+    /// is delivered as level: never fewer events than edge triggering would
+    /// give to a caller that reads until `EAGAIN`, possibly more.
+    pub const fn supports_edge(self) -> bool {
+        matches!(self, Backend::Epoll)
+    }
+
+    /// True when oneshot is native in the kernel. Where it is not, the
+    /// Poller disarms the registration itself; the semantics are the same.
+    pub const fn supports_native_oneshot(self) -> bool {
+        matches!(self, Backend::Epoll | Backend::IoUring)
+    }
+
+    /// True when [`Poller::register_exclusive`](crate::Poller::register_exclusive)
+    /// works (EPOLLEXCLUSIVE). Elsewhere it fails with `Unsupported`.
+    pub const fn supports_exclusive(self) -> bool {
+        matches!(self, Backend::Epoll)
+    }
+
+    /// True when peer half-close is reported as
+    /// [`Event::is_read_closed`](crate::Event::is_read_closed). select cannot
+    /// see it: the fd turns readable and `read` returns 0.
+    pub const fn reports_read_closed(self) -> bool {
+        !matches!(self, Backend::Select)
+    }
+
+    /// True when the cost of a wait grows with the number of watched fds
+    /// rather than with the number of ready ones.
+    pub const fn scans_interest_set(self) -> bool {
+        matches!(self, Backend::Poll | Backend::Select)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = io::Error;
+    fn from_str(s: &str) -> io::Result<Backend> {
+        match s {
+            "epoll" => Ok(Backend::Epoll),
+            "poll" => Ok(Backend::Poll),
+            "select" => Ok(Backend::Select),
+            "uring" | "io_uring" | "iouring" => Ok(Backend::IoUring),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown backend {s:?}: expected epoll, poll, select or uring"),
+            )),
+        }
+    }
+}
+
+/// What one backend does. `key` is `generation << 32 | fd`; the Poller
+/// checks it against its interest table, so a backend never needs to know
+/// about tokens or stale registrations.
+pub(crate) trait Sys: Send + Sync {
+    /// Starts watching `fd`.
+    fn add(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: u64,
+        interest: Interest,
+        mode: Mode,
+        exclusive: bool,
+    ) -> io::Result<()>;
+    /// Changes what `fd` is watched for; re-arms a oneshot registration.
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: u64,
+        interest: Interest,
+        mode: Mode,
+        exclusive: bool,
+    ) -> io::Result<()>;
+    /// Stops watching `fd`.
+    fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()>;
+    /// Blocks until something is ready or `timeout` passes, and writes at
+    /// most `events.capacity()` reports into `events.ready`. EINTR comes back
+    /// as an `Interrupted` error; the Poller retries with the time left.
+    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()>;
+    /// True when the kernel itself rejects a second registration of the same
+    /// open file (epoll's EEXIST). Otherwise the Poller compares file
+    /// identities to tell a duplicate from an fd number reused after close.
+    fn kernel_rejects_duplicates(&self) -> bool;
+}
+
+/// Converts a timeout for the kernel. `None` blocks forever; huge values are
+/// clamped (the Poller loops until its own deadline anyway).
+pub(crate) fn timespec(d: Duration) -> Timespec {
+    // A year per call is plenty: the Poller re-waits with the time left.
+    const MAX_SECS: u64 = 365 * 24 * 3600;
+    Timespec {
+        tv_sec: d.as_secs().min(MAX_SECS) as i64,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
+/// Translates poll(2) revents into our flags (shared by poll and io_uring).
+pub(crate) fn flags_from_poll(revents: i16) -> u8 {
+    let r = revents as i32;
+    let mut f = 0;
+    if r & libc::POLLIN as i32 != 0 {
+        f |= flags::READABLE;
+    }
+    if r & libc::POLLOUT as i32 != 0 {
+        f |= flags::WRITABLE;
+    }
+    if r & libc::POLLPRI as i32 != 0 {
+        f |= flags::PRIORITY;
+    }
+    if r & libc::POLLRDHUP as i32 != 0 {
+        f |= flags::READ_CLOSED;
+    }
+    if r & libc::POLLHUP as i32 != 0 {
+        f |= flags::READ_CLOSED | flags::WRITE_CLOSED;
+    }
+    if r & libc::POLLERR as i32 != 0 {
+        f |= flags::ERROR | flags::WRITE_CLOSED;
+    }
+    if r & libc::POLLNVAL as i32 != 0 {
+        f |= flags::INVALID;
+    }
+    f
+}
+
+/// The poll(2) event mask for an interest (shared by poll and io_uring).
+pub(crate) fn poll_mask(interest: Interest) -> i16 {
+    let mut m = 0;
+    if interest.is_readable() {
+        m |= libc::POLLIN | libc::POLLRDHUP;
+    }
+    if interest.is_writable() {
+        m |= libc::POLLOUT;
+    }
+    if interest.is_priority() {
+        m |= libc::POLLPRI;
+    }
+    m
+}

@@ -1,0 +1,320 @@
+//! select(2) without the FD_SETSIZE limit.
+//!
+//! glibc's `fd_set` is a fixed 1024-bit array and its FD_SET macro aborts
+//! above 1023, but the kernel reads `nfds` bits from whatever memory it is
+//! given. So the bitmaps here are `Vec<u64>` sized to the highest fd, set and
+//! tested with our own bit arithmetic; fds of 1500 or 19000 work.
+//!
+//! Master bitmaps are kept up to date on every change and copied (one memcpy
+//! per set) into scratch bitmaps at each wait, as a hand-written select loop
+//! would. Oneshot is emulated by clearing the entry's bits when it fires;
+//! edge is delivered as level; select cannot see a peer's half-close, which
+//! shows up as readable with `read` returning 0. When the call fails with
+//! EBADF (an fd closed behind our back), each fd is checked with fcntl, the
+//! closed ones get one error event and are dropped, and the rest carry on.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::Mutex;
+
+use rustix::time::Timespec;
+
+use super::Sys;
+use super::scan::{FdIndex, Notify, already_registered, not_registered};
+use crate::event::{Events, Ready, flags};
+use crate::interest::{Interest, Mode};
+
+const BITS: usize = 64;
+
+fn set_bit(words: &mut Vec<u64>, fd: RawFd, on: bool) {
+    let (w, b) = (fd as usize / BITS, fd as usize % BITS);
+    if w >= words.len() {
+        if !on {
+            return;
+        }
+        words.resize(w + 1, 0);
+    }
+    if on {
+        words[w] |= 1 << b;
+    } else {
+        words[w] &= !(1 << b);
+    }
+}
+
+fn has_bit(words: &[u64], fd: RawFd) -> bool {
+    let (w, b) = (fd as usize / BITS, fd as usize % BITS);
+    words.get(w).is_some_and(|x| x & (1 << b) != 0)
+}
+
+#[derive(Default)]
+struct Set {
+    fds: Vec<RawFd>,
+    keys: Vec<u64>,
+    interest: Vec<Interest>,
+    oneshot: Vec<bool>,
+    armed: Vec<bool>,
+    index: FdIndex,
+    read: Vec<u64>,
+    write: Vec<u64>,
+    except: Vec<u64>,
+    max_fd: RawFd,
+    waiting: bool,
+}
+
+impl Set {
+    fn paint(&mut self, fd: RawFd, interest: Interest, on: bool) {
+        set_bit(&mut self.read, fd, on && interest.is_readable());
+        set_bit(&mut self.write, fd, on && interest.is_writable());
+        set_bit(&mut self.except, fd, on && interest.is_priority());
+    }
+
+    fn remove(&mut self, fd: RawFd) -> io::Result<()> {
+        let at = self.index.get(fd).ok_or_else(not_registered)?;
+        self.paint(fd, self.interest[at], false);
+        self.fds.swap_remove(at);
+        self.keys.swap_remove(at);
+        self.interest.swap_remove(at);
+        self.oneshot.swap_remove(at);
+        self.armed.swap_remove(at);
+        self.index.clear(fd);
+        if at < self.fds.len() {
+            self.index.set(self.fds[at], at);
+        }
+        if fd == self.max_fd {
+            self.max_fd = self.fds.iter().copied().max().unwrap_or(-1);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    read: Vec<u64>,
+    write: Vec<u64>,
+    except: Vec<u64>,
+    /// The bit the next scan starts at: a full batch resumes here.
+    start_bit: usize,
+}
+
+pub(crate) struct SelectSys {
+    set: Mutex<Set>,
+    scratch: Mutex<Scratch>,
+    notify: Notify,
+}
+
+impl SelectSys {
+    pub(crate) fn new() -> io::Result<SelectSys> {
+        Ok(SelectSys {
+            set: Mutex::new(Set {
+                max_fd: -1,
+                ..Set::default()
+            }),
+            scratch: Mutex::new(Scratch::default()),
+            notify: Notify::new()?,
+        })
+    }
+
+    fn changed(&self, waiting: bool) -> io::Result<()> {
+        if waiting { self.notify.wake() } else { Ok(()) }
+    }
+
+    /// After EBADF: report and drop every registered fd that is closed.
+    fn drop_closed(&self, events: &mut Events) {
+        let mut set = self.set.lock().unwrap();
+        let mut at = 0;
+        while at < set.fds.len() {
+            let fd = set.fds[at];
+            // SAFETY: F_GETFD only reads the descriptor flags of a number;
+            // an fd that is not open yields EBADF and touches nothing.
+            let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+            if closed && events.ready.len() < events.ready.capacity() {
+                events.ready.push(Ready {
+                    key: set.keys[at],
+                    flags: flags::INVALID | flags::ERROR,
+                });
+                let _ = set.remove(fd);
+            } else {
+                at += 1;
+            }
+        }
+    }
+}
+
+impl Sys for SelectSys {
+    fn add(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: u64,
+        interest: Interest,
+        mode: Mode,
+        _exclusive: bool,
+    ) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let mut set = self.set.lock().unwrap();
+        if set.index.get(fd).is_some() {
+            return Err(already_registered());
+        }
+        let at = set.fds.len();
+        set.fds.push(fd);
+        set.keys.push(key);
+        set.interest.push(interest);
+        set.oneshot.push(mode.is_oneshot());
+        set.armed.push(true);
+        set.index.set(fd, at);
+        set.paint(fd, interest, true);
+        set.max_fd = set.max_fd.max(fd);
+        let waiting = set.waiting;
+        drop(set);
+        self.changed(waiting)
+    }
+
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: u64,
+        interest: Interest,
+        mode: Mode,
+        _exclusive: bool,
+    ) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let mut set = self.set.lock().unwrap();
+        let at = set.index.get(fd).ok_or_else(not_registered)?;
+        let old = set.interest[at];
+        set.paint(fd, old, false);
+        set.paint(fd, interest, true);
+        set.keys[at] = key;
+        set.interest[at] = interest;
+        set.oneshot[at] = mode.is_oneshot();
+        set.armed[at] = true;
+        let waiting = set.waiting;
+        drop(set);
+        self.changed(waiting)
+    }
+
+    fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let mut set = self.set.lock().unwrap();
+        set.remove(fd.as_raw_fd())?;
+        let waiting = set.waiting;
+        drop(set);
+        self.changed(waiting)
+    }
+
+    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()> {
+        events.ready.clear();
+        let mut scratch = self.scratch.lock().unwrap();
+        let s = &mut *scratch;
+        let notify = self.notify.raw();
+        let nfds = {
+            let mut set = self.set.lock().unwrap();
+            let nfds = set.max_fd.max(notify) + 1;
+            let words = (nfds as usize).div_ceil(BITS);
+            for (dst, src) in [
+                (&mut s.read, &set.read),
+                (&mut s.write, &set.write),
+                (&mut s.except, &set.except),
+            ] {
+                dst.clear();
+                dst.extend_from_slice(&src[..words.min(src.len())]);
+                dst.resize(words, 0);
+            }
+            set_bit(&mut s.read, notify, true);
+            set.waiting = true;
+            nfds
+        };
+        let ts = timeout.map(|t| libc::timespec {
+            tv_sec: t.tv_sec,
+            tv_nsec: t.tv_nsec as _,
+        });
+        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        // SAFETY: each bitmap holds ceil(nfds / 64) u64 words, which is the
+        // memory the kernel reads and writes for `nfds` bits (fd_set is only
+        // a bit array); `ts_ptr` is null or points at `ts`; a null sigmask
+        // leaves the signal mask alone.
+        let r = unsafe {
+            libc::pselect(
+                nfds,
+                s.read.as_mut_ptr().cast(),
+                s.write.as_mut_ptr().cast(),
+                s.except.as_mut_ptr().cast(),
+                ts_ptr,
+                std::ptr::null(),
+            )
+        };
+        let err = io::Error::last_os_error();
+        self.set.lock().unwrap().waiting = false;
+        if r < 0 {
+            if err.raw_os_error() == Some(libc::EBADF) {
+                self.drop_closed(events);
+                return Ok(());
+            }
+            return Err(err);
+        }
+        if r == 0 {
+            return Ok(());
+        }
+        if has_bit(&s.read, notify) {
+            self.notify.drain();
+            set_bit(&mut s.read, notify, false);
+        }
+        let mut set = self.set.lock().unwrap();
+        let words = s.read.len();
+        let capacity = events.ready.capacity();
+        let start = s.start_bit % (words * BITS).max(1);
+        let (w0, b0) = (start / BITS, start % BITS);
+        // words + 1 steps: the first word from bit b0 up, the last step the
+        // same word's bits below b0.
+        'scan: for i in 0..=words {
+            let w = (w0 + i) % words;
+            let mask = if i == 0 {
+                !0u64 << b0
+            } else if i == words {
+                (1u64 << b0) - 1
+            } else {
+                !0u64
+            };
+            let mut bits = (s.read[w] | s.write[w] | s.except[w]) & mask;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let fd = (w * BITS + b) as RawFd;
+                let Some(at) = set.index.get(fd) else { continue };
+                if !set.armed[at] {
+                    continue;
+                }
+                let interest = set.interest[at];
+                let mut f = 0;
+                if interest.is_readable() && has_bit(&s.read, fd) {
+                    f |= flags::READABLE;
+                }
+                if interest.is_writable() && has_bit(&s.write, fd) {
+                    f |= flags::WRITABLE;
+                }
+                if interest.is_priority() && has_bit(&s.except, fd) {
+                    f |= flags::PRIORITY;
+                }
+                if f == 0 {
+                    continue;
+                }
+                if events.ready.len() == capacity {
+                    // Full: the next wait starts at this fd (fairness).
+                    s.start_bit = fd as usize;
+                    break 'scan;
+                }
+                if set.oneshot[at] {
+                    set.armed[at] = false;
+                    set.paint(fd, interest, false);
+                }
+                events.ready.push(Ready {
+                    key: set.keys[at],
+                    flags: f,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn kernel_rejects_duplicates(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,139 @@
+//! `Token`, `Event` and `Events`: what `Poller::wait` hands back.
+
+use std::fmt;
+
+/// The caller's name for a registration; it comes back in every event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(pub usize);
+
+/// Readiness bits, normalised across backends.
+pub(crate) mod flags {
+    pub const READABLE: u8 = 1;
+    pub const WRITABLE: u8 = 2;
+    pub const PRIORITY: u8 = 4;
+    pub const READ_CLOSED: u8 = 8;
+    pub const WRITE_CLOSED: u8 = 16;
+    pub const ERROR: u8 = 32;
+    /// The fd was found closed behind the poller's back (POLLNVAL / EBADF):
+    /// the registration is dropped after this one error event.
+    pub const INVALID: u8 = 64;
+}
+
+/// One readiness event. It is `Copy`: keep it as long as you like.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    token: Token,
+    flags: u8,
+}
+
+impl Event {
+    pub(crate) const fn new(token: Token, flags: u8) -> Event {
+        Event { token, flags }
+    }
+    /// The token given at registration.
+    pub const fn token(&self) -> Token {
+        self.token
+    }
+    /// Data can be read, or a read will not block (EOF or error included).
+    pub const fn is_readable(&self) -> bool {
+        self.flags & flags::READABLE != 0
+    }
+    /// A write will not block.
+    pub const fn is_writable(&self) -> bool {
+        self.flags & flags::WRITABLE != 0
+    }
+    /// Priority (out-of-band) data is pending.
+    pub const fn is_priority(&self) -> bool {
+        self.flags & flags::PRIORITY != 0
+    }
+    /// The peer closed its writing side (EPOLLRDHUP / POLLRDHUP / HUP).
+    /// select cannot see this: there a read returning 0 tells it.
+    pub const fn is_read_closed(&self) -> bool {
+        self.flags & flags::READ_CLOSED != 0
+    }
+    /// Writing is no longer possible (HUP, or an error on a writable fd).
+    pub const fn is_write_closed(&self) -> bool {
+        self.flags & flags::WRITE_CLOSED != 0
+    }
+    /// An error is pending on the fd, or the fd was closed behind the poller's back.
+    pub const fn is_error(&self) -> bool {
+        self.flags & (flags::ERROR | flags::INVALID) != 0
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("token", &self.token)
+            .field("readable", &self.is_readable())
+            .field("writable", &self.is_writable())
+            .field("priority", &self.is_priority())
+            .field("read_closed", &self.is_read_closed())
+            .field("write_closed", &self.is_write_closed())
+            .field("error", &self.is_error())
+            .finish()
+    }
+}
+
+/// A raw readiness report from a backend, before the interest table has
+/// checked its generation: `key` is `generation << 32 | fd`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Ready {
+    pub key: u64,
+    pub flags: u8,
+}
+
+/// A reusable buffer of events. `Poller::wait` fills it without allocating.
+pub struct Events {
+    pub(crate) list: Vec<Event>,
+    /// Scratch for backends that report into user memory (epoll_event array).
+    pub(crate) epoll: Vec<rustix::event::epoll::Event>,
+    /// Scratch for backends that scan (poll, select) or complete (io_uring).
+    pub(crate) ready: Vec<Ready>,
+}
+
+impl Events {
+    /// A buffer that holds up to `capacity` events per wait (at least 1).
+    pub fn with_capacity(capacity: usize) -> Events {
+        let capacity = capacity.max(1);
+        Events {
+            list: Vec::with_capacity(capacity),
+            epoll: Vec::with_capacity(capacity),
+            ready: Vec::with_capacity(capacity),
+        }
+    }
+    /// How many events one wait can deliver.
+    pub fn capacity(&self) -> usize {
+        self.list.capacity()
+    }
+    /// Number of events from the last wait.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+    /// True when the last wait delivered nothing.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+    /// Forget the events; capacity is kept.
+    pub fn clear(&mut self) {
+        self.list.clear();
+    }
+    /// The events of the last wait.
+    pub fn iter(&self) -> std::iter::Copied<std::slice::Iter<'_, Event>> {
+        self.list.iter().copied()
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = Event;
+    type IntoIter = std::iter::Copied<std::slice::Iter<'a, Event>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.list.iter()).finish()
+    }
+}
