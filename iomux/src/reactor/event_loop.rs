@@ -34,6 +34,9 @@ thread_local! {
 /// Makes a handler for each accepted connection.
 pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 
+/// What a timer runs.
+type TimerCallback = Box<dyn FnOnce(&mut EventLoop)>;
+
 /// Work posted to a loop from another thread.
 pub type Task = Box<dyn FnOnce(&mut EventLoop) + Send>;
 
@@ -102,7 +105,7 @@ struct Listener {
 
 struct UserTimer {
     generation: u32,
-    callback: Option<Box<dyn FnOnce(&mut EventLoop)>>,
+    callback: Option<TimerCallback>,
 }
 
 struct Shared {
