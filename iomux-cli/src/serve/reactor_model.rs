@@ -28,7 +28,9 @@ pub fn run(args: &ServeArgs) -> CliResult {
         ..Config::default()
     };
     if mode.is_edge() && !backend.supports_edge() {
-        eprintln!("iomux: {backend} has no native edges: readiness is level, reads still go until EAGAIN");
+        eprintln!(
+            "iomux: {backend} has no native edges: readiness is level, reads still go until EAGAIN"
+        );
     }
     // Before any loop thread exists, so that they all inherit the mask.
     let shutdown = Shutdown::install()?;

@@ -66,7 +66,11 @@ impl Shutdown {
                         break sig;
                     }
                 };
-                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                let name = if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
                 eprintln!("iomux: {name}, shutting down");
                 waiter.fire();
             })?;

@@ -36,7 +36,12 @@ pub struct Acceptor {
 }
 
 fn open_spare() -> Option<OwnedFd> {
-    rustix::fs::open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, FileMode::empty()).ok()
+    rustix::fs::open(
+        "/dev/null",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        FileMode::empty(),
+    )
+    .ok()
 }
 
 impl Acceptor {

@@ -46,6 +46,9 @@ pub(crate) struct Connection {
     out_start: usize,
     phase: Phase,
     read_closed: bool,
+    /// The poller reported the peer's FIN (sticky): a short read then does
+    /// not mean drained, the EOF is still to be read.
+    fin_seen: bool,
     write_deadline: Option<Instant>,
     linger_deadline: Option<Instant>,
     /// The interest currently registered with the poller.
@@ -65,11 +68,18 @@ impl Connection {
             out_start: 0,
             phase: Phase::Open,
             read_closed: false,
+            fin_seen: false,
             write_deadline: None,
             linger_deadline: None,
             registered,
             timer_at: None,
         }
+    }
+
+    /// Records that the poller saw the peer's FIN. The edge that carried it
+    /// may have been spent while reading was paused.
+    pub fn saw_fin(&mut self) {
+        self.fin_seen = true;
     }
 
     pub fn sock(&self) -> &OwnedFd {
@@ -113,18 +123,21 @@ impl Connection {
     }
 
     /// Reads what the socket has and feeds the handler. `edge`: read until
-    /// EAGAIN, within `cfg.edge_budget`; otherwise one read. `hup` says the
-    /// poller saw the peer's FIN, so a short read does not mean drained.
+    /// EAGAIN, within `cfg.edge_budget`; otherwise one read.
     /// Returns true when the budget ran out with data probably left: the
     /// loop must come back without waiting for another edge.
-    pub fn read(&mut self, cfg: &Config, edge: bool, hup: bool) -> Result<bool, Gone> {
+    pub fn read(&mut self, cfg: &Config, edge: bool) -> Result<bool, Gone> {
         let mut budget = cfg.edge_budget;
         loop {
             if !self.wants_read(cfg) {
                 return Ok(false);
             }
             let room = self.make_room(cfg)?;
-            match rustix::net::recv(&self.sock, spare_capacity(&mut self.input), RecvFlags::empty()) {
+            match rustix::net::recv(
+                &self.sock,
+                spare_capacity(&mut self.input),
+                RecvFlags::empty(),
+            ) {
                 Ok((0, _)) => {
                     self.read_closed = true;
                     self.on_eof(cfg)?;
@@ -135,7 +148,7 @@ impl Connection {
                     // A short read drained the socket: new data will raise a
                     // new edge, so the extra read that would say EAGAIN is
                     // saved (nginx does the same).
-                    if !edge || (n < room && !hup) {
+                    if !edge || (n < room && !self.fin_seen) {
                         return Ok(false);
                     }
                     budget = budget.saturating_sub(n);

@@ -265,7 +265,11 @@ impl EventLoop {
     /// `factory`. The listener is registered level-triggered whatever the
     /// loop's mode: accepts are bounded per turn, and level brings the loop
     /// back for the rest.
-    pub fn add_listener(&mut self, listener: TcpListener, factory: HandlerFactory) -> io::Result<()> {
+    pub fn add_listener(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+    ) -> io::Result<()> {
         self.add_acceptor(listener, factory, false)
     }
 
@@ -379,7 +383,11 @@ impl EventLoop {
     }
 
     /// Calls `callback` on this thread once `at` has passed (never before).
-    pub fn add_timer(&mut self, at: Instant, callback: impl FnOnce(&mut EventLoop) + 'static) -> TimerId {
+    pub fn add_timer(
+        &mut self,
+        at: Instant,
+        callback: impl FnOnce(&mut EventLoop) + 'static,
+    ) -> TimerId {
         let index = match self.free_timers.pop() {
             Some(i) => i,
             None => {
@@ -504,6 +512,9 @@ impl EventLoop {
             if ev.is_error() && !ev.is_readable() {
                 return Err(Gone);
             }
+            if ev.is_read_closed() {
+                conn.saw_fin();
+            }
             let paused = !conn.wants_read(&cfg);
             if ev.is_writable() {
                 conn.flush(&cfg)?;
@@ -513,7 +524,7 @@ impl EventLoop {
             let resumed = paused && edge && conn.wants_read(&cfg);
             let mut more = false;
             if ev.is_readable() || ev.is_read_closed() || resumed {
-                more = conn.read(&cfg, edge, ev.is_read_closed())?;
+                more = conn.read(&cfg, edge)?;
             }
             conn.settle(&cfg)?;
             Ok(more)
@@ -538,7 +549,11 @@ impl EventLoop {
             let conn = self.conns[index].conn.as_mut().expect("just used");
             let want = conn.wanted(&cfg);
             if self.policy == Policy::Rearm || want != conn.registered {
-                if self.poller.modify(conn.sock(), id.0, want, cfg.mode).is_err() {
+                if self
+                    .poller
+                    .modify(conn.sock(), id.0, want, cfg.mode)
+                    .is_err()
+                {
                     self.close(id);
                     return;
                 }
@@ -577,7 +592,7 @@ impl EventLoop {
                 continue;
             };
             let step = conn
-                .read(&cfg, true, false)
+                .read(&cfg, true)
                 .and_then(|more| conn.settle(&cfg).map(|()| more));
             self.after_io(id, step);
         }
@@ -672,7 +687,12 @@ impl EventLoop {
         if !l.listening
             && self
                 .poller
-                .register(&l.acceptor, Token(LISTENER_BASE - i), Interest::READABLE, Mode::Level)
+                .register(
+                    &l.acceptor,
+                    Token(LISTENER_BASE - i),
+                    Interest::READABLE,
+                    Mode::Level,
+                )
                 .is_ok()
         {
             l.listening = true;

@@ -49,7 +49,9 @@ fn chunk_size(line: &[u8]) -> Option<usize> {
         None if ext.is_empty() => Some(size),
         // Whitespace, then an extension: `BWS ";" ...`.
         Some(i) if ext[i] == b';' => {
-            let ok = ext[i..].iter().all(|&b| b == b'\t' || (b' '..0x7f).contains(&b));
+            let ok = ext[i..]
+                .iter()
+                .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b));
             ok.then_some(size)
         }
         _ => None,
@@ -128,7 +130,13 @@ mod tests {
     fn decodes_chunks_with_extensions_and_trailers() {
         let msg = b"4;name=v\r\nWiki\r\n5 ; x\r\npedia\r\n0\r\nX-T: 1\r\n\r\nNEXT";
         let (c, body) = decode(msg);
-        assert_eq!(c, Chunks::Complete { end: msg.len() - 4, len: 9 });
+        assert_eq!(
+            c,
+            Chunks::Complete {
+                end: msg.len() - 4,
+                len: 9
+            }
+        );
         assert_eq!(body, b"Wikipedia");
     }
 
@@ -153,7 +161,12 @@ mod tests {
             b"0\r\n folded\r\n\r\n",
             b"0\r\nnocolon\r\n\r\n",
         ] {
-            assert_eq!(decode(bad).0, Chunks::Bad, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                decode(bad).0,
+                Chunks::Bad,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert_eq!(decode(b"3e9\r\n").0, Chunks::TooLarge);
     }

@@ -128,7 +128,14 @@ impl Http {
         match head.route {
             Route::Plaintext => response::plaintext(out, conn, with_body),
             Route::Echo => {
-                response::head(out, "200 OK", "application/octet-stream", body.len(), conn, "");
+                response::head(
+                    out,
+                    "200 OK",
+                    "application/octet-stream",
+                    body.len(),
+                    conn,
+                    "",
+                );
                 out.extend_from_slice(body);
             }
             Route::NotFound => response::text(out, "404 Not Found", conn, "", with_body),
@@ -151,7 +158,14 @@ impl Http {
             return self.answer(head, len, &[][..], out);
         }
         let (conn, keep) = self.conn(head);
-        response::head(out, "200 OK", "application/octet-stream", body_len, conn, "");
+        response::head(
+            out,
+            "200 OK",
+            "application/octet-stream",
+            body_len,
+            conn,
+            "",
+        );
         chunked::scan(framed, usize::MAX, |d| out.extend_from_slice(d));
         Step::Answered(len, keep)
     }

@@ -71,8 +71,14 @@ fn not_found_and_wrong_method() {
 #[test]
 fn refusals() {
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
-    let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "b".repeat(40_000));
-    let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: y\r\n".repeat(101));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "b".repeat(40_000)
+    );
+    let many = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        "X: y\r\n".repeat(101)
+    );
     let cases: Vec<(&[u8], u16)> = vec![
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400),
@@ -91,7 +97,12 @@ fn refusals() {
     ];
     for (input, want) in cases {
         let (out, _, action) = run(input);
-        assert_eq!(statuses(&out), vec![want], "{}", String::from_utf8_lossy(&input[..input.len().min(120)]));
+        assert_eq!(
+            statuses(&out),
+            vec![want],
+            "{}",
+            String::from_utf8_lossy(&input[..input.len().min(120)])
+        );
         assert_eq!(action, Action::Close);
         assert!(out.contains("Connection: close"));
     }
@@ -107,10 +118,18 @@ fn smuggled_request_never_runs() {
 
 #[test]
 fn max_requests_closes() {
-    let mut h = Http::new(Limits { max_requests: 2, ..Limits::default() });
+    let mut h = Http::new(Limits {
+        max_requests: 2,
+        ..Limits::default()
+    });
     let mut out = Vec::new();
     let input = GET.repeat(3);
     let (used, action) = h.on_data(input.as_bytes(), &mut out);
     assert_eq!((used, action), (2 * GET.len(), Action::Close));
-    assert_eq!(String::from_utf8_lossy(&out).matches("Connection: close").count(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out)
+            .matches("Connection: close")
+            .count(),
+        1
+    );
 }
