@@ -71,6 +71,19 @@ impl Server {
         s
     }
 
+    /// A connection whose receive buffer is tiny, so that what the server
+    /// sends stays queued on the server's side for a while.
+    pub fn connect_small_rcvbuf(&self) -> TcpStream {
+        use rustix::net::{AddressFamily, SocketType, sockopt};
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        sockopt::set_socket_recv_buffer_size(&fd, 4096).unwrap();
+        rustix::net::connect(&fd, &self.addr).expect("connect to the server");
+        let s = TcpStream::from(fd);
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_write_timeout(Some(WAIT)).unwrap();
+        s
+    }
+
     /// Asserts the process is still alive.
     pub fn assert_alive(&mut self) {
         assert!(
