@@ -33,6 +33,17 @@ pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(TcpListener::from(fd))
 }
 
+/// How the loops of a group get their connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    /// One SO_REUSEPORT listener per loop: the kernel hashes each new
+    /// connection to one of them. Works on every backend.
+    ReusePort,
+    /// One listener, registered in every loop with EPOLLEXCLUSIVE so that
+    /// a new connection wakes one loop rather than all (epoll only).
+    Exclusive,
+}
+
 /// N loops on N threads serving one address.
 #[derive(Debug)]
 pub struct LoopGroup {
@@ -51,12 +62,37 @@ impl LoopGroup {
         cfg: Config,
         factory: HandlerFactory,
     ) -> io::Result<LoopGroup> {
+        LoopGroup::bind_with(addr, threads, cfg, factory, Sharing::ReusePort)
+    }
+
+    /// Like [`bind`](Self::bind), choosing how the loops share the address.
+    pub fn bind_with(
+        addr: SocketAddr,
+        threads: usize,
+        cfg: Config,
+        factory: HandlerFactory,
+        sharing: Sharing,
+    ) -> io::Result<LoopGroup> {
+        if sharing == Sharing::Exclusive && !cfg.backend.supports_exclusive() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "a shared listener needs EPOLLEXCLUSIVE; {} has none",
+                    cfg.backend
+                ),
+            ));
+        }
         let first = bind_reuseport(addr)?;
         let addr = first.local_addr()?;
         let mut listeners = vec![first];
         for _ in 1..threads.max(1) {
-            listeners.push(bind_reuseport(addr)?);
+            let next = match sharing {
+                Sharing::ReusePort => bind_reuseport(addr)?,
+                Sharing::Exclusive => listeners[0].try_clone()?,
+            };
+            listeners.push(next);
         }
+        let shared = sharing == Sharing::Exclusive;
         let mut group = LoopGroup {
             addr,
             handles: Vec::new(),
@@ -69,7 +105,11 @@ impl LoopGroup {
                 .name(format!("iomux-loop-{i}"))
                 .spawn(move || -> io::Result<()> {
                     let started = EventLoop::new(cfg).and_then(|mut l| {
-                        l.add_listener(listener, factory)?;
+                        if shared {
+                            l.add_shared_listener(listener, factory)?;
+                        } else {
+                            l.add_listener(listener, factory)?;
+                        }
                         Ok(l)
                     });
                     match started {
