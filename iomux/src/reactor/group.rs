@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 
 use super::config::Config;
-use super::event_loop::{EventLoop, HandlerFactory, LoopHandle};
+use super::event_loop::{EventLoop, HandlerFactory, LoopHandle, Stats};
 
 /// Binds a listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, so
 /// that several can share `addr` (all bound by this user).
@@ -49,7 +49,7 @@ pub enum Sharing {
 pub struct LoopGroup {
     addr: SocketAddr,
     handles: Vec<LoopHandle>,
-    threads: Vec<JoinHandle<io::Result<()>>>,
+    threads: Vec<JoinHandle<io::Result<Stats>>>,
 }
 
 impl LoopGroup {
@@ -103,7 +103,7 @@ impl LoopGroup {
             let factory = factory.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("iomux-loop-{i}"))
-                .spawn(move || -> io::Result<()> {
+                .spawn(move || -> io::Result<Stats> {
                     let started = EventLoop::new(cfg).and_then(|mut l| {
                         if shared {
                             l.add_shared_listener(listener, factory)?;
@@ -115,7 +115,8 @@ impl LoopGroup {
                     match started {
                         Ok(mut event_loop) => {
                             let _ = tx.send(Ok(event_loop.handle()));
-                            event_loop.run()
+                            event_loop.run()?;
+                            Ok(event_loop.stats())
                         }
                         Err(e) => {
                             let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
@@ -159,13 +160,21 @@ impl LoopGroup {
 
     /// Waits for every loop to end; the first error wins.
     pub fn join(self) -> io::Result<()> {
-        let mut result = Ok(());
+        self.join_stats().map(drop)
+    }
+
+    /// Waits for every loop to end and returns each loop's counters; the
+    /// first error wins.
+    pub fn join_stats(self) -> io::Result<Vec<Stats>> {
+        let mut result = Ok(Vec::new());
         for t in self.threads {
             let r = t
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("an event-loop thread panicked")));
-            if result.is_ok() {
-                result = r;
+            match (&mut result, r) {
+                (Ok(all), Ok(stats)) => all.push(stats),
+                (Ok(_), Err(e)) => result = Err(e),
+                (Err(_), _) => {}
             }
         }
         result
