@@ -26,6 +26,7 @@
 //! ```
 
 mod acceptor;
+pub mod clock;
 mod config;
 mod connection;
 mod event_loop;
