@@ -246,7 +246,9 @@ impl Connection {
         if self.out_start == self.output.len() {
             self.output.clear();
             self.out_start = 0;
-            self.write_deadline = None;
+            if self.write_deadline.take().is_some() {
+                self.handler.on_drained();
+            }
         } else if self.out_start >= COMPACT_AT && self.out_start * 2 >= self.output.len() {
             self.output.drain(..self.out_start);
             self.out_start = 0;
