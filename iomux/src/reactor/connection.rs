@@ -257,8 +257,10 @@ impl Connection {
     }
 
     /// Moves a closing connection along: once its output is out, shut down
-    /// our side and linger, or close if the peer is gone too.
-    pub fn settle(&mut self, cfg: &Config) -> Result<(), Gone> {
+    /// our side and linger, or close if the peer is gone too. Returns what
+    /// [`read`](Self::read) returns when it had to read.
+    pub fn settle(&mut self, cfg: &Config, edge: bool) -> Result<bool, Gone> {
+        let mut more = false;
         if self.phase == Phase::Closing && self.unsent() == 0 {
             if self.read_closed {
                 return Err(Gone);
@@ -268,11 +270,16 @@ impl Connection {
             }
             self.phase = Phase::Lingering;
             self.linger_deadline = Some(Instant::now() + cfg.linger_timeout);
+            if edge {
+                // Edges that came while closing were not read; what they
+                // announced (often the peer's FIN) is read now.
+                more = self.read(cfg, true)?;
+            }
         }
         if self.phase == Phase::Lingering && self.read_closed {
             return Err(Gone);
         }
-        Ok(())
+        Ok(more)
     }
 }
 
