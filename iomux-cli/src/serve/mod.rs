@@ -8,6 +8,11 @@ use clap::{Args, ValueEnum};
 use crate::CliResult;
 use crate::proto::Proto;
 
+mod blocking;
+mod model_common;
+mod nonblocking;
+mod sigio;
+
 /// The I/O model a server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Model {
@@ -67,5 +72,10 @@ pub fn announce(addr: SocketAddr) -> std::io::Result<()> {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> CliResult {
-    Err(format!("the {:?} model is not implemented yet", args.model).into())
+    match args.model {
+        Model::Blocking => blocking::run(&args),
+        Model::Nonblocking => nonblocking::run(&args),
+        Model::Sigio => sigio::run(&args),
+        model => Err(format!("the {model:?} model is not implemented yet").into()),
+    }
 }
