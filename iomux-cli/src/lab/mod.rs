@@ -19,6 +19,7 @@ mod perf;
 mod plots;
 mod procfs;
 mod report;
+mod sched;
 
 pub use cell::{CellResult, Status};
 pub use claims::Claim;
@@ -110,6 +111,7 @@ fn machine() -> Machine {
 /// Runs the lab.
 pub fn run(args: LabArgs) -> CliResult {
     let profile = Profile::new(args.quick, args.full, args.max_conns);
+    sched::prompt();
     let exe = std::env::current_exe()?;
     let machine = machine();
     let perf = !args.no_perf && cell::perf_available();
