@@ -60,13 +60,10 @@ pub fn run(args: &ServeArgs) -> CliResult {
         .ok()
         .and_then(|v| v.parse().ok())
     {
-        rustix::process::setrlimit(
-            rustix::process::Resource::Sigpending,
-            rustix::process::Rlimit {
-                current: Some(n),
-                maximum: None,
-            },
-        )?;
+        // Only the soft limit: lowering it needs no privilege.
+        let mut limit = rustix::process::getrlimit(rustix::process::Resource::Sigpending);
+        limit.current = Some(n);
+        rustix::process::setrlimit(rustix::process::Resource::Sigpending, limit)?;
     }
     let mut server = Server {
         factory: model_common::factory(args),
