@@ -4,7 +4,8 @@
 //! - [`Acceptor`]: bounded accept batches, the EMFILE reserve-fd trick.
 //! - connections (internal): input/output buffers, edge budget,
 //!   back-pressure, half-close, lingering close, MSG_NOSIGNAL.
-//! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each.
+//! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each,
+//!   or one listener shared with EPOLLEXCLUSIVE ([`Sharing`]).
 //! - [`Handler`]: the protocol, per connection.
 //!
 //! ```no_run
@@ -21,7 +22,7 @@
 //! let group = LoopGroup::bind("127.0.0.1:0".parse()?, 2, Config::default(), Arc::new(|| Box::new(Echo)))?;
 //! println!("listening on {}", group.local_addr());
 //! group.join()?;
-//! # Ok::<(), std::io::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod acceptor;
@@ -35,5 +36,5 @@ mod timer;
 pub use acceptor::Acceptor;
 pub use config::Config;
 pub use event_loop::{ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId};
-pub use group::{LoopGroup, bind_reuseport};
+pub use group::{LoopGroup, Sharing, bind_reuseport};
 pub use handler::{Action, Handler};
