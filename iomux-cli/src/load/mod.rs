@@ -27,6 +27,12 @@ pub use report::LoadReport;
 /// server's accept queue does not overflow (a dropped SYN costs a 1 s retry).
 const MAX_INFLIGHT: usize = 512;
 
+/// Connects pause when none of those in flight has completed for this long:
+/// the server is behind on accepting, its queue is full and new SYNs are
+/// being dropped (each one then costs a 1 s retransmission). Waiting lets
+/// it catch up instead of piling more SYNs onto the full queue.
+const STALL: Duration = Duration::from_millis(30);
+
 /// Arguments of `iomux load`.
 #[derive(Args, Clone, Debug)]
 pub struct LoadArgs {
@@ -151,7 +157,11 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
     };
     let rate = args.connect_rate.max(1.0);
     let t0 = Instant::now();
-    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + 10.0);
+    // Generous: a slow accepter (a thread spawn per connection, a select
+    // scan over thousands of fds) paces the connects, and dropped SYNs come
+    // back after 1, 3, 7 … s.
+    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + 30.0);
+    let mut last_progress = t0;
     let (mut inflight, mut connected, mut first_error) = (0usize, 0usize, None::<io::Error>);
     let mut phase_end: Option<(Instant, Instant)> = None; // (window start, window end)
     let mut emit = Some(emit);
@@ -163,13 +173,21 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
         match phase_end {
             None => {
                 let allowed = ((now - t0).as_secs_f64() * rate) as usize + 1;
-                while conns.len() < n && conns.len() < allowed && inflight < MAX_INFLIGHT {
+                let stalled = inflight > 0 && now - last_progress > STALL;
+                while !stalled
+                    && conns.len() < n
+                    && conns.len() < allowed
+                    && inflight < MAX_INFLIGHT
+                {
                     let token = Token(conns.len());
                     match connect::start(args.addr).and_then(|s| {
                         poller.register(&s, token, Interest::WRITABLE, Mode::Level)?;
                         Ok(s)
                     }) {
                         Ok(sock) => {
+                            if inflight == 0 {
+                                last_progress = now;
+                            }
                             inflight += 1;
                             conns.push(Some(Conn {
                                 sock,
@@ -280,6 +298,7 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 }
                 Outcome::Connected if rejoining => {}
                 Outcome::Connected => {
+                    last_progress = Instant::now();
                     inflight -= 1;
                     connected += 1;
                 }
