@@ -110,8 +110,9 @@ fn select_limit(lab: &LabReport) -> Claim {
         .find(|c| c.status == Status::Failed && c.conns as u64 >= limit);
     let top = best.and_then(|c| c.max_fd).unwrap_or(0);
     let evidence = format!(
-        "glibc's fd_set is a fixed bitmap of FD_SETSIZE = {limit} bits (FD_SET on a higher fd writes past it); \
+        "glibc: FD_SETSIZE = {limit}, and its fd_set type holds {} bits (FD_SET on a higher fd writes past it); \
          iomux's select backend sizes its bitmaps to the highest fd it watches. Highest fd served by the select model: {top}{}.",
+        lab.machine.fd_set_bits,
         best.map_or(String::new(), |c| format!(
             " (N = {}, {} req/s)",
             c.conns,

@@ -87,7 +87,7 @@ impl Profile {
     /// The profile for the flags; cells above `max_conns` are dropped.
     pub fn new(quick: bool, full: bool, max_conns: Option<usize>) -> Profile {
         let mut p = if quick {
-            Profile::sized("quick", &[100, 1000], &[10, 100], 1)
+            Profile::sized("quick", &[100, 2000], &[10, 100], 1)
         } else if full {
             Profile::sized("full", &[100, 1000, 10_000, 19_000], &[10, 100, 1000], 3)
         } else {

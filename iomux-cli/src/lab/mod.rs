@@ -57,8 +57,10 @@ pub struct Machine {
     pub kernel: String,
     /// RLIMIT_NOFILE (soft).
     pub nofile: u64,
-    /// glibc's FD_SETSIZE: the size of a `fd_set`.
+    /// glibc's FD_SETSIZE.
     pub fd_setsize: usize,
+    /// Bits in glibc's `fd_set` type: the fds one `fd_set` can name.
+    pub fd_set_bits: usize,
     /// CPU the servers ran on.
     pub server_cpu: usize,
     /// CPU the load generator ran on.
@@ -103,6 +105,7 @@ fn machine() -> Machine {
             .map_or("?".into(), |s| s.trim().to_string()),
         nofile,
         fd_setsize: libc::FD_SETSIZE,
+        fd_set_bits: std::mem::size_of::<libc::fd_set>() * 8,
         server_cpu: if cpus > 1 { 1 } else { 0 },
         load_cpu: 0,
     }
