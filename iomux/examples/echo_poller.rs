@@ -36,7 +36,9 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
             let id = ev.token().0;
-            let Some(s) = conns.get_mut(&id) else { continue };
+            let Some(s) = conns.get_mut(&id) else {
+                continue;
+            };
             let close = match s.read(&mut buf) {
                 Ok(0) => true,
                 // A toy: a blocking-ish write_all is fine for a demo.

@@ -34,7 +34,11 @@ impl Interest {
     /// This interest without `other`, or `None` when nothing would be left.
     pub const fn remove(self, other: Interest) -> Option<Interest> {
         let left = self.0 & !other.0;
-        if left == 0 { None } else { Some(Interest(left)) }
+        if left == 0 {
+            None
+        } else {
+            Some(Interest(left))
+        }
     }
 }
 

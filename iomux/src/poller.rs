@@ -223,10 +223,7 @@ impl Inner {
             waker,
             identity,
         };
-        match self
-            .sys
-            .add(fd, next.key(raw), interest, mode, exclusive)
-        {
+        match self.sys.add(fd, next.key(raw), interest, mode, exclusive) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Err(already_exists()),
             Err(e) => return Err(e),

@@ -24,9 +24,14 @@ impl Waker {
     /// Registers a new waker with `poller` under `token`.
     pub fn new(poller: &Poller, token: Token) -> io::Result<Waker> {
         let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-        poller
-            .inner
-            .add(fd.as_fd(), token, Interest::READABLE, Mode::Level, false, true)?;
+        poller.inner.add(
+            fd.as_fd(),
+            token,
+            Interest::READABLE,
+            Mode::Level,
+            false,
+            true,
+        )?;
         Ok(Waker {
             poller: Arc::clone(&poller.inner),
             fd,

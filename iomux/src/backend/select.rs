@@ -278,7 +278,9 @@ impl Sys for SelectSys {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 let fd = (w * BITS + b) as RawFd;
-                let Some(at) = set.index.get(fd) else { continue };
+                let Some(at) = set.index.get(fd) else {
+                    continue;
+                };
                 if !set.armed[at] {
                     continue;
                 }
