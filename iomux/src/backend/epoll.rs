@@ -45,6 +45,9 @@ fn epoll_flags(interest: Interest, mode: Mode, exclusive: bool) -> EventFlags {
         f |= EventFlags::ONESHOT;
     }
     if exclusive {
+        // The kernel accepts only IN, OUT, ERR, HUP, WAKEUP and ET beside
+        // EPOLLEXCLUSIVE: a peer's half-close shows up as readable + EOF.
+        f.remove(EventFlags::RDHUP | EventFlags::PRI);
         f |= EventFlags::EXCLUSIVE;
     }
     f

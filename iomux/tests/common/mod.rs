@@ -1,0 +1,70 @@
+//! Helpers shared by the conformance suite: every test runs on every backend.
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use iomux::{Backend, Event, Events, Poller, Token};
+
+/// The backends the whole suite runs against.
+pub const BACKENDS: [Backend; 3] = [
+    Backend::Epoll,
+    Backend::Poll,
+    Backend::Select,
+    //URING Backend::IoUring,
+];
+
+/// A poller on `backend`, or a panic that names it.
+pub fn poller(backend: Backend) -> Poller {
+    Poller::with_backend(backend).unwrap_or_else(|e| panic!("{backend}: cannot create poller: {e}"))
+}
+
+/// A connected, non-blocking socket pair.
+pub fn pair() -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    a.set_nonblocking(true).expect("nonblocking");
+    b.set_nonblocking(true).expect("nonblocking");
+    (a, b)
+}
+
+/// Writes `data` to `s`, all of it.
+pub fn send(mut s: &UnixStream, data: &[u8]) {
+    s.write_all(data).expect("write to socket pair");
+}
+
+/// Reads until EAGAIN; returns how many bytes were read.
+pub fn drain(mut s: &UnixStream) -> usize {
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// One wait; returns the events as a vector.
+pub fn wait(poller: &Poller, events: &mut Events, timeout: Duration) -> Vec<Event> {
+    poller
+        .wait(events, Some(timeout))
+        .unwrap_or_else(|e| panic!("{}: wait failed: {e}", poller.backend()));
+    events.iter().collect()
+}
+
+/// The events of one wait that carry `token`.
+pub fn with_token(events: &[Event], token: Token) -> Vec<Event> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e.token() == token)
+        .collect()
+}
+
+/// How long a test waits for something that must happen.
+pub const MUST: Duration = Duration::from_secs(5);
+/// How long a test waits to see that something does not happen.
+pub const MUST_NOT: Duration = Duration::from_millis(50);
