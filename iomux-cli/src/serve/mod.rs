@@ -8,6 +8,8 @@ use clap::{Args, ValueEnum};
 use crate::CliResult;
 use crate::proto::Proto;
 
+mod uring;
+
 /// The I/O model a server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Model {
@@ -67,5 +69,8 @@ pub fn announce(addr: SocketAddr) -> std::io::Result<()> {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> CliResult {
+    if args.model == Model::Uring {
+        return uring::run(&args);
+    }
     Err(format!("the {:?} model is not implemented yet", args.model).into())
 }

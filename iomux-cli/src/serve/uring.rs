@@ -1,0 +1,157 @@
+//! The asynchronous I/O model: a completion-based server on io_uring.
+//!
+//! The seeds call Linux's asynchronous I/O a pseudo-async afterthought (the
+//! old AIO only worked for O_DIRECT files). io_uring is the real thing: we
+//! say *what* to do (accept, receive, send) and the kernel does it, copies
+//! the bytes, and tells us afterwards. There is no readiness step at all.
+//!
+//! - **Multishot accept**: one request accepts every connection.
+//! - **Multishot recv into a provided-buffer ring**: one request per
+//!   connection receives everything; the kernel picks the buffer, so idle
+//!   connections hold no memory (bufring.rs).
+//! - **send**, with the rest of a short send resubmitted from where it
+//!   stopped; replies made meanwhile queue behind it.
+//! - **Cancel before close**: a connection's fd is closed only after its
+//!   multishot recv has posted its final completion (ASYNC_CANCEL, EOF or
+//!   error) and no send is in flight, so no recv can complete on an fd
+//!   number that has been reused (conn.rs).
+//! - **Full SQ**: submitted and the push retried; what the kernel refuses
+//!   (EBUSY) waits in a backlog for the next turn.
+//! - **CQ overflow**: the kernel keeps what does not fit (IORING_FEAT_NODROP)
+//!   and sets IORING_SQ_CQ_OVERFLOW; the next enter flushes it. Multishot
+//!   requests the kernel ended on overflow (no IORING_CQE_F_MORE) are armed
+//!   again, like any multishot request that ends.
+//!
+//! The protocol is the same [`Handler`](iomux::reactor::Handler) every model
+//! uses, with the same back-pressure (256 KiB of unsent output stops
+//! receiving) and lingering close. SIGINT/SIGTERM arrive through a signalfd
+//! polled in the ring, and end the process after printing statistics.
+//! With `--threads N`, N rings share the listening socket.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use iomux::reactor::{Action, Handler};
+use rustix::net::{AddressFamily, SocketType, sockopt};
+
+use super::{ServeArgs, announce};
+use crate::CliResult;
+use crate::proto::Proto;
+
+mod bufring;
+mod conn;
+mod ops;
+mod worker;
+
+use worker::Worker;
+
+/// Makes one handler per connection.
+pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
+
+/// Listen backlog: a burst of thousands of connects is queued, not dropped.
+const BACKLOG: i32 = 65_535;
+
+/// Runs the io_uring server until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> CliResult {
+    let factory = handlers(args.proto)?;
+    // Blocked before any thread starts, so every thread inherits the mask and
+    // the signals wait in the signalfd.
+    let signal = block_and_signalfd()?;
+    // Open the first ring before announcing, so that an unavailable io_uring
+    // is an error at start rather than a dead server.
+    drop(worker::open_ring()?);
+    let listener = Arc::new(listen(args.addr)?);
+    let threads = args.threads.max(1);
+    let mut ready = Vec::new();
+    for i in 1..threads {
+        let (listener, factory) = (listener.clone(), factory.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("uring-{i}"))
+            .spawn(move || {
+                let mut w = match Worker::new(listener, factory, None) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(()));
+                if let Err(e) = w.run() {
+                    eprintln!("iomux: uring worker {i}: {e}");
+                    std::process::exit(1);
+                }
+            })?;
+        ready.push(rx);
+    }
+    let mut main = Worker::new(listener.clone(), factory, Some(signal))?;
+    for rx in ready {
+        rx.recv().map_err(|_| "a uring worker died at start")??;
+    }
+    announce(listener.local_addr()?)?;
+    main.run()?;
+    let s = main.stats;
+    eprintln!(
+        "iomux-stats: model=uring threads={threads} (first thread:) accepted={} closed={} completions={} enters={} \
+         short_sends={} recv_rearms={} overflows={}",
+        s.accepted, s.closed, s.completions, s.enters, s.short_sends, s.recv_rearms, s.overflows
+    );
+    std::process::exit(0);
+}
+
+/// The handler factory for `proto`.
+// TEMPORARY until the protocol handlers (issue 3) are merged.
+fn handlers(proto: Proto) -> io::Result<Factory> {
+    match proto {
+        Proto::Echo => Ok(Arc::new(|| Box::new(Echo) as Box<dyn Handler>)),
+        Proto::Http => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the HTTP handler is not merged yet",
+        )),
+    }
+}
+
+struct Echo;
+
+impl Handler for Echo {
+    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
+        output.extend_from_slice(input);
+        (input.len(), Action::Continue)
+    }
+}
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let fd = rustix::net::socket(family, SocketType::STREAM, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, BACKLOG)?;
+    Ok(TcpListener::from(fd))
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and so in the threads it
+/// starts) and returns a signalfd that becomes readable when one arrives.
+fn block_and_signalfd() -> io::Result<OwnedFd> {
+    // SAFETY: sigemptyset initialises the zeroed set; sigaddset writes into
+    // it; pthread_sigmask and signalfd read it and nothing else.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
