@@ -2,12 +2,15 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
 use crate::CliResult;
-use crate::proto::Proto;
+use crate::proto::{Limits, Proto};
 
+mod reactor_model;
+pub mod shutdown;
 mod uring;
 
 /// The I/O model a server runs.
@@ -58,6 +61,64 @@ pub struct ServeArgs {
     /// Event-loop threads (multiplexing models).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// HTTP: time allowed for a request once begun, and for the first one
+    /// (e.g. 60s, 500ms).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// HTTP: how long an idle connection is kept between requests.
+    #[arg(long, default_value = "75s", value_parser = parse_duration)]
+    pub keepalive_timeout: Duration,
+    /// HTTP: requests served on one connection before it is closed.
+    #[arg(long, default_value_t = 1000)]
+    pub max_requests: u32,
+    /// HTTP: largest request head in bytes (431 beyond).
+    #[arg(long, default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
+    /// HTTP: longest request target in bytes (414 beyond).
+    #[arg(long, default_value_t = 8 * 1024)]
+    pub max_uri_bytes: usize,
+    /// HTTP: largest request body in bytes (413 beyond).
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
+    #[arg(long, hide = true)]
+    pub nofile: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The HTTP limits the flags describe.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            header_timeout: self.header_timeout,
+            keepalive_timeout: self.keepalive_timeout,
+            max_requests: self.max_requests,
+            max_header_bytes: self.max_header_bytes,
+            max_uri_bytes: self.max_uri_bytes,
+            max_body_bytes: self.max_body_bytes,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("unknown unit in {s:?} (ms, s, m)")),
+    }
+}
+
+fn lower_nofile(limit: u64) -> std::io::Result<()> {
+    let mut r = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    r.current = Some(limit);
+    rustix::process::setrlimit(rustix::process::Resource::Nofile, r)?;
+    Ok(())
 }
 
 /// Prints the one line a supervisor waits for.
@@ -69,8 +130,14 @@ pub fn announce(addr: SocketAddr) -> std::io::Result<()> {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> CliResult {
-    if args.model == Model::Uring {
-        return uring::run(&args);
+    if let Some(n) = args.nofile {
+        lower_nofile(n)?;
     }
-    Err(format!("the {:?} model is not implemented yet", args.model).into())
+    match args.model {
+        Model::Select | Model::Poll | Model::Epoll => reactor_model::run(&args),
+        Model::Blocking => Err("the blocking model is not implemented yet".into()),
+        Model::Nonblocking => Err("the nonblocking model is not implemented yet".into()),
+        Model::Sigio => Err("the sigio model is not implemented yet".into()),
+        Model::Uring => uring::run(&args),
+    }
 }

@@ -33,12 +33,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
-use iomux::reactor::{Action, Handler};
+use iomux::reactor::Handler;
 use rustix::net::{AddressFamily, SocketType, sockopt};
 
 use super::{ServeArgs, announce};
 use crate::CliResult;
-use crate::proto::Proto;
+use crate::proto;
 
 mod bufring;
 mod conn;
@@ -55,7 +55,7 @@ const BACKLOG: i32 = 65_535;
 
 /// Runs the io_uring server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let factory = handlers(args.proto)?;
+    let factory = proto::factory(args.proto, args.limits());
     // Blocked before any thread starts, so every thread inherits the mask and
     // the signals wait in the signalfd.
     let signal = block_and_signalfd()?;
@@ -99,27 +99,6 @@ pub fn run(args: &ServeArgs) -> CliResult {
         s.accepted, s.closed, s.completions, s.enters, s.short_sends, s.recv_rearms, s.overflows
     );
     std::process::exit(0);
-}
-
-/// The handler factory for `proto`.
-// TEMPORARY until the protocol handlers (issue 3) are merged.
-fn handlers(proto: Proto) -> io::Result<Factory> {
-    match proto {
-        Proto::Echo => Ok(Arc::new(|| Box::new(Echo) as Box<dyn Handler>)),
-        Proto::Http => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the HTTP handler is not merged yet",
-        )),
-    }
-}
-
-struct Echo;
-
-impl Handler for Echo {
-    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
-        output.extend_from_slice(input);
-        (input.len(), Action::Continue)
-    }
 }
 
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {

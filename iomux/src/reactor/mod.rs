@@ -1,6 +1,39 @@
 //! The reactor: one event loop per thread on top of the [`Poller`](crate::Poller).
-//! (EventLoop, timers, Acceptor, Connection and LoopGroup come with the reactor issue.)
+//!
+//! - [`EventLoop`]: wait → dispatch → expired timers → posted tasks.
+//! - [`Acceptor`]: bounded accept batches, the EMFILE reserve-fd trick.
+//! - connections (internal): input/output buffers, edge budget,
+//!   back-pressure, half-close, lingering close, MSG_NOSIGNAL.
+//! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each.
+//! - [`Handler`]: the protocol, per connection.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use iomux::reactor::{Action, Config, Handler, LoopGroup};
+//!
+//! struct Echo;
+//! impl Handler for Echo {
+//!     fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
+//!         output.extend_from_slice(input);
+//!         (input.len(), Action::Continue)
+//!     }
+//! }
+//! let group = LoopGroup::bind("127.0.0.1:0".parse()?, 2, Config::default(), Arc::new(|| Box::new(Echo)))?;
+//! println!("listening on {}", group.local_addr());
+//! group.join()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
+mod acceptor;
+mod config;
+mod connection;
+mod event_loop;
+mod group;
 mod handler;
+mod timer;
 
+pub use acceptor::Acceptor;
+pub use config::Config;
+pub use event_loop::{ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId};
+pub use group::{LoopGroup, bind_reuseport};
 pub use handler::{Action, Handler};

@@ -71,9 +71,7 @@ impl BufRing {
         // SAFETY: in bounds (checked above); the kernel wrote this buffer
         // before posting the completion that named it and will not touch it
         // again until `give_back` returns it to the ring.
-        unsafe {
-            std::slice::from_raw_parts(self.base.as_ptr().add(bid as usize * self.size), len)
-        }
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(bid as usize * self.size), len) }
     }
 
     /// Returns buffer `bid` to the kernel (visible after `publish`).

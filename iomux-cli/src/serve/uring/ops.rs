@@ -46,7 +46,11 @@ pub(super) fn encode(op: Op, slot: usize, generation: u32) -> u64 {
 /// The inverse of [`encode`].
 pub(super) fn decode(user_data: u64) -> Option<(Op, usize, u32)> {
     let op = Op::from_code(user_data >> 56)?;
-    Some((op, ((user_data >> 32) & 0xff_ffff) as usize, user_data as u32))
+    Some((
+        op,
+        ((user_data >> 32) & 0xff_ffff) as usize,
+        user_data as u32,
+    ))
 }
 
 #[cfg(test)]

@@ -93,7 +93,9 @@ pub(super) fn open_ring() -> io::Result<IoUring> {
             Err(e) => return Err(unavailable(e)),
         }
     }
-    Err(unavailable(last.unwrap_or_else(|| io::Error::other("io_uring_setup failed"))))
+    Err(unavailable(last.unwrap_or_else(|| {
+        io::Error::other("io_uring_setup failed")
+    })))
 }
 
 fn unavailable(e: io::Error) -> io::Error {
@@ -267,8 +269,10 @@ impl Worker {
             let fd = unsafe { OwnedFd::from_raw_fd(res) };
             let _ = sockopt::set_tcp_nodelay(&fd, true);
             self.open(fd);
-        } else if matches!(-res, libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
-            && !more
+        } else if matches!(
+            -res,
+            libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS
+        ) && !more
         {
             // Out of fds or memory: the connection waits in the backlog;
             // accept again shortly rather than spin on the same error.

@@ -1,0 +1,218 @@
+//! HTTP/1.1 server side: httparse reads the head; framing, limits and
+//! answers are ours.
+//!
+//! Every complete request in the input is answered in one `on_data` call,
+//! so pipelined answers leave in one write. A refused request gets its
+//! status and `Connection: close`; whatever follows it in the input is
+//! dropped unparsed, so a request smuggled behind bad framing never runs.
+
+mod chunked;
+mod head;
+mod response;
+
+use std::mem::MaybeUninit;
+use std::time::Instant;
+
+use iomux::reactor::{Action, Handler};
+
+use self::chunked::Chunks;
+use self::head::{Body, Head, Route};
+use self::response::{Conn, Refusal};
+use super::Limits;
+
+/// Header slots offered to httparse; `Limits::max_headers` may lower it.
+const HEADER_SLOTS: usize = 128;
+
+/// What the front of the input holds.
+enum Step {
+    /// A request of this many bytes was answered; keep going or not.
+    Answered(usize, bool),
+    /// Not a whole request yet.
+    Partial,
+    /// Refused; the answer is written, the connection closes.
+    Refused,
+}
+
+/// One HTTP connection's state: very little, since an incomplete request
+/// is parsed again from its start when more bytes arrive.
+#[derive(Debug)]
+pub struct Http {
+    limits: Limits,
+    served: u32,
+    /// When the incomplete request at the front of the input was first seen.
+    partial_since: Option<Instant>,
+    continue_sent: bool,
+    deadline: Instant,
+}
+
+impl Http {
+    /// A new connection: the first request must arrive within the header
+    /// timeout.
+    pub fn new(limits: Limits) -> Http {
+        Http {
+            limits,
+            served: 0,
+            partial_since: None,
+            continue_sent: false,
+            deadline: Instant::now() + limits.header_timeout,
+        }
+    }
+
+    fn step(&mut self, buf: &[u8], out: &mut Vec<u8>) -> Step {
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_SLOTS];
+        let slots = &mut slots[..self.limits.max_headers.clamp(1, HEADER_SLOTS)];
+        let mut req = httparse::Request::new(&mut []);
+        let head_len = match req.parse_with_uninit_headers(buf, slots) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return self.partial_head(buf, out),
+            Err(httparse::Error::TooManyHeaders) => return refuse(out, Refusal::HeaderTooLarge),
+            Err(_) => return refuse(out, Refusal::BadRequest),
+        };
+        let head = match head::analyze(&req, &self.limits) {
+            Ok(h) => h,
+            Err(why) => return refuse(out, why),
+        };
+        if head_len > self.limits.max_header_bytes {
+            return refuse(out, Refusal::HeaderTooLarge);
+        }
+        let rest = &buf[head_len..];
+        match head.body {
+            Body::None => self.answer(&head, head_len, &[][..], out),
+            Body::Length(n) if rest.len() >= n => self.answer(&head, head_len + n, &rest[..n], out),
+            Body::Length(_) => self.wait_body(&head, out),
+            Body::Chunked => match chunked::scan(rest, self.limits.max_body_bytes, |_| {}) {
+                Chunks::Complete { end, len } => {
+                    self.answer_chunked(&head, head_len + end, &rest[..end], len, out)
+                }
+                Chunks::Partial => self.wait_body(&head, out),
+                Chunks::Bad => refuse(out, Refusal::BadRequest),
+                Chunks::TooLarge => refuse(out, Refusal::PayloadTooLarge),
+            },
+        }
+    }
+
+    /// An incomplete head: refuse it early once it cannot fit.
+    fn partial_head(&self, buf: &[u8], out: &mut Vec<u8>) -> Step {
+        let line_done = buf.contains(&b'\n');
+        // The request line alone: method, SP, target, SP, "HTTP/1.1".
+        if !line_done && buf.len() > self.limits.max_uri_bytes + 32 {
+            return refuse(out, Refusal::UriTooLong);
+        }
+        if buf.len() > self.limits.max_header_bytes {
+            return refuse(out, Refusal::HeaderTooLarge);
+        }
+        Step::Partial
+    }
+
+    fn wait_body(&mut self, head: &Head, out: &mut Vec<u8>) -> Step {
+        if head.expects_continue && !head.http10 && !self.continue_sent {
+            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.continue_sent = true;
+        }
+        Step::Partial
+    }
+
+    fn conn(&self, head: &Head) -> (Conn, bool) {
+        let keep = head.keep_alive && self.served + 1 < self.limits.max_requests;
+        let conn = match (keep, head.http10) {
+            (false, _) => Conn::Close,
+            (true, true) => Conn::KeepAlive,
+            (true, false) => Conn::Persistent,
+        };
+        (conn, keep)
+    }
+
+    fn answer(&mut self, head: &Head, len: usize, body: &[u8], out: &mut Vec<u8>) -> Step {
+        let (conn, keep) = self.conn(head);
+        let with_body = !head.head_only;
+        match head.route {
+            Route::Plaintext => response::plaintext(out, conn, with_body),
+            Route::Echo => {
+                response::head(
+                    out,
+                    "200 OK",
+                    "application/octet-stream",
+                    body.len(),
+                    conn,
+                    "",
+                );
+                out.extend_from_slice(body);
+            }
+            Route::NotFound => response::text(out, "404 Not Found", conn, "", with_body),
+            Route::WrongMethod(allow) => {
+                response::text(out, "405 Method Not Allowed", conn, allow, with_body)
+            }
+        }
+        Step::Answered(len, keep)
+    }
+
+    fn answer_chunked(
+        &mut self,
+        head: &Head,
+        len: usize,
+        framed: &[u8],
+        body_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        if head.route != Route::Echo {
+            return self.answer(head, len, &[][..], out);
+        }
+        let (conn, keep) = self.conn(head);
+        response::head(
+            out,
+            "200 OK",
+            "application/octet-stream",
+            body_len,
+            conn,
+            "",
+        );
+        chunked::scan(framed, usize::MAX, |d| out.extend_from_slice(d));
+        Step::Answered(len, keep)
+    }
+}
+
+fn refuse(out: &mut Vec<u8>, why: Refusal) -> Step {
+    response::refuse(out, why);
+    Step::Refused
+}
+
+impl Handler for Http {
+    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
+        let mut pos = 0;
+        let mut action = Action::Continue;
+        while pos < input.len() {
+            match self.step(&input[pos..], output) {
+                Step::Answered(n, keep) => {
+                    pos += n;
+                    self.served += 1;
+                    self.partial_since = None;
+                    self.continue_sent = false;
+                    if !keep {
+                        action = Action::Close;
+                        break;
+                    }
+                }
+                Step::Partial => break,
+                Step::Refused => {
+                    action = Action::Close;
+                    pos = input.len();
+                    break;
+                }
+            }
+        }
+        let now = Instant::now();
+        self.deadline = if action == Action::Continue && pos < input.len() {
+            *self.partial_since.get_or_insert(now) + self.limits.header_timeout
+        } else {
+            now + self.limits.keepalive_timeout
+        };
+        (pos, action)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,48 @@
+//! `iomux serve --model select|poll|epoll`: the reactor's `LoopGroup`,
+//! one event loop per thread, over the chosen Poller backend.
+
+use iomux::reactor::{Config, LoopGroup};
+use iomux::{Backend, Mode};
+
+use super::shutdown::Shutdown;
+use super::{Model, ServeArgs, TriggerMode};
+use crate::CliResult;
+use crate::proto;
+
+/// Serves until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> CliResult {
+    let backend = match args.model {
+        Model::Select => Backend::Select,
+        Model::Poll => Backend::Poll,
+        Model::Epoll => Backend::Epoll,
+        other => return Err(format!("{other:?} is not a multiplexing model").into()),
+    };
+    let mode = match args.mode {
+        TriggerMode::Level => Mode::Level,
+        TriggerMode::Edge => Mode::Edge,
+        TriggerMode::Oneshot => Mode::Oneshot,
+    };
+    let cfg = Config {
+        backend,
+        mode,
+        ..Config::default()
+    };
+    if mode.is_edge() && !backend.supports_edge() {
+        eprintln!(
+            "iomux: {backend} has no native edges: readiness is level, reads still go until EAGAIN"
+        );
+    }
+    // Before any loop thread exists, so that they all inherit the mask.
+    let shutdown = Shutdown::install()?;
+    let factory = proto::factory(args.proto, args.limits());
+    let group = LoopGroup::bind(args.addr, args.threads, cfg, factory)?;
+    super::announce(group.local_addr())?;
+    let handles = group.handles().to_vec();
+    shutdown.on_signal(move || {
+        for h in handles {
+            let _ = h.stop();
+        }
+    });
+    group.join()?;
+    Ok(())
+}

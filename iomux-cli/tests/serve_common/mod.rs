@@ -1,0 +1,239 @@
+//! Shared by the `serve_*` integration tests: start the built `iomux serve`
+//! on port 0, read its ready line, talk to it over loopback.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Every bounded wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// `iomux serve --addr 127.0.0.1:0 --model M --mode D --proto P extra...`
+    pub fn start(model: &str, mode: &str, proto: &str, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--model",
+                model,
+                "--mode",
+                mode,
+            ])
+            .args(["--proto", proto])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn iomux serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(WAIT) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no ready line from iomux serve --model {model} within {WAIT:?}");
+            }
+        };
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+            .parse()
+            .expect("address in the ready line");
+        Server { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).expect("connect to the server");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_write_timeout(Some(WAIT)).unwrap();
+        s
+    }
+
+    /// A connection whose receive buffer is tiny, so that what the server
+    /// sends stays queued on the server's side for a while.
+    pub fn connect_small_rcvbuf(&self) -> TcpStream {
+        use rustix::net::{AddressFamily, SocketType, sockopt};
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        sockopt::set_socket_recv_buffer_size(&fd, 4096).unwrap();
+        rustix::net::connect(&fd, &self.addr).expect("connect to the server");
+        let s = TcpStream::from(fd);
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_write_timeout(Some(WAIT)).unwrap();
+        s
+    }
+
+    /// Asserts the process is still alive.
+    pub fn assert_alive(&mut self) {
+        assert!(
+            self.child.try_wait().expect("try_wait").is_none(),
+            "the server process died"
+        );
+    }
+
+    /// Open fds of the server process.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("read /proc/PID/fd")
+            .count()
+    }
+
+    /// utime + stime of the server process, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // Fields after the parenthesised command name; utime and stime are
+        // fields 14 and 15 of the whole line.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
+    /// Polls `cond` until it holds or `WAIT` passes.
+    pub fn wait_until(&self, what: &str, mut cond: impl FnMut() -> bool) {
+        let end = Instant::now() + WAIT;
+        while !cond() {
+            assert!(Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (model, mode) pairs every test runs on.
+pub const VARIANTS: [(&str, &str); 6] = [
+    ("select", "level"),
+    ("select", "edge"),
+    ("poll", "level"),
+    ("poll", "edge"),
+    ("epoll", "level"),
+    ("epoll", "edge"),
+];
+
+/// Defines one `#[test]` per variant, calling `$body(model, mode)`.
+#[macro_export]
+macro_rules! per_variant {
+    ($body:ident) => {
+        mod $body {
+            #[test]
+            fn select_level() {
+                super::$body("select", "level");
+            }
+            #[test]
+            fn select_edge() {
+                super::$body("select", "edge");
+            }
+            #[test]
+            fn poll_level() {
+                super::$body("poll", "level");
+            }
+            #[test]
+            fn poll_edge() {
+                super::$body("poll", "edge");
+            }
+            #[test]
+            fn epoll_level() {
+                super::$body("epoll", "level");
+            }
+            #[test]
+            fn epoll_edge() {
+                super::$body("epoll", "edge");
+            }
+        }
+    };
+}
+
+/// One parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// Reads one response (Content-Length framed) from `r`, which buffers
+/// whatever follows it.
+pub fn read_response(r: &mut BufReader<TcpStream>) -> Response {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let n = r.read_line(&mut line).expect("read a response line");
+        assert!(n > 0, "connection closed inside a response head: {head:?}");
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head[9..12].parse().expect("status code");
+    let mut resp = Response {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    if status == 100 {
+        return resp;
+    }
+    let len: usize = resp
+        .header("content-length")
+        .expect("Content-Length")
+        .parse()
+        .unwrap();
+    resp.body = vec![0; len];
+    r.read_exact(&mut resp.body).expect("read the body");
+    resp
+}
+
+/// Asserts the peer closes: EOF (or a reset after everything was read).
+pub fn assert_closed(r: &mut impl Read, what: &str) {
+    let mut buf = [0u8; 4096];
+    match r.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!(
+            "{what}: expected close, got {n} more bytes: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("{what}: expected close, got {e}"),
+    }
+}
+
+/// Writes `bytes` then half-closes.
+pub fn send_and_shut(s: &mut TcpStream, bytes: &[u8]) {
+    s.write_all(bytes).expect("write");
+    s.shutdown(Shutdown::Write).expect("shutdown");
+}

@@ -1,0 +1,124 @@
+//! `Acceptor`: a listening socket that accepts in bounded batches and
+//! survives running out of file descriptors.
+
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{Mode as FileMode, OFlags};
+use rustix::io::Errno;
+use rustix::net::SocketFlags;
+
+/// Why a batch of accepts stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The backlog is empty (EAGAIN).
+    Drained,
+    /// The per-tick bound was reached; more may be waiting.
+    Bound,
+    /// Out of fds and no spare left to shed the connection with: the caller
+    /// should stop listening for a while instead of spinning.
+    Starved,
+}
+
+/// Accepts connections from a non-blocking listener.
+///
+/// It keeps one spare fd (on /dev/null). When accept fails with EMFILE or
+/// ENFILE, the pending connection would keep the listener readable forever
+/// and a level-triggered loop would spin; so the spare is closed, the
+/// connection accepted into its number and closed at once (the peer sees a
+/// clean close), and the spare reopened (muduo's and libev's trick).
+#[derive(Debug)]
+pub struct Acceptor {
+    listener: TcpListener,
+    spare: Option<OwnedFd>,
+    shed: u64,
+}
+
+fn open_spare() -> Option<OwnedFd> {
+    rustix::fs::open(
+        "/dev/null",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        FileMode::empty(),
+    )
+    .ok()
+}
+
+impl Acceptor {
+    /// Wraps `listener`, making it non-blocking.
+    pub fn new(listener: TcpListener) -> io::Result<Acceptor> {
+        listener.set_nonblocking(true)?;
+        Ok(Acceptor {
+            listener,
+            spare: open_spare(),
+            shed: 0,
+        })
+    }
+
+    /// The listening socket.
+    pub fn listener(&self) -> &TcpListener {
+        &self.listener
+    }
+
+    /// Connections closed right after accept because fds ran out.
+    pub fn shed(&self) -> u64 {
+        self.shed
+    }
+
+    /// Accepts up to `max` connections (non-blocking, close-on-exec) and
+    /// hands each to `on_conn`. Aborted handshakes and other per-connection
+    /// errors are skipped.
+    pub(crate) fn accept_batch(&mut self, max: usize, mut on_conn: impl FnMut(OwnedFd)) -> Stop {
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+        let mut taken = 0;
+        while taken < max {
+            match rustix::net::accept_with(&self.listener, flags) {
+                Ok(fd) => {
+                    taken += 1;
+                    on_conn(fd);
+                }
+                Err(Errno::AGAIN) => return Stop::Drained,
+                Err(Errno::INTR) => {}
+                // The peer gave up before we got to it, or a network error
+                // that belongs to that one connection: next.
+                Err(
+                    Errno::CONNABORTED
+                    | Errno::PROTO
+                    | Errno::PERM
+                    | Errno::NOPROTOOPT
+                    | Errno::HOSTDOWN
+                    | Errno::HOSTUNREACH
+                    | Errno::NETDOWN
+                    | Errno::NETUNREACH
+                    | Errno::OPNOTSUPP
+                    | Errno::NONET,
+                ) => taken += 1,
+                Err(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
+                    let Some(spare) = self.spare.take() else {
+                        return Stop::Starved;
+                    };
+                    drop(spare);
+                    if let Ok(fd) = rustix::net::accept_with(&self.listener, flags) {
+                        drop(fd);
+                        self.shed += 1;
+                    }
+                    self.spare = open_spare();
+                    taken += 1;
+                }
+                Err(e) => {
+                    // Unexpected (EBADF, EINVAL): report it once per tick
+                    // rather than loop on it.
+                    eprintln!("iomux: accept failed: {e}");
+                    return Stop::Starved;
+                }
+            }
+        }
+        Stop::Bound
+    }
+}
+
+impl AsFd for Acceptor {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+}

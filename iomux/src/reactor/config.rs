@@ -1,0 +1,55 @@
+//! Tunables of an event loop.
+
+use std::time::Duration;
+
+use crate::{Backend, Mode};
+
+/// How an [`EventLoop`](super::EventLoop) waits and how its connections
+/// read and write. `Config::default()` is epoll, level-triggered.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// The readiness mechanism.
+    pub backend: Backend,
+    /// How connections are registered. `Edge` reads until EAGAIN (within
+    /// `edge_budget`); `Level` reads once per event; the oneshot modes re-arm
+    /// after every event. On backends without native edges
+    /// ([`Backend::supports_edge`]) the interest is managed as in level mode.
+    pub mode: Mode,
+    /// Events taken per wait.
+    pub events: usize,
+    /// Bytes asked for per read (the input buffer grows by this much).
+    pub read_chunk: usize,
+    /// Bytes one connection may read per loop tick in edge mode before the
+    /// others get their turn.
+    pub edge_budget: usize,
+    /// Unsent output above which a connection stops reading (back-pressure);
+    /// it reads again once its output has drained.
+    pub high_water: usize,
+    /// Unconsumed input above which a connection is closed: the handler
+    /// enforces its own limits, this only guards against one that does not.
+    pub max_input: usize,
+    /// Connections accepted per listener per tick.
+    pub accept_batch: usize,
+    /// How long unsent output may stay stuck before the connection is closed.
+    pub send_timeout: Duration,
+    /// After a handler's `Close`, how long the connection keeps reading (and
+    /// discarding) so that the peer gets the answer rather than a reset.
+    pub linger_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            backend: Backend::Epoll,
+            mode: Mode::Level,
+            events: 1024,
+            read_chunk: 64 * 1024,
+            edge_budget: 256 * 1024,
+            high_water: 1024 * 1024,
+            max_input: 64 * 1024 * 1024,
+            accept_batch: 64,
+            send_timeout: Duration::from_secs(60),
+            linger_timeout: Duration::from_secs(5),
+        }
+    }
+}

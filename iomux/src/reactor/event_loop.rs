@@ -1,0 +1,728 @@
+//! `EventLoop`: one per thread. Each turn waits, dispatches the events,
+//! runs the expired timers, then the tasks posted from other threads.
+
+use std::cell::Cell;
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::acceptor::{Acceptor, Stop};
+use super::config::Config;
+use super::connection::{Connection, Gone};
+use super::handler::Handler;
+use super::timer::TimerHeap;
+use crate::{Event, Events, Interest, Mode, Poller, Token, Waker};
+
+// Tokens: a connection is `generation << 32 | slab index` with a generation
+// in 1..2^31; the waker and the listeners count down from the top.
+const _: () = assert!(usize::BITS == 64, "tokens pack two u32 halves");
+const WAKER: Token = Token(usize::MAX);
+const LISTENER_BASE: usize = usize::MAX - 1;
+const MAX_LISTENERS: usize = 1 << 16;
+const GEN_LIMIT: u32 = 1 << 31;
+
+/// How long a listener rests when fds ran out and no spare was left.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+thread_local! {
+    static LOOP_ON_THIS_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes a handler for each accepted connection.
+pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
+
+/// What a timer runs.
+type TimerCallback = Box<dyn FnOnce(&mut EventLoop)>;
+
+/// Work posted to a loop from another thread.
+pub type Task = Box<dyn FnOnce(&mut EventLoop) + Send>;
+
+/// Names a connection of one loop. A closed connection's id never names a
+/// later one, even when the socket's fd number is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId(Token);
+
+impl ConnId {
+    /// The connection an event belongs to, if it is a connection's event.
+    pub fn of(event: &Event) -> Option<ConnId> {
+        let t = event.token();
+        (t.0 >> 32 != 0 && t.0 < (GEN_LIMIT as usize) << 32).then_some(ConnId(t))
+    }
+    /// The poller token of this connection.
+    pub fn token(self) -> Token {
+        self.0
+    }
+    fn split(self) -> (usize, u32) {
+        (self.0.0 & 0xffff_ffff, (self.0.0 >> 32) as u32)
+    }
+}
+
+/// Names a timer of one loop, for [`EventLoop::cancel_timer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerId {
+    index: u32,
+    generation: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum TimerKey {
+    Conn(ConnId),
+    User(TimerId),
+    Listener(usize),
+}
+
+/// Counters of one loop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted or added.
+    pub accepted: u64,
+    /// Connections closed.
+    pub closed: u64,
+    /// Connections shed at accept because fds ran out.
+    pub shed: u64,
+    /// Events dropped because their connection had been closed earlier in
+    /// the same batch (its fd possibly reused by then).
+    pub stale_events: u64,
+    /// Connections closed by a deadline (header, keep-alive, send, linger).
+    pub timed_out: u64,
+    /// Loop turns.
+    pub turns: u64,
+}
+
+struct ConnSlot {
+    generation: u32,
+    conn: Option<Connection>,
+}
+
+struct Listener {
+    acceptor: Acceptor,
+    factory: HandlerFactory,
+    listening: bool,
+}
+
+struct UserTimer {
+    generation: u32,
+    callback: Option<TimerCallback>,
+}
+
+struct Shared {
+    tasks: Mutex<Vec<Task>>,
+    has_tasks: AtomicBool,
+    waker: Waker,
+}
+
+/// How connection interest is kept in step with what the connection needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Policy {
+    /// Native edges: registered readable and writable once, never modified.
+    Fixed,
+    /// Level: add WRITABLE while output is pending, drop READABLE while
+    /// reading is paused, with a modify only when that changes.
+    Toggle,
+    /// Oneshot: re-armed after every event.
+    Rearm,
+}
+
+/// A reactor: a [`Poller`], the connections and listeners registered with
+/// it, timers, and a queue of tasks from other threads. One per thread.
+pub struct EventLoop {
+    poller: Poller,
+    cfg: Config,
+    policy: Policy,
+    edge_reads: bool,
+    events: Option<Events>,
+    conns: Vec<ConnSlot>,
+    free: Vec<u32>,
+    live: usize,
+    listeners: Vec<Listener>,
+    timers: TimerHeap<TimerKey>,
+    user_timers: Vec<UserTimer>,
+    free_timers: Vec<u32>,
+    pending: Vec<ConnId>,
+    pending_scratch: Vec<ConnId>,
+    task_scratch: Vec<Task>,
+    fd_scratch: Vec<OwnedFd>,
+    shared: Arc<Shared>,
+    running: bool,
+    stats: Stats,
+}
+
+/// A `Send + Sync` handle to post work to a loop and to stop it.
+#[derive(Clone)]
+pub struct LoopHandle {
+    shared: Arc<Shared>,
+}
+
+impl LoopHandle {
+    /// Runs `task` on the loop's thread at the end of its current or next
+    /// turn, waking it if it sleeps.
+    pub fn post(&self, task: impl FnOnce(&mut EventLoop) + Send + 'static) -> io::Result<()> {
+        self.shared.tasks.lock().unwrap().push(Box::new(task));
+        self.shared.has_tasks.store(true, Ordering::Release);
+        self.shared.waker.wake()
+    }
+
+    /// Asks the loop to stop: [`EventLoop::run`] returns after this turn.
+    pub fn stop(&self) -> io::Result<()> {
+        self.post(|l| l.stop())
+    }
+}
+
+impl std::fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopHandle").finish_non_exhaustive()
+    }
+}
+
+impl EventLoop {
+    /// A loop for the current thread. Fails with `AlreadyExists` if this
+    /// thread has a loop already.
+    pub fn new(cfg: Config) -> io::Result<EventLoop> {
+        if LOOP_ON_THIS_THREAD.with(|f| f.replace(true)) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "this thread already has an event loop (one loop per thread)",
+            ));
+        }
+        let made = Self::build(cfg);
+        if made.is_err() {
+            LOOP_ON_THIS_THREAD.with(|f| f.set(false));
+        }
+        made
+    }
+
+    fn build(cfg: Config) -> io::Result<EventLoop> {
+        let poller = Poller::with_backend(cfg.backend)?;
+        let waker = Waker::new(&poller, WAKER)?;
+        let native_edge = cfg.mode.is_edge() && cfg.backend.supports_edge();
+        let policy = if cfg.mode.is_oneshot() {
+            Policy::Rearm
+        } else if native_edge {
+            Policy::Fixed
+        } else {
+            Policy::Toggle
+        };
+        Ok(EventLoop {
+            poller,
+            cfg,
+            policy,
+            edge_reads: cfg.mode.is_edge(),
+            events: Some(Events::with_capacity(cfg.events)),
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            listeners: Vec::new(),
+            timers: TimerHeap::new(),
+            user_timers: Vec::new(),
+            free_timers: Vec::new(),
+            pending: Vec::new(),
+            pending_scratch: Vec::new(),
+            task_scratch: Vec::new(),
+            fd_scratch: Vec::new(),
+            shared: Arc::new(Shared {
+                tasks: Mutex::new(Vec::new()),
+                has_tasks: AtomicBool::new(false),
+                waker,
+            }),
+            running: false,
+            stats: Stats::default(),
+        })
+    }
+
+    /// A handle other threads use to post tasks and stop the loop.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The loop's configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The loop's poller.
+    pub fn poller(&self) -> &Poller {
+        &self.poller
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.shed = self.listeners.iter().map(|l| l.acceptor.shed()).sum();
+        s
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.live
+    }
+
+    /// Accepts connections from `listener`, each served by a handler from
+    /// `factory`. The listener is registered level-triggered whatever the
+    /// loop's mode: accepts are bounded per turn, and level brings the loop
+    /// back for the rest.
+    pub fn add_listener(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+    ) -> io::Result<()> {
+        self.add_acceptor(listener, factory, false)
+    }
+
+    /// Like [`add_listener`](Self::add_listener) for a listener shared with
+    /// other loops: registered with [`Poller::register_exclusive`] so that a
+    /// new connection wakes one loop, not all of them. epoll only.
+    pub fn add_shared_listener(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+    ) -> io::Result<()> {
+        self.add_acceptor(listener, factory, true)
+    }
+
+    fn add_acceptor(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+        exclusive: bool,
+    ) -> io::Result<()> {
+        let i = self.listeners.len();
+        if i >= MAX_LISTENERS {
+            return Err(io::Error::other("too many listeners on one loop"));
+        }
+        let acceptor = Acceptor::new(listener)?;
+        let token = Token(LISTENER_BASE - i);
+        if exclusive {
+            self.poller
+                .register_exclusive(&acceptor, token, Interest::READABLE, Mode::Level)?;
+        } else {
+            self.poller
+                .register(&acceptor, token, Interest::READABLE, Mode::Level)?;
+        }
+        self.listeners.push(Listener {
+            acceptor,
+            factory,
+            listening: true,
+        });
+        Ok(())
+    }
+
+    /// Serves an already connected socket with `handler`. The socket is
+    /// made non-blocking.
+    pub fn add_connection(
+        &mut self,
+        sock: impl Into<OwnedFd>,
+        handler: Box<dyn Handler>,
+    ) -> io::Result<ConnId> {
+        let sock: OwnedFd = sock.into();
+        rustix::io::ioctl_fionbio(&sock, true)?;
+        self.insert(sock, handler)
+    }
+
+    fn insert(&mut self, sock: OwnedFd, handler: Box<dyn Handler>) -> io::Result<ConnId> {
+        // Answers go out in one write each; Nagle would hold the second of
+        // two back-to-back small answers for an ACK.
+        let _ = rustix::net::sockopt::set_tcp_nodelay(&sock, true);
+        let index = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                self.conns.push(ConnSlot {
+                    generation: 1,
+                    conn: None,
+                });
+                self.conns.len() - 1
+            }
+        };
+        let generation = self.conns[index].generation;
+        let id = ConnId(Token(((generation as usize) << 32) | index));
+        let interest = match self.policy {
+            Policy::Fixed => Interest::READABLE | Interest::WRITABLE,
+            _ => Interest::READABLE,
+        };
+        if let Err(e) = self.poller.register(&sock, id.0, interest, self.cfg.mode) {
+            self.free.push(index as u32);
+            return Err(e);
+        }
+        self.conns[index].conn = Some(Connection::new(sock, handler, interest));
+        self.live += 1;
+        self.stats.accepted += 1;
+        self.update_timer(id);
+        Ok(id)
+    }
+
+    /// Closes a connection now, without flushing. False if it was closed
+    /// already.
+    pub fn close(&mut self, id: ConnId) -> bool {
+        let (index, generation) = id.split();
+        let Some(slot) = self.conns.get_mut(index) else {
+            return false;
+        };
+        if slot.generation != generation {
+            return false;
+        }
+        let Some(conn) = slot.conn.take() else {
+            return false;
+        };
+        // Deregister before the fd closes: once closed, its number may be
+        // reused by the next accept.
+        let _ = self.poller.deregister(conn.sock());
+        drop(conn);
+        slot.generation = if slot.generation + 1 >= GEN_LIMIT {
+            1
+        } else {
+            slot.generation + 1
+        };
+        self.free.push(index as u32);
+        self.live -= 1;
+        self.stats.closed += 1;
+        true
+    }
+
+    /// Calls `callback` on this thread once `at` has passed (never before).
+    pub fn add_timer(
+        &mut self,
+        at: Instant,
+        callback: impl FnOnce(&mut EventLoop) + 'static,
+    ) -> TimerId {
+        let index = match self.free_timers.pop() {
+            Some(i) => i,
+            None => {
+                self.user_timers.push(UserTimer {
+                    generation: 0,
+                    callback: None,
+                });
+                (self.user_timers.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.user_timers[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.callback = Some(Box::new(callback));
+        let id = TimerId {
+            index,
+            generation: slot.generation,
+        };
+        self.timers.push(at, TimerKey::User(id));
+        id
+    }
+
+    /// Cancels a timer; false if it fired or was cancelled already.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        match self.user_timers.get_mut(id.index as usize) {
+            Some(t) if t.generation == id.generation && t.callback.is_some() => {
+                t.callback = None;
+                self.free_timers.push(id.index);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Makes [`run`](Self::run) return after the current turn.
+    pub fn stop(&mut self) {
+        self.running = false;
+    }
+
+    /// Runs turns until [`stop`](Self::stop), then closes every connection
+    /// and listener.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.running = true;
+        while self.running {
+            self.turn(None)?;
+        }
+        self.close_all();
+        Ok(())
+    }
+
+    /// One turn: wait at most `timeout` (less if a timer is due sooner),
+    /// dispatch, run timers and tasks.
+    pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.turn_with(timeout, |_, _| {})
+    }
+
+    /// Like [`turn`](Self::turn), calling `before` ahead of dispatching each
+    /// event (for instrumentation and tests; `before` may close
+    /// connections, which turns their later events in the batch stale).
+    pub fn turn_with(
+        &mut self,
+        timeout: Option<Duration>,
+        mut before: impl FnMut(&mut EventLoop, &Event),
+    ) -> io::Result<()> {
+        self.stats.turns += 1;
+        let mut wait = timeout;
+        if !self.pending.is_empty() || self.shared.has_tasks.load(Ordering::Acquire) {
+            wait = Some(Duration::ZERO);
+        } else if let Some(at) = self.timers.peek() {
+            let left = at.saturating_duration_since(Instant::now());
+            wait = Some(wait.map_or(left, |w| w.min(left)));
+        }
+        let mut events = self.events.take().expect("events are put back every turn");
+        let waited = self.poller.wait(&mut events, wait);
+        if let Err(e) = waited {
+            self.events = Some(events);
+            return Err(e);
+        }
+        for ev in events.iter() {
+            before(self, &ev);
+            self.dispatch(&ev);
+        }
+        self.events = Some(events);
+        self.run_pending();
+        self.run_timers();
+        self.run_tasks();
+        Ok(())
+    }
+
+    fn dispatch(&mut self, ev: &Event) {
+        let token = ev.token();
+        if token == WAKER {
+            return;
+        }
+        if let Some(id) = ConnId::of(ev) {
+            self.conn_event(id, ev);
+            return;
+        }
+        let i = LISTENER_BASE.wrapping_sub(token.0);
+        if i < self.listeners.len() {
+            self.accept(i);
+        }
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
+        let (index, generation) = id.split();
+        let slot = self.conns.get_mut(index)?;
+        if slot.generation != generation {
+            return None;
+        }
+        slot.conn.as_mut()
+    }
+
+    fn conn_event(&mut self, id: ConnId, ev: &Event) {
+        let cfg = self.cfg;
+        let edge = self.edge_reads;
+        let Some(conn) = self.conn_mut(id) else {
+            // Closed earlier in this batch; its fd may belong to someone else now.
+            self.stats.stale_events += 1;
+            return;
+        };
+        let step = (|| -> Result<bool, Gone> {
+            if ev.is_error() && !ev.is_readable() {
+                return Err(Gone);
+            }
+            if ev.is_read_closed() {
+                conn.saw_fin();
+            }
+            let paused = !conn.wants_read(&cfg);
+            if ev.is_writable() {
+                conn.flush(&cfg)?;
+            }
+            // An edge was spent while paused: nothing will announce the data
+            // that waited, so read now that there is room again.
+            let resumed = paused && edge && conn.wants_read(&cfg);
+            let mut more = false;
+            if ev.is_readable() || ev.is_read_closed() || resumed {
+                more = conn.read(&cfg, edge)?;
+            }
+            conn.settle(&cfg)?;
+            Ok(more)
+        })();
+        self.after_io(id, step);
+    }
+
+    /// Bookkeeping after a connection did I/O: close it, queue it for
+    /// another turn, or bring its interest and timer up to date.
+    fn after_io(&mut self, id: ConnId, step: Result<bool, Gone>) {
+        match step {
+            Err(Gone) => {
+                self.close(id);
+                return;
+            }
+            Ok(true) => self.pending.push(id),
+            Ok(false) => {}
+        }
+        let cfg = self.cfg;
+        if self.policy != Policy::Fixed {
+            let (index, _) = id.split();
+            let conn = self.conns[index].conn.as_mut().expect("just used");
+            let want = conn.wanted(&cfg);
+            if self.policy == Policy::Rearm || want != conn.registered {
+                if self
+                    .poller
+                    .modify(conn.sock(), id.0, want, cfg.mode)
+                    .is_err()
+                {
+                    self.close(id);
+                    return;
+                }
+                conn.registered = want;
+            }
+        }
+        self.update_timer(id);
+    }
+
+    /// Keeps one heap entry per connection, no later than its deadline.
+    /// When the deadline moves later (the usual case: each request pushes
+    /// the keep-alive deadline out), nothing is done now; the entry fires
+    /// early and re-schedules itself.
+    fn update_timer(&mut self, id: ConnId) {
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        let Some(at) = conn.deadline() else {
+            return;
+        };
+        if conn.timer_at.is_none_or(|t| at < t) {
+            conn.timer_at = Some(at);
+            self.timers.push(at, TimerKey::Conn(id));
+        }
+    }
+
+    fn run_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut list = std::mem::take(&mut self.pending_scratch);
+        std::mem::swap(&mut list, &mut self.pending);
+        let cfg = self.cfg;
+        for id in list.drain(..) {
+            let Some(conn) = self.conn_mut(id) else {
+                continue;
+            };
+            let step = conn
+                .read(&cfg, true)
+                .and_then(|more| conn.settle(&cfg).map(|()| more));
+            self.after_io(id, step);
+        }
+        self.pending_scratch = list;
+    }
+
+    fn run_timers(&mut self) {
+        if self.timers.len() == 0 {
+            return;
+        }
+        let now = Instant::now();
+        while let Some(entry) = self.timers.pop_due(now) {
+            match entry.key {
+                TimerKey::Conn(id) => {
+                    let Some(conn) = self.conn_mut(id) else {
+                        continue;
+                    };
+                    if conn.timer_at != Some(entry.at) {
+                        continue; // superseded by an earlier entry
+                    }
+                    conn.timer_at = None;
+                    match conn.deadline() {
+                        Some(at) if at <= now => {
+                            self.stats.timed_out += 1;
+                            self.close(id);
+                        }
+                        Some(at) => {
+                            conn.timer_at = Some(at);
+                            self.timers.push(at, TimerKey::Conn(id));
+                        }
+                        None => {}
+                    }
+                }
+                TimerKey::User(id) => {
+                    let Some(t) = self.user_timers.get_mut(id.index as usize) else {
+                        continue;
+                    };
+                    if t.generation != id.generation {
+                        continue;
+                    }
+                    if let Some(callback) = t.callback.take() {
+                        self.free_timers.push(id.index);
+                        callback(self);
+                    }
+                }
+                TimerKey::Listener(i) => self.listen_again(i),
+            }
+        }
+    }
+
+    fn run_tasks(&mut self) {
+        if !self.shared.has_tasks.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let mut tasks = std::mem::take(&mut self.task_scratch);
+        std::mem::swap(&mut tasks, &mut *self.shared.tasks.lock().unwrap());
+        for task in tasks.drain(..) {
+            task(self);
+        }
+        self.task_scratch = tasks;
+    }
+
+    fn accept(&mut self, i: usize) {
+        let batch = self.cfg.accept_batch;
+        let mut accepted = std::mem::take(&mut self.fd_scratch);
+        let stop = self.listeners[i]
+            .acceptor
+            .accept_batch(batch, |fd| accepted.push(fd));
+        let factory = Arc::clone(&self.listeners[i].factory);
+        for fd in accepted.drain(..) {
+            if let Err(e) = self.insert(fd, factory()) {
+                eprintln!("iomux: cannot serve an accepted connection: {e}");
+            }
+        }
+        self.fd_scratch = accepted;
+        if stop == Stop::Starved {
+            // No spare fd to shed connections with: stop listening for a
+            // moment rather than spin on a listener that stays readable.
+            let l = &mut self.listeners[i];
+            if l.listening && self.poller.deregister(&l.acceptor).is_ok() {
+                l.listening = false;
+                self.timers
+                    .push(Instant::now() + ACCEPT_PAUSE, TimerKey::Listener(i));
+            }
+        }
+    }
+
+    fn listen_again(&mut self, i: usize) {
+        let Some(l) = self.listeners.get_mut(i) else {
+            return;
+        };
+        if !l.listening
+            && self
+                .poller
+                .register(
+                    &l.acceptor,
+                    Token(LISTENER_BASE - i),
+                    Interest::READABLE,
+                    Mode::Level,
+                )
+                .is_ok()
+        {
+            l.listening = true;
+        }
+    }
+
+    fn close_all(&mut self) {
+        for index in 0..self.conns.len() {
+            let generation = self.conns[index].generation;
+            self.close(ConnId(Token(((generation as usize) << 32) | index)));
+        }
+        for l in self.listeners.drain(..) {
+            let _ = self.poller.deregister(&l.acceptor);
+        }
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        self.close_all();
+        LOOP_ON_THIS_THREAD.with(|f| f.set(false));
+    }
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("backend", &self.cfg.backend)
+            .field("mode", &self.cfg.mode)
+            .field("connections", &self.live)
+            .finish_non_exhaustive()
+    }
+}
