@@ -92,7 +92,7 @@ fn short_sends_to_a_slow_reader_are_completed() {
 fn a_peer_that_does_not_read_is_held_back() {
     // Without back-pressure the server would keep receiving (and buffering
     // its echo) for as long as we send. With it, the server stops receiving
-    // at 256 KiB of unsent output, the socket buffers fill, and our writes
+    // at the high water of unsent output (1 MiB), the socket buffers fill, and our writes
     // stall after a few MiB.
     let server = uring_echo();
     let mut s = server.connect();

@@ -23,8 +23,10 @@
 //!   again, like any multishot request that ends.
 //!
 //! The protocol is the same [`Handler`](iomux::reactor::Handler) every model
-//! uses, with the same back-pressure (256 KiB of unsent output stops
-//! receiving) and lingering close. SIGINT/SIGTERM arrive through a signalfd
+//! uses, with the reactor's tunables (`iomux::reactor::Config::default()`):
+//! the same back-pressure (unsent output above the high water stops
+//! receiving), input cap, send timeout (checked by a sweep a second) and
+//! lingering close. SIGINT/SIGTERM arrive through a signalfd
 //! polled in the ring, and end the process after printing statistics.
 //! With `--threads N`, N rings share the listening socket.
 

@@ -12,10 +12,6 @@ use std::time::Instant;
 
 use iomux::reactor::{Action, Handler};
 
-/// Output above this stops receiving until it drains, so a peer that sends
-/// without reading cannot grow our memory without bound.
-pub(super) const HIGH_WATER: usize = 256 * 1024;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Phase {
     /// Receiving and answering.
@@ -58,6 +54,11 @@ pub(super) struct Conn {
     pub deadline: Option<Instant>,
     /// The deadline last entered in the worker's timer heap.
     pub timer_at: Option<Instant>,
+    /// Bytes sent so far, and what the last sweep saw: a send in flight
+    /// that makes no progress for the send timeout closes the connection.
+    pub sent_total: u64,
+    pub swept_total: u64,
+    pub stalled_since: Option<Instant>,
 }
 
 impl Conn {
@@ -79,6 +80,9 @@ impl Conn {
             wants_close: false,
             deadline: None,
             timer_at: None,
+            sent_total: 0,
+            swept_total: 0,
+            stalled_since: None,
         }
     }
 
@@ -137,15 +141,17 @@ impl Conn {
         self.sending.len() - self.sent + self.output.len()
     }
 
-    /// Too much unsent output: stop receiving.
-    pub(super) fn backpressured(&self) -> bool {
-        self.backlog() > HIGH_WATER
+    /// Received bytes the handler has not consumed.
+    pub(super) fn unconsumed(&self) -> usize {
+        self.input.len()
     }
 
-    /// Receiving is wanted (and a recv must be armed if none is).
-    pub(super) fn wants_recv(&self) -> bool {
+    /// Receiving is wanted (and a recv must be armed if none is). Above
+    /// `high_water` bytes of unsent output, receiving stops until it drains,
+    /// so a peer that sends without reading cannot grow our memory.
+    pub(super) fn wants_recv(&self, high_water: usize) -> bool {
         match self.phase {
-            Phase::Open => !self.read_closed && !self.wants_close && !self.backpressured(),
+            Phase::Open => !self.read_closed && !self.wants_close && self.backlog() <= high_water,
             Phase::Lingering => !self.read_closed,
             Phase::Closing => false,
         }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
+use iomux::reactor::Config;
 use rustix::net::{Shutdown, sockopt};
 
 use super::Factory;
@@ -30,8 +31,8 @@ const CQ_ENTRIES: u32 = 32 * 1024;
 const BUFFERS: u16 = 4096;
 const BUFFER_SIZE: usize = 16 * 1024;
 const BUFFER_GROUP: u16 = 0;
-/// How long a closing connection waits for the peer's FIN.
-const LINGER: Duration = Duration::from_secs(2);
+/// How often connections with a send in flight are checked for progress.
+const SWEEP: Duration = Duration::from_secs(1);
 /// How long to wait before accepting again after running out of fds.
 const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 
@@ -54,6 +55,10 @@ pub(super) struct Worker {
     bufs: BufRing,
     listener: Arc<TcpListener>,
     factory: Factory,
+    /// High water, input cap, send and linger timeouts: the reactor's
+    /// defaults, so that every model behaves alike.
+    cfg: Config,
+    next_sweep: Instant,
     slots: Vec<Option<Conn>>,
     generations: Vec<u32>,
     free: Vec<usize>,
@@ -134,6 +139,8 @@ impl Worker {
             bufs,
             listener,
             factory,
+            cfg: Config::default(),
+            next_sweep: Instant::now() + SWEEP,
             slots: Vec::new(),
             generations: Vec::new(),
             free: Vec::new(),
@@ -183,11 +190,15 @@ impl Worker {
             // (with GETEVENTS, which the crate adds) flushes them into the CQ.
             self.stats.overflows += 1;
         }
-        let wake = match (self.timers.peek(), self.accept_retry) {
-            (Some(Reverse((t, _, _))), Some(r)) => Some((*t).min(r)),
-            (Some(Reverse((t, _, _))), None) => Some(*t),
-            (None, r) => r,
-        };
+        let sweep = (self.live > 0).then_some(self.next_sweep);
+        let wake = [
+            self.timers.peek().map(|Reverse((t, _, _))| *t),
+            self.accept_retry,
+            sweep,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let r = match wake {
             Some(at) => {
                 let ts = Timespec::from(at.saturating_duration_since(Instant::now()));
@@ -325,6 +336,11 @@ impl Worker {
             if let Some(b) = bid {
                 if c.phase == Phase::Open {
                     c.feed(self.bufs.get(b, res as usize));
+                    if c.unconsumed() > self.cfg.max_input {
+                        // The handler enforces its own limits; this only
+                        // guards against one that does not.
+                        c.phase = Phase::Closing;
+                    }
                 }
                 self.bufs.give_back(b);
             }
@@ -348,6 +364,7 @@ impl Worker {
         c.send_cancelling = false;
         if res >= 0 {
             c.sent += res as usize;
+            c.sent_total += res as u64;
             if c.sent >= c.sending.len() {
                 c.sending.clear();
                 c.sent = 0;
@@ -391,13 +408,13 @@ impl Worker {
                 // Lingering close: FIN now, read until the peer's FIN.
                 let _ = rustix::net::shutdown(&c.fd, Shutdown::Write);
                 c.phase = Phase::Lingering;
-                c.deadline = Some(Instant::now() + LINGER);
+                c.deadline = Some(Instant::now() + self.cfg.linger_timeout);
             }
         }
         if c.phase == Phase::Lingering && c.read_closed {
             c.phase = Phase::Closing;
         }
-        if c.wants_recv() {
+        if c.wants_recv(self.cfg.high_water) {
             if !c.recv_armed {
                 let e = opcode::RecvMulti::new(Fd(fd), BUFFER_GROUP)
                     .build()
@@ -440,6 +457,30 @@ impl Worker {
         self.push(e);
     }
 
+    /// Closes connections whose send has made no progress for the send
+    /// timeout (a peer that stopped reading). A sweep a second costs less
+    /// than a timer per send.
+    fn sweep(&mut self, now: Instant) {
+        for slot in 0..self.slots.len() {
+            let Some(c) = self.slots[slot].as_mut() else {
+                continue;
+            };
+            if !c.send_inflight || c.phase == Phase::Closing || c.sent_total != c.swept_total {
+                c.swept_total = c.sent_total;
+                c.stalled_since = None;
+                continue;
+            }
+            let since = *c.stalled_since.get_or_insert(now);
+            if now.duration_since(since) >= self.cfg.send_timeout {
+                let generation = c.generation;
+                if let Some(mut c) = self.take(slot, generation) {
+                    c.phase = Phase::Closing;
+                    self.settle(slot, c);
+                }
+            }
+        }
+    }
+
     /// Closes connections whose deadline passed; re-arms a delayed accept.
     fn expire(&mut self) {
         let now = Instant::now();
@@ -460,6 +501,10 @@ impl Worker {
                 }
                 self.settle(slot, c);
             }
+        }
+        if self.live > 0 && now >= self.next_sweep {
+            self.next_sweep = now + SWEEP;
+            self.sweep(now);
         }
         // Keep stale entries from piling up (each request of a keep-alive
         // connection moves its deadline).
