@@ -13,6 +13,11 @@ mod reactor_model;
 pub mod shutdown;
 mod uring;
 
+mod blocking;
+mod model_common;
+mod nonblocking;
+mod sigio;
+
 /// The I/O model a server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Model {
@@ -135,9 +140,9 @@ pub fn run(args: ServeArgs) -> CliResult {
     }
     match args.model {
         Model::Select | Model::Poll | Model::Epoll => reactor_model::run(&args),
-        Model::Blocking => Err("the blocking model is not implemented yet".into()),
-        Model::Nonblocking => Err("the nonblocking model is not implemented yet".into()),
-        Model::Sigio => Err("the sigio model is not implemented yet".into()),
+        Model::Blocking => blocking::run(&args),
+        Model::Nonblocking => nonblocking::run(&args),
+        Model::Sigio => sigio::run(&args),
         Model::Uring => uring::run(&args),
     }
 }

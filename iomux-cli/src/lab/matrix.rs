@@ -1,0 +1,142 @@
+//! The lab's matrix: which servers, which cells, how long each runs.
+
+use serde::{Deserialize, Serialize};
+
+/// A server configuration in the lab: one `iomux serve` command line.
+#[derive(Clone, Copy, Debug)]
+pub struct Variant {
+    /// The name in tables and plots.
+    pub name: &'static str,
+    /// `--model`.
+    pub model: &'static str,
+    /// `--mode`, for the multiplexing models.
+    pub mode: Option<&'static str>,
+}
+
+const fn v(name: &'static str, model: &'static str, mode: Option<&'static str>) -> Variant {
+    Variant { name, model, mode }
+}
+
+/// Every server the lab runs, in table order.
+pub const VARIANTS: &[Variant] = &[
+    v("blocking", "blocking", None),
+    v("nonblocking", "nonblocking", None),
+    v("select", "select", Some("level")),
+    v("poll", "poll", Some("level")),
+    v("epoll-lt", "epoll", Some("level")),
+    v("epoll-et", "epoll", Some("edge")),
+    v("sigio", "sigio", None),
+    v("uring", "uring", None),
+];
+
+/// The two sweeps of the issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sweep {
+    /// N connections, K = 10 of them active: the seeds' "a million
+    /// connections, a few hundred active", scaled to this machine.
+    Idle,
+    /// N = K: every connection busy.
+    Active,
+}
+
+impl Sweep {
+    /// The sweep's short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sweep::Idle => "idle",
+            Sweep::Active => "active",
+        }
+    }
+}
+
+/// One cell of the matrix, for one variant.
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    /// Which sweep.
+    pub sweep: Sweep,
+    /// Connections (N).
+    pub conns: usize,
+    /// Active connections (K).
+    pub active: usize,
+}
+
+/// How long and how often each cell runs, and which cells there are.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// The profile's name.
+    pub name: &'static str,
+    /// The cells, for every variant.
+    pub cells: Vec<Cell>,
+    /// Warm-up per cell, seconds.
+    pub warmup: f64,
+    /// Measurement window per cell, seconds.
+    pub measure: f64,
+    /// Repeats per cell (medians are reported).
+    pub repeats: usize,
+    /// Seconds of no load, once per variant, to see what the server burns idle.
+    pub idle_probe: f64,
+}
+
+/// Active connections in the idle sweep.
+pub const IDLE_K: usize = 10;
+
+impl Profile {
+    /// The profile for the flags; cells above `max_conns` are dropped.
+    pub fn new(quick: bool, full: bool, max_conns: Option<usize>) -> Profile {
+        let (name, idle, active, warmup, measure, repeats, idle_probe): (
+            _,
+            &[usize],
+            &[usize],
+            _,
+            _,
+            _,
+            _,
+        ) = if quick {
+            ("quick", &[100, 1000], &[10, 100], 0.3, 0.6, 1, 0.2)
+        } else if full {
+            (
+                "full",
+                &[100, 1000, 10_000, 19_000],
+                &[10, 100, 1000],
+                1.0,
+                2.0,
+                3,
+                0.5,
+            )
+        } else {
+            (
+                "default",
+                &[100, 1000, 10_000],
+                &[10, 100, 1000],
+                0.5,
+                1.0,
+                1,
+                0.3,
+            )
+        };
+        let max = max_conns.unwrap_or(usize::MAX);
+        let cells = idle
+            .iter()
+            .map(|&n| Cell {
+                sweep: Sweep::Idle,
+                conns: n,
+                active: IDLE_K.min(n),
+            })
+            .chain(active.iter().map(|&n| Cell {
+                sweep: Sweep::Active,
+                conns: n,
+                active: n,
+            }))
+            .filter(|c| c.conns <= max)
+            .collect();
+        Profile {
+            name,
+            cells,
+            warmup,
+            measure,
+            repeats,
+            idle_probe,
+        }
+    }
+}
