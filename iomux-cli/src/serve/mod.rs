@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
     pub nofile: Option<u64>,
+    /// uring: submission queue entries (the CQ gets twice as many); tiny
+    /// values exercise the full-SQ and CQ-overflow paths in tests.
+    #[arg(long, hide = true)]
+    pub uring_entries: Option<u32>,
 }
 
 impl ServeArgs {

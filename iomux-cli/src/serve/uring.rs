@@ -63,7 +63,8 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let signal = block_and_signalfd()?;
     // Open the first ring before announcing, so that an unavailable io_uring
     // is an error at start rather than a dead server.
-    drop(worker::open_ring()?);
+    let entries = args.uring_entries.unwrap_or(worker::SQ_ENTRIES).max(1);
+    drop(worker::open_ring(entries)?);
     let listener = Arc::new(listen(args.addr)?);
     let threads = args.threads.max(1);
     let mut ready = Vec::new();
@@ -73,7 +74,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         std::thread::Builder::new()
             .name(format!("uring-{i}"))
             .spawn(move || {
-                let mut w = match Worker::new(listener, factory, None) {
+                let mut w = match Worker::new(listener, factory, None, entries) {
                     Ok(w) => w,
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -88,7 +89,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
             })?;
         ready.push(rx);
     }
-    let mut main = Worker::new(listener.clone(), factory, Some(signal))?;
+    let mut main = Worker::new(listener.clone(), factory, Some(signal), entries)?;
     for rx in ready {
         rx.recv().map_err(|_| "a uring worker died at start")??;
     }
@@ -97,8 +98,15 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let s = main.stats;
     eprintln!(
         "iomux-stats: model=uring threads={threads} (first thread:) accepted={} closed={} completions={} enters={} \
-         short_sends={} recv_rearms={} overflows={}",
-        s.accepted, s.closed, s.completions, s.enters, s.short_sends, s.recv_rearms, s.overflows
+         short_sends={} recv_rearms={} overflows={} sq_full={}",
+        s.accepted,
+        s.closed,
+        s.completions,
+        s.enters,
+        s.short_sends,
+        s.recv_rearms,
+        s.overflows,
+        s.sq_full
     );
     std::process::exit(0);
 }

@@ -24,9 +24,10 @@ use super::conn::{Conn, Phase};
 use super::ops::{Op, decode, encode};
 
 /// Submission queue entries. A full SQ is submitted and the push retried.
-const SQ_ENTRIES: u32 = 4096;
-/// Completion queue entries: room for a burst from every connection.
-const CQ_ENTRIES: u32 = 32 * 1024;
+pub(super) const SQ_ENTRIES: u32 = 4096;
+/// Completion queue entries per SQ entry: room for a burst from every
+/// connection (multishot requests complete many times each).
+const CQ_PER_SQ: u32 = 8;
 /// The provided buffers: 4096 of 16 KiB (64 MiB, mapped once per thread).
 const BUFFERS: u16 = 4096;
 const BUFFER_SIZE: usize = 16 * 1024;
@@ -46,6 +47,7 @@ pub(super) struct Stats {
     pub short_sends: u64,
     pub recv_rearms: u64,
     pub overflows: u64,
+    pub sq_full: u64,
 }
 
 pub(super) struct Worker {
@@ -78,11 +80,19 @@ pub(super) struct Worker {
 /// Opens a ring for one server thread, with the cheapest task-run mode the
 /// kernel offers: one thread submits and reaps, so completion work can
 /// wait until it asks for events (DEFER_TASKRUN, 6.1).
-pub(super) fn open_ring() -> io::Result<IoUring> {
+///
+/// `entries` is the SQ size; the CQ gets `CQ_PER_SQ` times as many, or only
+/// twice as many when the SQ is tiny (tests of the overflow paths).
+pub(super) fn open_ring(entries: u32) -> io::Result<IoUring> {
+    let cq = if entries < SQ_ENTRIES {
+        entries * 2
+    } else {
+        entries * CQ_PER_SQ
+    };
     let mut last = None;
     for attempt in 0..3 {
         let mut b = IoUring::builder();
-        b.setup_cqsize(CQ_ENTRIES).setup_clamp();
+        b.setup_cqsize(cq).setup_clamp();
         match attempt {
             0 => {
                 b.setup_single_issuer().setup_defer_taskrun();
@@ -92,7 +102,7 @@ pub(super) fn open_ring() -> io::Result<IoUring> {
             }
             _ => {}
         }
-        match b.build(SQ_ENTRIES) {
+        match b.build(entries) {
             Ok(r) => return Ok(r),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
             Err(e) => return Err(unavailable(e)),
@@ -130,8 +140,9 @@ impl Worker {
         listener: Arc<TcpListener>,
         factory: Factory,
         signal: Option<OwnedFd>,
+        entries: u32,
     ) -> io::Result<Worker> {
-        let ring = open_ring()?;
+        let ring = open_ring(entries)?;
         let bufs = BufRing::new(&ring, BUFFER_GROUP, BUFFERS, BUFFER_SIZE)
             .map_err(|e| io::Error::new(e.kind(), format!("provided-buffer ring: {e}")))?;
         Ok(Worker {
@@ -149,7 +160,7 @@ impl Worker {
             accept_retry: None,
             timers: BinaryHeap::new(),
             backlog: VecDeque::new(),
-            cqes: Vec::with_capacity(CQ_ENTRIES as usize),
+            cqes: Vec::new(),
             signal,
             stats: Stats::default(),
         })
@@ -230,6 +241,7 @@ impl Worker {
         if unsafe { self.ring.submission().push(e) }.is_ok() {
             return true;
         }
+        self.stats.sq_full += 1;
         if self.ring.submit().is_err() {
             return false; // EBUSY/EAGAIN: reap first; the backlog keeps it
         }
