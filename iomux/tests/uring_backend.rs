@@ -219,3 +219,28 @@ fn rapid_register_deregister_churn_delivers_nothing_stale() {
         assert!(ev.is_empty(), "event after deregister: {ev:?}");
     }
 }
+
+#[test]
+fn registration_from_a_thread_that_exits_keeps_working() {
+    // With nobody waiting, a registering thread submits its poll itself and
+    // so owns it in the kernel. The thread's exit must not lose it.
+    let p = uring();
+    let (a, mut b) = pair();
+    let p2 = p.clone();
+    let a = std::thread::spawn(move || {
+        p2.register(&a, Token(9), Interest::READABLE, Mode::Level)
+            .unwrap();
+        a // the socket stays open after the thread is gone
+    })
+    .join()
+    .unwrap();
+    let mut ev = Events::with_capacity(8);
+    assert_eq!(tokens(&p, &mut ev, 20), Vec::<usize>::new());
+    b.write_all(b"x").unwrap();
+    assert_eq!(
+        tokens(&p, &mut ev, 5000),
+        vec![9],
+        "event after the registrar exited"
+    );
+    drop(a);
+}
