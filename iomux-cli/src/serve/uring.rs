@@ -97,7 +97,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     main.run()?;
     let s = main.stats;
     eprintln!(
-        "iomux-stats: model=uring threads={threads} (first thread:) accepted={} closed={} completions={} enters={} \
+        "iomux-stats: model=uring threads={threads} counters_of=ring0 accepted={} closed={} completions={} enters={} \
          short_sends={} recv_rearms={} overflows={} sq_full={}",
         s.accepted,
         s.closed,
