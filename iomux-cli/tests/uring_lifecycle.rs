@@ -160,26 +160,35 @@ fn resets_in_the_middle_leak_nothing() {
     });
 }
 
-#[test]
-fn sigterm_exits_cleanly() {
+/// Starts `iomux serve --model uring --proto echo extra…` with stderr
+/// captured; returns the child and its address.
+fn spawn_captured(extra: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
-        .args([
-            "serve",
-            "--model",
-            "uring",
-            "--proto",
-            "echo",
-            "--addr",
-            "127.0.0.1:0",
-        ])
+        .args(["serve", "--model", "uring", "--proto", "echo"])
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut line = [0u8; 13];
-    out.read_exact(&mut line).expect("ready line");
-    assert_eq!(&line, b"listening on ");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .expect("ready line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("ready line {line:?}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+/// Sends SIGTERM, checks the exit is clean, returns the stats line.
+fn terminate(mut child: std::process::Child) -> String {
     // SAFETY (test): kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let status = wait_bounded(&mut child);
@@ -191,7 +200,45 @@ fn sigterm_exits_cleanly() {
         .read_to_string(&mut err)
         .unwrap();
     assert!(status.success(), "exit status {status:?}; stderr: {err}");
-    assert!(err.contains("iomux-stats: model=uring"), "stderr: {err}");
+    err.lines()
+        .find(|l| l.starts_with("iomux-stats: model=uring"))
+        .unwrap_or_else(|| panic!("no stats line: {err}"))
+        .to_string()
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let (child, _) = spawn_captured(&[]);
+    terminate(child);
+}
+
+#[test]
+fn two_rings_share_the_connections() {
+    const N: usize = 64;
+    let (child, addr) = spawn_captured(&["--threads", "2"]);
+    for i in 0..N {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let msg = format!("connection {i}");
+        s.write_all(msg.as_bytes()).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).unwrap();
+        assert_eq!(got, msg);
+    }
+    let stats = terminate(child);
+    // SO_REUSEPORT hashes each connection to one of the two listeners: all
+    // 64 on one ring would mean the other never accepts (chance 2^-63).
+    let first: usize = stats
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("accepted="))
+        .expect("accepted=")
+        .parse()
+        .unwrap();
+    assert!(
+        0 < first && first < N,
+        "ring 0 accepted {first} of {N}: {stats}"
+    );
 }
 
 fn wait_bounded(child: &mut std::process::Child) -> std::process::ExitStatus {

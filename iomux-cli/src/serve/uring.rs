@@ -28,15 +28,13 @@
 //! receiving), input cap, send timeout (checked by a sweep a second) and
 //! lingering close. SIGINT/SIGTERM arrive through a signalfd
 //! polled in the ring, and end the process after printing statistics.
-//! With `--threads N`, N rings share the listening socket.
+//! With `--threads N`, N rings on N threads, each with its own
+//! SO_REUSEPORT listener on the same address.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::Arc;
 
-use iomux::reactor::Handler;
-use rustix::net::{AddressFamily, SocketType, sockopt};
+use iomux::reactor::bind_reuseport;
 
 use super::{ServeArgs, announce};
 use crate::CliResult;
@@ -50,10 +48,7 @@ mod worker;
 use worker::Worker;
 
 /// Makes one handler per connection.
-pub(crate) type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
-
-/// Listen backlog: a burst of thousands of connects is queued, not dropped.
-const BACKLOG: i32 = 65_535;
+pub(crate) type Factory = iomux::reactor::HandlerFactory;
 
 /// Runs the io_uring server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
@@ -65,11 +60,17 @@ pub fn run(args: &ServeArgs) -> CliResult {
     // is an error at start rather than a dead server.
     let entries = args.uring_entries.unwrap_or(worker::SQ_ENTRIES).max(1);
     drop(worker::open_ring(entries)?);
-    let listener = Arc::new(listen(args.addr)?);
+    // One SO_REUSEPORT listener per ring, as the reactor's LoopGroup does:
+    // the kernel spreads connections across them. (Rings sharing one
+    // listener would not share its connections: the wake-up goes to the
+    // first multishot accept in the queue every time.)
+    let first = bind_reuseport(args.addr)?;
+    let addr = first.local_addr()?;
     let threads = args.threads.max(1);
     let mut ready = Vec::new();
     for i in 1..threads {
-        let (listener, factory) = (listener.clone(), factory.clone());
+        let listener = bind_reuseport(addr)?;
+        let factory = factory.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name(format!("uring-{i}"))
@@ -89,11 +90,11 @@ pub fn run(args: &ServeArgs) -> CliResult {
             })?;
         ready.push(rx);
     }
-    let mut main = Worker::new(listener.clone(), factory, Some(signal), entries)?;
+    let mut main = Worker::new(first, factory, Some(signal), entries)?;
     for rx in ready {
         rx.recv().map_err(|_| "a uring worker died at start")??;
     }
-    announce(listener.local_addr()?)?;
+    announce(addr)?;
     main.run()?;
     let s = main.stats;
     eprintln!(
@@ -109,18 +110,6 @@ pub fn run(args: &ServeArgs) -> CliResult {
         s.sq_full
     );
     std::process::exit(0);
-}
-
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    let fd = rustix::net::socket(family, SocketType::STREAM, None)?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    rustix::net::bind(&fd, &addr)?;
-    rustix::net::listen(&fd, BACKLOG)?;
-    Ok(TcpListener::from(fd))
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and so in the threads it

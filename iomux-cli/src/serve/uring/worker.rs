@@ -10,7 +10,6 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use io_uring::types::{Fd, SubmitArgs, Timespec};
@@ -55,7 +54,7 @@ pub(super) struct Worker {
     // they point into is dropped (the buffer ring is never freed at all).
     ring: IoUring,
     bufs: BufRing,
-    listener: Arc<TcpListener>,
+    listener: TcpListener,
     factory: Factory,
     /// High water, input cap, send and linger timeouts: the reactor's
     /// defaults, so that every model behaves alike.
@@ -137,7 +136,7 @@ fn transient(e: &io::Error) -> bool {
 
 impl Worker {
     pub(super) fn new(
-        listener: Arc<TcpListener>,
+        listener: TcpListener,
         factory: Factory,
         signal: Option<OwnedFd>,
         entries: u32,
