@@ -140,7 +140,7 @@ fn refusals(model: &str, mode: &str) {
         // answers. The tiny receive buffer keeps the answers queued on the
         // server's side: without a lingering close, closing with the junk
         // unread would send a reset that throws them away.
-        let mut s = server.connect_small_rcvbuf();
+        let s = server.connect_small_rcvbuf();
         let mut bytes = GET.repeat(GOOD);
         bytes.extend_from_slice(req);
         bytes.extend_from_slice(GET);

@@ -21,7 +21,7 @@
 //! let group = LoopGroup::bind("127.0.0.1:0".parse()?, 2, Config::default(), Arc::new(|| Box::new(Echo)))?;
 //! println!("listening on {}", group.local_addr());
 //! group.join()?;
-//! # Ok::<(), std::io::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod acceptor;

@@ -1,0 +1,68 @@
+//! Fairness: while one peer floods the echo server as fast as loopback
+//! goes, a peer sending one byte at a time still gets each byte back
+//! promptly.
+
+mod serve_common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serve_common::Server;
+
+fn flood_does_not_starve(model: &str, mode: &str) {
+    let server = Server::start(model, mode, "echo", &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let echoed = Arc::new(AtomicU64::new(0));
+    let mut fw = server.connect();
+    let mut fr = fw.try_clone().unwrap();
+    let flooding = Arc::clone(&stop);
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![0x55u8; 256 * 1024];
+        while !flooding.load(Ordering::Relaxed) {
+            fw.write_all(&chunk).expect("flood write");
+        }
+        fw.shutdown(Shutdown::Write).unwrap();
+    });
+    let counter = Arc::clone(&echoed);
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match fr.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => counter.fetch_add(n as u64, Ordering::Relaxed),
+                Err(e) => panic!("flood read: {e}"),
+            };
+        }
+    });
+    server.wait_until("the flood to be under way", || {
+        echoed.load(Ordering::Relaxed) > 32 << 20
+    });
+
+    let mut small = server.connect();
+    let mut worst = Duration::ZERO;
+    let before = echoed.load(Ordering::Relaxed);
+    for i in 0..100u8 {
+        let t = Instant::now();
+        small.write_all(&[i]).unwrap();
+        let mut b = [0u8; 1];
+        small.read_exact(&mut b).expect("the 1-byte peer starved");
+        assert_eq!(b[0], i);
+        worst = worst.max(t.elapsed());
+    }
+    let during = echoed.load(Ordering::Relaxed) - before;
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    reader.join().unwrap();
+    assert!(
+        during > 0,
+        "the flood stalled while the small peer was served"
+    );
+    assert!(
+        worst < Duration::from_millis(500),
+        "worst 1-byte round trip {worst:?} while flooded"
+    );
+}
+per_variant!(flood_does_not_starve);

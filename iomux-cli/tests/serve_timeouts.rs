@@ -1,0 +1,68 @@
+//! Deadlines: a slowloris head is cut off at the header timeout (not
+//! before), an idle keep-alive connection at the keep-alive timeout.
+
+mod serve_common;
+
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serve_common::{Server, assert_closed, read_response};
+
+const LIMIT: Duration = Duration::from_millis(800);
+
+fn slowloris(model: &str, mode: &str) {
+    let server = Server::start(model, mode, "http", &["--header-timeout", "800ms"]);
+    let mut s = server.connect();
+    let started = Instant::now();
+    s.write_all(b"GET /plaintext HTTP/1.1\r\n").unwrap();
+    // Drip one header byte every 50 ms: progress, but never a whole head.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut w = s.try_clone().unwrap();
+    let dripping = Arc::clone(&stop);
+    let dripper = std::thread::spawn(move || {
+        while !dripping.load(Ordering::Relaxed) {
+            if w.write_all(b"X").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let mut buf = [0u8; 64];
+    let closed = match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => panic!("unexpected answer {:?}", String::from_utf8_lossy(&buf[..n])),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
+        Err(e) => panic!("the slowloris connection was not closed: {e}"),
+    };
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    dripper.join().unwrap();
+    assert!(closed);
+    assert!(
+        took >= LIMIT,
+        "closed after {took:?}, before the header timeout"
+    );
+    assert!(took < LIMIT * 5, "closed only after {took:?}");
+}
+per_variant!(slowloris);
+
+fn keepalive_timeout(model: &str, mode: &str) {
+    let server = Server::start(model, mode, "http", &["--keepalive-timeout", "800ms"]);
+    let mut s = server.connect();
+    // The server's clock starts when it has read the request, after this.
+    let idle = Instant::now();
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    assert_eq!(read_response(&mut r).status, 200);
+    assert_closed(&mut r, "idle keep-alive connection");
+    let took = idle.elapsed();
+    assert!(
+        took >= LIMIT,
+        "closed after {took:?}, before the keep-alive timeout"
+    );
+    assert!(took < LIMIT * 5, "closed only after {took:?}");
+}
+per_variant!(keepalive_timeout);

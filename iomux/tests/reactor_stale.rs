@@ -1,0 +1,130 @@
+//! A stale event in a batch: while dispatching one connection's event, the
+//! loop closes a second connection whose event is later in the same batch,
+//! and the fd number is reused by a new connection at once. The second
+//! event must be dropped, not delivered to the newcomer.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iomux::reactor::{Action, Config, ConnId, EventLoop, Handler};
+use iomux::{Backend, Mode};
+
+type Log = Arc<Mutex<Vec<(&'static str, Vec<u8>)>>>;
+
+struct Recorder {
+    name: &'static str,
+    log: Log,
+}
+
+impl Handler for Recorder {
+    fn on_data(&mut self, input: &[u8], _output: &mut Vec<u8>) -> (usize, Action) {
+        self.log.lock().unwrap().push((self.name, input.to_vec()));
+        (input.len(), Action::Continue)
+    }
+}
+
+fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+    let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    (client, server)
+}
+
+fn stale_event_in_batch(backend: Backend, mode: Mode) {
+    let log: Log = Arc::default();
+    let rec = |name| {
+        Box::new(Recorder {
+            name,
+            log: Arc::clone(&log),
+        })
+    };
+    let mut el = EventLoop::new(Config {
+        backend,
+        mode,
+        ..Config::default()
+    })
+    .unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (mut ca, sa) = pair(&l);
+    let (mut cb, sb) = pair(&l);
+    let (fd_a, fd_b) = (sa.as_raw_fd(), sb.as_raw_fd());
+    let a = el.add_connection(sa, rec("A")).unwrap();
+    let b = el.add_connection(sb, rec("B")).unwrap();
+    // The newcomer's connection waits in the backlog.
+    let mut cc = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    ca.write_all(b"from a").unwrap();
+    cb.write_all(b"from b").unwrap();
+
+    let mut seen = Vec::new();
+    let mut newcomer: Option<ConnId> = None;
+    let mut reused = false;
+    // Both are readable before the wait, so one batch holds both events.
+    el.turn_with(Some(Duration::from_secs(5)), |el, ev| {
+        let Some(id) = ConnId::of(ev) else { return };
+        seen.push(id);
+        if newcomer.is_some() {
+            return;
+        }
+        let (victim, victim_fd) = if id == a { (b, fd_b) } else { (a, fd_a) };
+        assert!(el.close(victim));
+        let (sc, _) = l.accept().unwrap();
+        reused = sc.as_raw_fd() == victim_fd;
+        newcomer = Some(el.add_connection(sc, rec("C")).unwrap());
+    })
+    .unwrap();
+    assert_eq!(seen.len(), 2, "{backend}: both events in one batch");
+    assert!(
+        reused,
+        "{backend}: the newcomer did not get the closed fd number"
+    );
+    assert_eq!(
+        el.stats().stale_events,
+        1,
+        "{backend}: the stale event was not dropped"
+    );
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1, "{backend}: {log:?}");
+        assert!(log[0].0 != "C", "{backend}: C got someone else's event");
+    }
+    // The newcomer is served normally afterwards.
+    cc.write_all(b"from c").unwrap();
+    for _ in 0..50 {
+        el.turn(Some(Duration::from_millis(100))).unwrap();
+        if log.lock().unwrap().iter().any(|(who, _)| *who == "C") {
+            break;
+        }
+    }
+    let log = log.lock().unwrap();
+    assert!(
+        log.contains(&("C", b"from c".to_vec())),
+        "{backend}: {log:?}"
+    );
+}
+
+#[test]
+fn select_level() {
+    stale_event_in_batch(Backend::Select, Mode::Level);
+}
+#[test]
+fn select_edge() {
+    stale_event_in_batch(Backend::Select, Mode::Edge);
+}
+#[test]
+fn poll_level() {
+    stale_event_in_batch(Backend::Poll, Mode::Level);
+}
+#[test]
+fn poll_edge() {
+    stale_event_in_batch(Backend::Poll, Mode::Edge);
+}
+#[test]
+fn epoll_level() {
+    stale_event_in_batch(Backend::Epoll, Mode::Level);
+}
+#[test]
+fn epoll_edge() {
+    stale_event_in_batch(Backend::Epoll, Mode::Edge);
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Compares `iomux serve --model epoll --proto http` (1 thread) with nginx
+# (1 process, access_log off, `return 200 "Hello, World!"`) under wrk
+# -t1 -c100, without pipelining and with 16-deep pipelining.
+#
+# The server runs on CPU 1, wrk on CPU 0. Runs alternate A B A B; the
+# report gives each run and the medians: requests/s, and server CPU time
+# per request (utime+stime from /proc/PID/stat around the wrk run).
+#
+# Usage: scripts/bench-nginx.sh [rounds=3] [duration=10s] [connections=100]
+# Env: MODE=edge|level (iomux trigger mode, default edge),
+#      IOMUX=path to a built binary (default: cargo build --release).
+set -euo pipefail
+
+ROUNDS=${1:-3}
+DURATION=${2:-10s}
+CONNS=${3:-100}
+MODE=${MODE:-edge}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/bench-nginx.XXXXXX)
+HZ=$(getconf CLK_TCK)
+SERVER_PID=""
+
+cleanup() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() {
+    if ! command -v "$1" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$1 ]]; then
+        echo "installing $2" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+}
+need nginx nginx-light
+need wrk wrk
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [[ -z ${IOMUX:-} ]]; then
+    (cd "$HERE" && cargo build --release -q -p iomux-cli)
+    IOMUX=$HERE/target/release/iomux
+fi
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    for _ in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "server on port $1 did not come up" >&2
+    return 1
+}
+
+cpu_ticks() {
+    # utime and stime are fields 14 and 15; the command name may hold
+    # spaces, so count from the closing parenthesis.
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+cat >"$WORK/pipeline.lua" <<'LUA'
+-- 16 requests per write; wrk counts each response.
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
+
+start_iomux() {
+    local port=$1
+    taskset -c 1 "$IOMUX" serve --model epoll --mode "$MODE" --proto http \
+        --addr "127.0.0.1:$port" --threads 1 >"$WORK/iomux.out" 2>"$WORK/iomux.err" &
+    SERVER_PID=$!
+    wait_port "$port"
+}
+
+start_nginx() {
+    local port=$1
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $WORK/nginx/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 4096; use epoll; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx;
+    scgi_temp_path $WORK/nginx;
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+    }
+}
+CONF
+    taskset -c 1 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.err" &
+    SERVER_PID=$!
+    wait_port "$port"
+}
+
+stop_server() {
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+# run SERVER SCENARIO -> prints "reqs_per_s cpu_us_per_req errors"
+run() {
+    local server=$1 scenario=$2 port script=()
+    port=$(free_port)
+    "start_$server" "$port"
+    [[ $scenario == pipeline16 ]] && script=(-s "$WORK/pipeline.lua")
+    local before after out
+    before=$(cpu_ticks "$SERVER_PID")
+    out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" "${script[@]}" "http://127.0.0.1:$port/plaintext")
+    after=$(cpu_ticks "$SERVER_PID")
+    stop_server
+    local rps total errors
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    errors=$(awk '/Socket errors|Non-2xx/ {printf "%s; ", $0}' <<<"$out")
+    awk -v r="$rps" -v t="$total" -v d="$((after - before))" -v hz="$HZ" -v e="${errors:-none}" \
+        'BEGIN { printf "%.0f %.3f %s\n", r, d / hz * 1e6 / t, (e == "" ? "none" : e) }' | tr -s ' ' ' '
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo "# iomux $("$IOMUX" --version) (epoll, $MODE, 1 thread) vs $("$NGINX" -v 2>&1 | sed 's/.*: //') (1 process)"
+echo "# wrk -t1 -c$CONNS -d$DURATION; server on CPU 1, wrk on CPU 0; $ROUNDS rounds, alternating"
+echo "# kernel $(uname -r); $(date -u +%FT%TZ)"
+for scenario in plain pipeline16; do
+    : >"$WORK/iomux.$scenario" ; : >"$WORK/nginx.$scenario"
+    for round in $(seq 1 "$ROUNDS"); do
+        for server in iomux nginx; do
+            line=$(run "$server" "$scenario")
+            echo "$line" >>"$WORK/$server.$scenario"
+            read -r rps cpu errs <<<"$line"
+            printf '%-11s round %d  %-6s %10s req/s  %7s us CPU/req  errors: %s\n' \
+                "$scenario" "$round" "$server" "$rps" "$cpu" "$errs"
+        done
+    done
+done
+echo
+printf '%-11s %14s %14s %8s %14s %14s %8s\n' scenario "iomux req/s" "nginx req/s" ratio "iomux us/req" "nginx us/req" ratio
+for scenario in plain pipeline16; do
+    ir=$(cut -d' ' -f1 "$WORK/iomux.$scenario" | median)
+    nr=$(cut -d' ' -f1 "$WORK/nginx.$scenario" | median)
+    ic=$(cut -d' ' -f2 "$WORK/iomux.$scenario" | median)
+    nc=$(cut -d' ' -f2 "$WORK/nginx.$scenario" | median)
+    awk -v s="$scenario" -v ir="$ir" -v nr="$nr" -v ic="$ic" -v nc="$nc" \
+        'BEGIN { printf "%-11s %14.0f %14.0f %7.2fx %14.3f %14.3f %7.2fx\n", s, ir, nr, ir / nr, ic, nc, ic / nc }'
+done
