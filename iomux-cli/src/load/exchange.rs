@@ -15,6 +15,10 @@ pub enum Verdict {
     Partial,
     /// The whole reply arrived and is right.
     Good,
+    /// The whole reply arrived, is right, and the server will close the
+    /// connection after it (HTTP `Connection: close`, e.g. at its
+    /// requests-per-connection limit).
+    GoodThenClose,
     /// The whole reply arrived and is wrong (bytes, status or body), or it
     /// cannot be parsed.
     Bad,
@@ -124,13 +128,20 @@ impl Exchange {
             return Verdict::Bad;
         };
         let status = response.code;
+        let closing = response.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close")
+        });
         match self.reply.len().cmp(&(head + length)) {
             std::cmp::Ordering::Less => Verdict::Partial,
             std::cmp::Ordering::Greater => Verdict::Bad,
             std::cmp::Ordering::Equal
                 if status == Some(200) && &self.reply[head..] == HTTP_BODY =>
             {
-                Verdict::Good
+                if closing {
+                    Verdict::GoodThenClose
+                } else {
+                    Verdict::Good
+                }
             }
             std::cmp::Ordering::Equal => Verdict::Bad,
         }

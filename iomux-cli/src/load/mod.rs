@@ -100,6 +100,8 @@ enum State {
 struct Conn {
     sock: TcpStream,
     state: State,
+    /// Reconnecting after the server closed at a request limit: stays busy.
+    rejoining: bool,
     seq: u64,
     started: Instant,
     want_write: bool,
@@ -108,6 +110,8 @@ struct Conn {
 /// What happened to a connection after an event.
 enum Outcome {
     Open,
+    /// The server announced a close after a good reply: reconnect, stay busy.
+    Reconnect,
     Connected,
     ConnectFailed,
     Closed,
@@ -162,6 +166,7 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                             conns.push(Some(Conn {
                                 sock,
                                 state: State::Connecting,
+                                rejoining: false,
                                 seq: 0,
                                 started: now,
                                 want_write: false,
@@ -223,8 +228,31 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 continue;
             };
             let was_connecting = matches!(conn.state, State::Connecting);
+            let rejoining = conn.rejoining;
             match on_event(conn, i, ev, &poller, &mut scratch, &mut c, k, args) {
                 Outcome::Open => {}
+                Outcome::Reconnect => {
+                    let _ = poller.deregister(&conn.sock);
+                    let fresh = connect::start(args.addr).and_then(|s| {
+                        poller.register(&s, Token(i), Interest::WRITABLE, Mode::Level)?;
+                        Ok(s)
+                    });
+                    match fresh {
+                        Ok(sock) => {
+                            conn.sock = sock;
+                            conn.state = State::Connecting;
+                            conn.rejoining = true;
+                            conn.want_write = false;
+                        }
+                        Err(_) => {
+                            c.report.connect_errors += 1;
+                            c.busy -= 1;
+                            connected -= 1;
+                            conns[i] = None;
+                        }
+                    }
+                }
+                Outcome::Connected if rejoining => {}
                 Outcome::Connected => {
                     inflight -= 1;
                     connected += 1;
@@ -237,13 +265,13 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                         Outcome::Bad => c.report.bad_replies += 1,
                         _ => c.report.closed += 1,
                     }
-                    if was_connecting {
+                    if was_connecting && !rejoining {
                         inflight -= 1;
                     } else {
                         connected -= 1;
                     }
                     if let Some(conn) = conns[i].take() {
-                        if matches!(conn.state, State::Busy(_)) {
+                        if matches!(conn.state, State::Busy(_)) || conn.rejoining {
                             c.busy -= 1;
                         }
                         let _ = poller.deregister(&conn.sock);
@@ -284,8 +312,11 @@ fn on_event(
         {
             return Outcome::ConnectFailed;
         }
-        if c.busy < k {
-            c.busy += 1;
+        if conn.rejoining || c.busy < k {
+            if !conn.rejoining {
+                c.busy += 1;
+            }
+            conn.rejoining = false;
             conn.state = State::Busy(Box::new(Exchange::new(args.proto, args.size)));
             if let Some(bad) = begin(conn, index, poller) {
                 return bad;
@@ -318,13 +349,16 @@ fn on_event(
         match ex.receive(&scratch[..n]) {
             Verdict::Partial => {}
             Verdict::Bad => return Outcome::Bad,
-            Verdict::Good => {
+            verdict @ (Verdict::Good | Verdict::GoodThenClose) => {
                 if c.measuring {
                     let ns = conn.started.elapsed().as_nanos() as u64;
                     c.hist.saturating_record(ns.max(1));
                     c.report.requests += 1;
                 }
                 conn.seq += 1;
+                if verdict == Verdict::GoodThenClose {
+                    return Outcome::Reconnect;
+                }
                 if let Some(bad) = begin(conn, index, poller) {
                     return bad;
                 }

@@ -31,7 +31,7 @@ struct Stats {
 
 /// Runs the blocking server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let factory = model_common::factory(args.proto)?;
+    let factory = model_common::factory(args);
     let listener = model_common::listen(args.addr)?;
     let stats = Arc::new(Stats::default());
     let at_exit = stats.clone();

@@ -4,15 +4,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
 
-use iomux::reactor::{Action, Handler};
+use iomux::reactor::{Action, Handler, HandlerFactory};
 use rustix::net::{AddressFamily, SocketType, sockopt};
 
-use crate::proto::Proto;
+use super::ServeArgs;
 
 /// Makes one fresh handler per connection.
-pub type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
+pub type Factory = HandlerFactory;
 
 /// The listen backlog: large, so that a burst of 19,000 connects is queued
 /// rather than dropped (the kernel caps it at `net.core.somaxconn`).
@@ -35,25 +34,9 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(TcpListener::from(fd))
 }
 
-/// The handler factory for `proto`.
-// TEMPORARY until the protocol handlers of the reactor branch are merged.
-pub fn factory(proto: Proto) -> io::Result<Factory> {
-    match proto {
-        Proto::Echo => Ok(Arc::new(|| Box::new(Echo) as Box<dyn Handler>)),
-        Proto::Http => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the HTTP handler is not merged yet",
-        )),
-    }
-}
-
-struct Echo;
-
-impl Handler for Echo {
-    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
-        output.extend_from_slice(input);
-        (input.len(), Action::Continue)
-    }
+/// The handler factory for the server's protocol and limits.
+pub fn factory(args: &ServeArgs) -> Factory {
+    crate::proto::factory(args.proto, args.limits())
 }
 
 /// One connection's protocol state: unconsumed input, unsent output.

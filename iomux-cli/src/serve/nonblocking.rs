@@ -29,7 +29,7 @@ struct Stats {
 
 /// Runs the busy-polling server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let factory = model_common::factory(args.proto)?;
+    let factory = model_common::factory(args);
     let listener = model_common::listen(args.addr)?;
     listener.set_nonblocking(true)?;
     let stats = Arc::new(Stats::default());

@@ -69,7 +69,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         )?;
     }
     let mut server = Server {
-        factory: model_common::factory(args.proto)?,
+        factory: model_common::factory(args),
         listener: model_common::listen(args.addr)?,
         signal,
         conns: Vec::new(),
