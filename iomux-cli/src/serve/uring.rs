@@ -99,7 +99,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let s = main.stats;
     eprintln!(
         "iomux-stats: model=uring threads={threads} counters_of=ring0 accepted={} closed={} completions={} enters={} \
-         short_sends={} recv_rearms={} overflows={} sq_full={}",
+         short_sends={} recv_rearms={} overflows={} sq_full={} shed={}",
         s.accepted,
         s.closed,
         s.completions,
@@ -107,7 +107,8 @@ pub fn run(args: &ServeArgs) -> CliResult {
         s.short_sends,
         s.recv_rearms,
         s.overflows,
-        s.sq_full
+        s.sq_full,
+        s.shed
     );
     std::process::exit(0);
 }

@@ -12,6 +12,8 @@ pub(super) enum Op {
     Cancel,
     /// The poll on the signalfd (SIGINT, SIGTERM).
     Signal,
+    /// A poll on the listener, used instead of accept while out of fds.
+    Listen,
 }
 
 impl Op {
@@ -22,6 +24,7 @@ impl Op {
             Op::Send => 3,
             Op::Cancel => 4,
             Op::Signal => 5,
+            Op::Listen => 6,
         }
     }
 
@@ -32,6 +35,7 @@ impl Op {
             3 => Op::Send,
             4 => Op::Cancel,
             5 => Op::Signal,
+            6 => Op::Listen,
             _ => return None,
         })
     }
@@ -59,7 +63,14 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for op in [Op::Accept, Op::Recv, Op::Send, Op::Cancel, Op::Signal] {
+        for op in [
+            Op::Accept,
+            Op::Recv,
+            Op::Send,
+            Op::Cancel,
+            Op::Signal,
+            Op::Listen,
+        ] {
             for (slot, generation) in [(0, 0), (1, u32::MAX), ((1 << 24) - 1, 7)] {
                 assert_eq!(
                     decode(encode(op, slot, generation)),

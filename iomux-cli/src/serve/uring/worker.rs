@@ -47,6 +47,7 @@ pub(super) struct Stats {
     pub recv_rearms: u64,
     pub overflows: u64,
     pub sq_full: u64,
+    pub shed: u64,
 }
 
 pub(super) struct Worker {
@@ -65,7 +66,14 @@ pub(super) struct Worker {
     free: Vec<usize>,
     live: usize,
     accept_armed: bool,
+    /// Out of fds: a poll on the listener stands in for the accept (an
+    /// accept fails at once with EMFILE, connection or not, so re-arming it
+    /// would spin).
+    listen_polled: bool,
     accept_retry: Option<Instant>,
+    /// A spare fd (on /dev/null) given up to shed a connection when accept
+    /// runs out of fds (see `shed`).
+    spare: Option<OwnedFd>,
     /// Deadlines, lazily invalidated: an entry counts only if the slot's
     /// connection still has that deadline.
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
@@ -126,6 +134,14 @@ fn unavailable(e: io::Error) -> io::Error {
     )
 }
 
+fn spare() -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}
+
 /// Errors of `io_uring_enter` that mean "reap and go on".
 fn transient(e: &io::Error) -> bool {
     matches!(
@@ -156,7 +172,9 @@ impl Worker {
             free: Vec::new(),
             live: 0,
             accept_armed: false,
+            listen_polled: false,
             accept_retry: None,
+            spare: Some(spare()?),
             timers: BinaryHeap::new(),
             backlog: VecDeque::new(),
             cqes: Vec::new(),
@@ -278,6 +296,13 @@ impl Worker {
             Op::Send => self.on_send(slot, generation, res),
             Op::Cancel => {}
             Op::Signal => return true,
+            Op::Listen => {
+                // A connection waits: try accepting again.
+                self.listen_polled = false;
+                if !self.accept_armed {
+                    self.arm_accept();
+                }
+            }
         }
         false
     }
@@ -291,18 +316,43 @@ impl Worker {
             let fd = unsafe { OwnedFd::from_raw_fd(res) };
             let _ = sockopt::set_tcp_nodelay(&fd, true);
             self.open(fd);
-        } else if matches!(
-            -res,
-            libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS
-        ) && !more
-        {
-            // Out of fds or memory: the connection waits in the backlog;
-            // accept again shortly rather than spin on the same error.
+        } else if matches!(-res, libc::EMFILE | libc::ENFILE) {
+            self.shed();
+            if more {
+                self.cancel(encode(Op::Accept, 0, 0));
+            }
+            if !self.listen_polled {
+                let e = opcode::PollAdd::new(Fd(self.listener.as_raw_fd()), libc::POLLIN as u32)
+                    .build()
+                    .user_data(encode(Op::Listen, 0, 0));
+                self.listen_polled = true;
+                self.push(e);
+            }
+        } else if matches!(-res, libc::ENOMEM | libc::ENOBUFS) && !more {
+            // Out of memory: the connection waits in the backlog; accept
+            // again shortly rather than spin on the same error.
             self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
         }
-        if !self.accept_armed && self.accept_retry.is_none() {
+        if !self.accept_armed && self.accept_retry.is_none() && !self.listen_polled {
             self.arm_accept();
         }
+    }
+
+    /// Out of fds: the waiting connections would stay in the backlog, and
+    /// the accept would fail again at each new one. So the spare fd is given
+    /// up, each waiting connection is accepted into its number and closed at
+    /// once (the peer sees a clean close rather than a hang), and the spare
+    /// is taken back: muduo's and libev's trick, as in the reactor.
+    fn shed(&mut self) {
+        drop(self.spare.take());
+        while let Ok(fd) = rustix::net::accept_with(
+            &self.listener,
+            rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
+        ) {
+            drop(fd);
+            self.stats.shed += 1;
+        }
+        self.spare = spare().ok();
     }
 
     fn open(&mut self, fd: OwnedFd) {
