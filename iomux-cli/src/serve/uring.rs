@@ -5,7 +5,11 @@
 //! say *what* to do (accept, receive, send) and the kernel does it, copies
 //! the bytes, and tells us afterwards. There is no readiness step at all.
 //!
-//! - **Multishot accept**: one request accepts every connection.
+//! - **Multishot accept**: one request accepts every connection. Out of
+//!   fds, an accept fails at once (EMFILE) whether a connection waits or
+//!   not, so re-arming it would spin: the waiting connections are shed with
+//!   the spare-fd trick and a poll on the listener stands in for the accept
+//!   until a new connection arrives.
 //! - **Multishot recv into a provided-buffer ring**: one request per
 //!   connection receives everything; the kernel picks the buffer, so idle
 //!   connections hold no memory (bufring.rs).
