@@ -74,9 +74,14 @@ run_one() {
     t0=$(date +%s.%N); c0=$(cpu_ticks "$SERVER")
     sleep "$DURATION"
     t1=$(date +%s.%N); c1=$(cpu_ticks "$SERVER")
-    wait "$load"
+    local ok=0
+    wait "$load" || ok=$?
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
     SERVER=
+    if [[ $ok != 0 ]]; then
+        echo "$model, $conns conns: the load failed (status $ok)" >&2
+        return 1
+    fi
     local rps errors
     rps=$(json_field rps <"$WORK/load.json")
     errors=$(json_field errors <"$WORK/load.json")
@@ -97,7 +102,11 @@ for conns in $CONNS; do
     : >"$WORK/uring"; : >"$WORK/epoll-edge"
     for _ in $(seq "$RUNS"); do
         for model in uring epoll-edge; do
-            run_one "$model" "$conns" >>"$WORK/$model"
+            # A run that fails (e.g. a connect timing out on a busy
+            # machine) is retried, up to twice.
+            run_one "$model" "$conns" >>"$WORK/$model" ||
+                run_one "$model" "$conns" >>"$WORK/$model" ||
+                run_one "$model" "$conns" >>"$WORK/$model"
         done
     done
     for model in uring epoll-edge; do
