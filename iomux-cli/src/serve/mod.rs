@@ -11,6 +11,7 @@ use crate::proto::{Limits, Proto};
 
 mod reactor_model;
 pub mod shutdown;
+mod uring;
 
 mod blocking;
 mod model_common;
@@ -88,6 +89,10 @@ pub struct ServeArgs {
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
     pub nofile: Option<u64>,
+    /// uring: submission queue entries (the CQ gets twice as many); tiny
+    /// values exercise the full-SQ and CQ-overflow paths in tests.
+    #[arg(long, hide = true)]
+    pub uring_entries: Option<u32>,
 }
 
 impl ServeArgs {
@@ -143,6 +148,6 @@ pub fn run(args: ServeArgs) -> CliResult {
         Model::Blocking => blocking::run(&args),
         Model::Nonblocking => nonblocking::run(&args),
         Model::Sigio => sigio::run(&args),
-        Model::Uring => Err("the uring model is not implemented yet".into()),
+        Model::Uring => uring::run(&args),
     }
 }
