@@ -633,7 +633,9 @@ fn aio(lab: &LabReport) -> Claim {
     if let Some(why) = missing(lab, "uring") {
         return not_measured("aio", claim, why);
     }
-    let mut evidence = String::from("io_uring vs epoll-lt, req/s (syscalls/req): ");
+    let mut evidence =
+        String::from("io_uring vs epoll-lt: server CPU µs/request, syscalls/request, req/s: ");
+    // (CPU ratio, syscalls ratio)
     let mut ratios = Vec::new();
     for c in lab
         .cells
@@ -643,19 +645,25 @@ fn aio(lab: &LabReport) -> Claim {
         let Some(e) = ok(lab, "epoll-lt", c.sweep, c.conns) else {
             continue;
         };
-        let (Some(u), Some(ep)) = (c.rps, e.rps) else {
+        let (Some(uc), Some(ec)) = (c.cpu_us_per_req, e.cpu_us_per_req) else {
             continue;
         };
         let _ = write!(
             evidence,
-            "{} N={}: {u:.0} ({}) vs {ep:.0} ({}) ×{:.2}; ",
+            "{} N={}: {uc:.1} vs {ec:.1} µs (×{:.2}), {} vs {} syscalls, {} vs {} req/s; ",
             c.sweep.name(),
             c.conns,
-            f(c.syscalls_per_req, 1),
-            f(e.syscalls_per_req, 1),
-            u / ep
+            uc / ec,
+            f(c.syscalls_per_req, 2),
+            f(e.syscalls_per_req, 2),
+            f(c.rps, 0),
+            f(e.rps, 0)
         );
-        ratios.push(u / ep);
+        let sys = match (c.syscalls_per_req, e.syscalls_per_req) {
+            (Some(u), Some(e)) if e > 0.0 => Some(u / e),
+            _ => None,
+        };
+        ratios.push((uc / ec, sys));
     }
     if ratios.is_empty() {
         return not_measured(
@@ -664,14 +672,31 @@ fn aio(lab: &LabReport) -> Claim {
             "no cell where both uring and epoll-lt succeeded".into(),
         );
     }
-    let better = ratios.iter().filter(|r| **r >= 1.0 + SAME / 1.5).count();
-    let verdict = if better == 0 {
-        "holds on this machine: io_uring was not clearly faster than epoll in any cell.".to_string()
-    } else if better == ratios.len() {
-        "does not hold: io_uring (real asynchronous I/O, unlike the seed's epoll-based AIO) beat epoll in every cell.".to_string()
+    let cheaper = ratios.iter().filter(|r| r.0 <= 1.0 / (1.0 + SAME)).count();
+    let fewer_sys = ratios
+        .iter()
+        .filter(|r| r.1.is_some_and(|s| s < 0.5))
+        .count();
+    let sys_note = if fewer_sys > 0 {
+        format!(
+            " It did make fewer than half epoll's syscalls per request in {fewer_sys} of {} cells.",
+            ratios.len()
+        )
+    } else {
+        String::new()
+    };
+    let verdict = if cheaper == 0 {
+        format!(
+            "holds on this machine for CPU: io_uring's CPU per request was not clearly (>{:.0}%) below epoll's in any cell.{sys_note}",
+            SAME * 100.0
+        )
+    } else if cheaper == ratios.len() {
+        format!(
+            "does not hold: io_uring (completion-based, unlike the seed's epoll-based Linux AIO) cost clearly less CPU per request in every cell.{sys_note}"
+        )
     } else {
         format!(
-            "holds only in part: io_uring was clearly faster in {better} of {} cells.",
+            "holds only in part: io_uring cost clearly less CPU per request in {cheaper} of {} cells.{sys_note}",
             ratios.len()
         )
     };
