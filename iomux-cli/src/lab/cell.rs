@@ -94,6 +94,10 @@ pub struct CellResult {
     pub syscalls: BTreeMap<String, u64>,
     /// Why syscalls were not counted.
     pub perf_note: Option<String>,
+    /// CPU time that other processes took on the server's and the load's
+    /// cores during the window, % of a core (the larger of the two): the
+    /// machine was shared when this is high.
+    pub contention_pct: Option<f64>,
     /// Whether the server's memory map holds an eventpoll mapping.
     pub eventpoll_mapped: Option<bool>,
     /// Whether the server holds an epoll fd.
@@ -137,6 +141,7 @@ impl CellResult {
             reads_per_req: None,
             syscalls: BTreeMap::new(),
             perf_note: None,
+            contention_pct: None,
             eventpoll_mapped: None,
             has_epoll_fd: None,
             server_stats: None,
@@ -464,6 +469,7 @@ fn drive(
     let mut starting: Option<std::thread::JoinHandle<std::io::Result<Perf>>> = None;
     let mut perf: Option<Perf> = None;
     let mut start: Option<(Instant, Sample)> = None;
+    let mut others: Option<Busy> = None;
     loop {
         let (at, line) = load
             .line(deadline)
@@ -483,6 +489,7 @@ fn drive(
                 let s =
                     procfs::sample(pid).map_err(|e| format!("server gone at window start: {e}"))?;
                 start = Some((Instant::now(), s));
+                others = Busy::sample(setup, pid, load.pid());
             }
             l if l.starts_with('{') => {
                 // The load keeps its connections open until released, so the
@@ -491,6 +498,9 @@ fn drive(
                 // costs no CPU.
                 let end =
                     procfs::sample(pid).map_err(|e| format!("server gone at window end: {e}"))?;
+                if let (Some(a), Some(b)) = (others, Busy::sample(setup, pid, load.pid())) {
+                    r.contention_pct = Some(a.others_until(&b));
+                }
                 let (fds, max_fd) = procfs::fds(pid);
                 r.fds = Some(fds);
                 r.max_fd = Some(max_fd);
@@ -542,6 +552,36 @@ fn drive(
             }
             _ => {}
         }
+    }
+}
+
+/// What the two measured cores did, and how much of it was ours.
+#[derive(Clone, Copy)]
+struct Busy {
+    at: Instant,
+    server_core: f64,
+    load_core: f64,
+    server: f64,
+    load: f64,
+}
+
+impl Busy {
+    fn sample(setup: &Setup, server: u32, load: u32) -> Option<Busy> {
+        Some(Busy {
+            at: Instant::now(),
+            server_core: procfs::cpu_busy(setup.server_cpu)?,
+            load_core: procfs::cpu_busy(setup.load_cpu)?,
+            server: procfs::cpu_seconds(server).ok()?,
+            load: procfs::cpu_seconds(load).ok()?,
+        })
+    }
+
+    /// % of a core that others took on the busier of the two cores.
+    fn others_until(&self, end: &Busy) -> f64 {
+        let secs = (end.at - self.at).as_secs_f64().max(1e-3);
+        let on_server = (end.server_core - self.server_core) - (end.server - self.server);
+        let on_load = (end.load_core - self.load_core) - (end.load - self.load);
+        (on_server.max(on_load) / secs * 100.0).clamp(0.0, 100.0)
     }
 }
 

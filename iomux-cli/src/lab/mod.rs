@@ -25,6 +25,10 @@ pub use cell::{CellResult, Status};
 pub use claims::Claim;
 use matrix::{Profile, VARIANTS};
 
+/// A cell in which other processes took more than this % of a measured
+/// core is run once more.
+const CONTENDED: f64 = 20.0;
+
 /// Arguments of `iomux lab`.
 #[derive(Args, Clone, Debug)]
 pub struct LabArgs {
@@ -158,7 +162,24 @@ pub fn run(args: LabArgs) -> CliResult {
                     c.conns,
                     c.active
                 ));
-                runs.push(cell::run(&setup, v, c, &profile, i == 0 && rep == 0));
+                let mut r = cell::run(&setup, v, c, &profile, i == 0 && rep == 0);
+                if r.contention_pct.is_some_and(|p| p > CONTENDED) {
+                    // Another process took a good part of a measured core:
+                    // run the cell once more and keep the quieter run.
+                    bar.set_message(format!(
+                        "{} {} N={} again (machine busy)",
+                        v.name,
+                        c.sweep.name(),
+                        c.conns
+                    ));
+                    let again = cell::run(&setup, v, c, &profile, i == 0 && rep == 0);
+                    if again.status == Status::Ok
+                        && again.contention_pct.unwrap_or(100.0) < r.contention_pct.unwrap_or(100.0)
+                    {
+                        r = again;
+                    }
+                }
+                runs.push(r);
                 bar.inc(1);
             }
             let r = report::median(runs);

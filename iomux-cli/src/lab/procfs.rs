@@ -84,6 +84,23 @@ pub fn sample(pid: u32) -> io::Result<Sample> {
     Ok(s)
 }
 
+/// Busy time of one CPU since boot, seconds (/proc/stat: all but idle and
+/// iowait), from every process on it.
+pub fn cpu_busy(cpu: usize) -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with(&format!("cpu{cpu} ")))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle) as f64 / ticks_per_second())
+}
+
 /// Thread ids of a process.
 pub fn tasks(pid: u32) -> Vec<u32> {
     fs::read_dir(format!("/proc/{pid}/task"))
