@@ -368,8 +368,9 @@ pub fn run(
     if probe_idle && let Some(b) = base {
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs_f64(profile.idle_probe));
-        if let Ok(cpu) = procfs::cpu_seconds(pid) {
-            r.idle_cpu_pct = Some((cpu - b.cpu_s) / t.elapsed().as_secs_f64() * 100.0);
+        if let Ok(after) = procfs::sample(pid) {
+            let pct = (after.cpu_s - b.cpu_s) / t.elapsed().as_secs_f64() * 100.0;
+            r.idle_cpu_pct = Some(pct.max(0.0));
         }
     }
 

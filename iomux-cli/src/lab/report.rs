@@ -212,7 +212,8 @@ pub fn markdown(lab: &LabReport, svgs: &[(String, String)]) -> String {
     );
     let _ = writeln!(
         out,
-        "Columns: CPU = server user+system time (/proc/PID/stat) per request and as % of one core; RSS from \
+        "Columns: CPU = server CPU time (its threads' runtimes, /proc/PID/task/*/schedstat) per request and as % \
+         of one core; RSS from \
          /proc/PID/status, RSS/conn = (RSS − RSS before any connection) / N; vcsw/ivcsw = voluntary/involuntary \
          context switches of all server threads per request; waits = epoll_wait/select/poll/sigtimedwait/io_uring_enter \
          calls per request; others % = CPU that other processes took on the busier of the two measured \
