@@ -186,7 +186,13 @@ pub fn run(args: LabArgs) -> CliResult {
             if r.status == Status::Unavailable {
                 unavailable = r.error.clone();
             }
-            bar.println(report::progress_line(&r));
+            // indicatif draws nothing when stderr is not a terminal: keep a
+            // line per cell in logs anyway.
+            if bar.is_hidden() {
+                eprintln!("{}", report::progress_line(&r));
+            } else {
+                bar.println(report::progress_line(&r));
+            }
             cells.push(r);
         }
     }
