@@ -180,12 +180,47 @@ fn a_wrong_echo_byte_is_an_error() {
     assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
 }
 
+/// An HTTP server that answers 200 to the first request of a connection
+/// and 503 to every later one.
+fn failing_http() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let mut answered = 0;
+                while let Ok(n) = conn.read(&mut chunk) {
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let reply: &[u8] = if answered == 0 {
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"
+                        } else {
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+                        };
+                        answered += 1;
+                        if conn.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
 #[test]
-fn a_reply_that_is_not_http_200_is_an_error() {
-    // An echo server returns the request itself: no status line at all.
-    let server = Served::start("nonblocking", "echo", &[]);
+fn a_status_other_than_200_is_an_error() {
+    let addr = failing_http();
     let v = load(
-        server.addr,
+        addr,
         &[
             "--proto",
             "http",
@@ -199,6 +234,39 @@ fn a_reply_that_is_not_http_200_is_an_error() {
             "0",
         ],
     );
-    assert_eq!(num(&v, "requests"), 0.0, "{v}");
-    assert!(num(&v, "bad_replies") >= 3.0, "{v}");
+    assert_eq!(num(&v, "connect_errors"), 0.0, "connects and first answers were right: {v}");
+    assert_eq!(num(&v, "requests"), 0.0, "no 503 counts as a request: {v}");
+    assert!(
+        num(&v, "bad_replies") >= 3.0,
+        "each 503 is a bad reply: {v}"
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_right_fails_the_run() {
+    // An echo server returns the request itself: no status line at all.
+    let server = Served::start("nonblocking", "echo", &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_iomux"))
+        .args([
+            "load",
+            "--json",
+            "--proto",
+            "http",
+            "--conns",
+            "3",
+            "--active",
+            "3",
+            "--duration",
+            "0.3",
+        ])
+        .args(["--addr", &server.addr.to_string()])
+        .output()
+        .expect("run iomux load");
+    assert!(!out.status.success(), "nothing to measure: the run fails");
+    assert!(out.stdout.is_empty(), "no JSON line for a failed run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("first reply was wrong"),
+        "a clear reason: {err}"
+    );
 }

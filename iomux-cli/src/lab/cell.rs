@@ -62,6 +62,8 @@ pub struct CellResult {
     pub errors: Option<u64>,
     /// Connections up when the window opened.
     pub connected: Option<usize>,
+    /// Seconds the load generator took to open them.
+    pub connect_s: Option<f64>,
     /// Server CPU per request, µs (user + system, all threads).
     pub cpu_us_per_req: Option<f64>,
     /// Server CPU use during the window, % of one core.
@@ -125,6 +127,7 @@ impl CellResult {
             requests: None,
             errors: None,
             connected: None,
+            connect_s: None,
             cpu_us_per_req: None,
             cpu_pct: None,
             idle_cpu_pct: None,
@@ -601,6 +604,7 @@ fn record(
     r.requests = Some(report.requests);
     r.errors = Some(report.errors);
     r.connected = Some(report.connected);
+    r.connect_s = Some(report.connect_s);
     r.rss_kib = Some(end.rss_kib);
     r.threads = Some(end.threads);
     if let Some(base) = r.rss_base_kib {

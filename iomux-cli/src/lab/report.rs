@@ -42,7 +42,8 @@ pub fn median(runs: Vec<CellResult>) -> CellResult {
         syscalls_per_req,
         waits_per_req,
         reads_per_req,
-        contention_pct
+        contention_pct,
+        connect_s
     );
     ints!(
         requests,
