@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod lab;
+mod load;
 mod pipes;
 mod proto;
 mod serve;
@@ -20,6 +22,10 @@ struct Cli {
 enum Command {
     /// Serve echo or HTTP/1.1 in one of the five I/O models.
     Serve(serve::ServeArgs),
+    /// Closed-loop load: N connections, K active, latency percentiles.
+    Load(load::LoadArgs),
+    /// Run every model through the matrix and report on the seeds' claims.
+    Lab(lab::LabArgs),
     /// The dispatch micro-benchmark of libevent's bench.c, and bare waits.
     Pipes(pipes::PipesArgs),
 }
@@ -29,6 +35,8 @@ fn main() {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Pipes(args) => pipes::run(args),
+        Command::Load(args) => load::run(args),
+        Command::Lab(args) => lab::run(args),
     };
     if let Err(e) = result {
         eprintln!("iomux: {e}");

@@ -11,6 +11,13 @@ use crate::proto::{Limits, Proto};
 
 mod reactor_model;
 pub mod shutdown;
+mod uring;
+
+mod blocking;
+mod model_common;
+mod nonblocking;
+mod sigio;
+mod small_thread;
 
 /// The I/O model a server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,6 +89,10 @@ pub struct ServeArgs {
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
     pub nofile: Option<u64>,
+    /// uring: submission queue entries (the CQ gets twice as many); tiny
+    /// values exercise the full-SQ and CQ-overflow paths in tests.
+    #[arg(long, hide = true)]
+    pub uring_entries: Option<u32>,
 }
 
 impl ServeArgs {
@@ -134,9 +145,9 @@ pub fn run(args: ServeArgs) -> CliResult {
     }
     match args.model {
         Model::Select | Model::Poll | Model::Epoll => reactor_model::run(&args),
-        Model::Blocking => Err("the blocking model is not implemented yet".into()),
-        Model::Nonblocking => Err("the nonblocking model is not implemented yet".into()),
-        Model::Sigio => Err("the sigio model is not implemented yet".into()),
-        Model::Uring => Err("the uring model is not implemented yet".into()),
+        Model::Blocking => blocking::run(&args),
+        Model::Nonblocking => nonblocking::run(&args),
+        Model::Sigio => sigio::run(&args),
+        Model::Uring => uring::run(&args),
     }
 }

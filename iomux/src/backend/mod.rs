@@ -54,8 +54,10 @@ impl Backend {
     /// True when [`Mode::Edge`] is a real edge trigger. When false, `Edge`
     /// is delivered as level: never fewer events than edge triggering would
     /// give to a caller that reads until `EAGAIN`, possibly more.
+    /// io_uring's multishot poll reports each wake-up of the fd's wait queue,
+    /// as epoll's ET does, so it counts as a real edge trigger.
     pub const fn supports_edge(self) -> bool {
-        matches!(self, Backend::Epoll)
+        matches!(self, Backend::Epoll | Backend::IoUring)
     }
 
     /// True when oneshot is native in the kernel. Where it is not, the
@@ -75,6 +77,26 @@ impl Backend {
     /// see it: the fd turns readable and `read` returns 0.
     pub const fn reports_read_closed(self) -> bool {
         !matches!(self, Backend::Select)
+    }
+
+    /// True when an fd closed behind the poller's back (closed without
+    /// `deregister`) is noticed: one error event for its token, then the
+    /// registration is dropped (poll's POLLNVAL, select's EBADF). epoll
+    /// forgets such an fd silently. io_uring notices it only when a poll is
+    /// submitted after the close (a level registration that already fired);
+    /// an armed poll holds its own reference to the file, so the close
+    /// neither completes it nor closes the file until `deregister` or until
+    /// the fd number is registered again.
+    pub const fn notices_closed_fd(self) -> bool {
+        matches!(self, Backend::Poll | Backend::Select)
+    }
+
+    /// True when a registration keeps the open file alive in the kernel, so
+    /// that closing a registered fd without `deregister` does not close the
+    /// file (a socket sends no FIN): io_uring's poll requests hold a file
+    /// reference.
+    pub const fn pins_registered_files(self) -> bool {
+        matches!(self, Backend::IoUring)
     }
 
     /// True when the cost of a wait grows with the number of watched fds

@@ -1,10 +1,401 @@
-//! io_uring backend: not yet implemented (see the io_uring issue).
+//! io_uring: readiness through IORING_OP_POLL_ADD.
+//!
+//! Each registered fd has one poll request in the kernel; its completion is
+//! the readiness report. How requests are armed gives the modes:
+//! - Level: a single-shot poll, re-armed at the start of the next wait. The
+//!   new poll checks readiness when issued, so an fd that is still ready is
+//!   reported again at once, and one drained by the caller stays quiet.
+//! - Edge: one multishot poll, a completion per wake-up of the fd's wait
+//!   queue — what epoll's ET reports ([`Backend::supports_edge`] is true).
+//!   If the kernel ends it (CQ overflow), it is re-armed, and the fresh poll
+//!   reports an fd that is still ready: no edge is lost.
+//! - Oneshot / EdgeOneshot: a single-shot poll, re-armed only by `modify`
+//!   (native oneshot).
+//!
+//! `modify` and `deregister` cancel the request with POLL_REMOVE. Every
+//! request carries a sequence number in its `user_data`, so completions of
+//! cancelled or replaced requests are dropped (see requests.rs).
+//!
+//! **Threads.** Only the holder of `ring_lock` touches the submission and
+//! completion queues: the thread inside `wait`, or a registering thread when
+//! nobody waits, which then submits its request itself. A registration made
+//! while a thread waits is queued and the waiter is woken through an eventfd
+//! (a multishot poll on it is always armed); the waiter submits it and waits
+//! again, so it takes effect in that wait. The waiter thus owns the requests
+//! it submits, and the kernel runs their completion work in the thread that
+//! is asleep in `io_uring_enter` anyway.
+//!
+//! **Timeouts** go to `io_uring_enter` itself (IORING_ENTER_EXT_ARG) as a
+//! nanosecond timespec: sub-millisecond timeouts are honoured.
+//!
+//! **Full queues.** A full SQ is submitted and the push retried; what still
+//! does not fit waits in a user-space list for the next wait. Completions
+//! that do not fit the CQ are kept by the kernel (IORING_FEAT_NODROP, which
+//! `open` requires) and flushed by the next `io_uring_enter` with
+//! GETEVENTS, which the io-uring crate adds when IORING_SQ_CQ_OVERFLOW is set;
+//! EBUSY from that enter just means "reap first", which the wait does.
+//!
+//! **A closed fd: the one difference** ([`Backend::notices_closed_fd`] is
+//! false). poll(2) reports POLLNVAL for an fd closed behind its back. An
+//! io_uring poll request holds its own reference to the open file, so closing
+//! the fd while a poll is armed neither completes the poll nor releases the
+//! file: the socket stays open (the peer sees no FIN) and no event comes,
+//! until the fd is deregistered, or its number is registered again (the
+//! Poller sees a different file and replaces the registration, which removes
+//! the old poll). Only a poll *submitted* after the close sees it: that one
+//! fails with EBADF and yields one error event, and the registration is
+//! dropped, as on poll. So: deregister before closing, as on every backend.
+//!
+//! [`Backend::supports_edge`]: super::Backend::supports_edge
+//! [`Backend::notices_closed_fd`]: super::Backend::notices_closed_fd
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
-pub(crate) fn new() -> io::Result<Box<dyn super::Sys>> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "the io_uring backend is not implemented yet",
-    ))
+use io_uring::squeue::{self, SubmissionQueue};
+use io_uring::types::{SubmitArgs, Timespec as UringTimespec};
+use io_uring::{IoUring, cqueue, opcode, types};
+use rustix::time::Timespec;
+
+use super::scan::{Notify, already_registered, not_registered};
+use super::{Sys, flags_from_poll, poll_mask};
+use crate::event::{Events, Ready, flags};
+use crate::interest::{Interest, Mode};
+
+mod requests;
+mod setup;
+
+use requests::{Kind, NOTIFY, REMOVAL, Requests, split};
+
+/// Opens the io_uring backend, or says clearly why it cannot be had.
+pub(crate) fn new() -> io::Result<Box<dyn Sys>> {
+    Ok(Box::new(UringSys::new()?))
+}
+
+pub(crate) struct UringSys {
+    ring: IoUring,
+    /// Ownership of the SQ and CQ (the io-uring crate's shared accessors
+    /// require that no two queue handles exist at once).
+    ring_lock: Mutex<()>,
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Requests,
+    /// Requests made while another thread held the ring, in order.
+    pending: Vec<squeue::Entry>,
+    /// fds whose poll must be armed again at the next wait. Its capacity is
+    /// kept at the table's size by `add`, so pushing in `wait` never allocates.
+    rearm: Vec<RawFd>,
+    notify_armed: bool,
+    /// A thread is (about to be) asleep in `io_uring_enter`: queued requests
+    /// must wake it.
+    waiting: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave these structures half-updated in a way
+    // that matters more than refusing to work: carry on.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl UringSys {
+    fn new() -> io::Result<UringSys> {
+        Ok(UringSys {
+            ring: setup::open()?,
+            ring_lock: Mutex::new(()),
+            state: Mutex::new(State::default()),
+            notify: Notify::new()?,
+        })
+    }
+
+    /// Hands new requests to the kernel: at once if no thread holds the
+    /// ring (so a removal releases the kernel's file reference before the
+    /// caller closes the fd), else through the waiter.
+    fn queue(&self, st: &mut State, entries: &[squeue::Entry]) -> io::Result<()> {
+        st.pending.extend_from_slice(entries);
+        let _ring = match self.ring_lock.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return if st.waiting {
+                    self.notify.wake()
+                } else {
+                    // The holder is on its way into a wait and will take
+                    // `pending` when it gets the state lock.
+                    Ok(())
+                };
+            }
+        };
+        // SAFETY: we hold `ring_lock`, so no other submission queue handle exists.
+        let mut sq = unsafe { self.ring.submission_shared() };
+        self.feed_pending(&mut sq, &mut st.pending);
+        sq.sync();
+        drop(sq);
+        match self.ring.submit() {
+            // Whatever the kernel did not take stays in the SQ for the next
+            // submission; a failure of the poll itself comes as a completion.
+            Ok(_) => Ok(()),
+            Err(e) if transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Pushes one entry, submitting a full SQ to make room. False if there
+    /// is still no room (the kernel refused to take entries for now).
+    fn push(&self, sq: &mut SubmissionQueue<'_>, entry: &squeue::Entry) -> bool {
+        // SAFETY: POLL_ADD and POLL_REMOVE entries hold no pointers into our
+        // memory: nothing has to outlive the submission.
+        if unsafe { sq.push(entry) }.is_ok() {
+            return true;
+        }
+        sq.sync();
+        if self.ring.submit().is_err() {
+            return false;
+        }
+        sq.sync();
+        // SAFETY: as above.
+        unsafe { sq.push(entry) }.is_ok()
+    }
+
+    /// Moves queued requests into the SQ, in order. False if some remain.
+    fn feed_pending(&self, sq: &mut SubmissionQueue<'_>, pending: &mut Vec<squeue::Entry>) -> bool {
+        let mut done = 0;
+        for e in pending.iter() {
+            if !self.push(sq, e) {
+                break;
+            }
+            done += 1;
+        }
+        pending.drain(..done);
+        pending.is_empty()
+    }
+
+    /// Everything a wait must hand the kernel before sleeping: the notify
+    /// poll, queued requests, re-armed polls. False if some had to be left.
+    fn prepare(&self, st: &mut State) -> bool {
+        // SAFETY: the caller holds `ring_lock`.
+        let mut sq = unsafe { self.ring.submission_shared() };
+        if !st.notify_armed {
+            let e = opcode::PollAdd::new(types::Fd(self.notify.raw()), libc::POLLIN as u32)
+                .multi(true)
+                .build()
+                .user_data(NOTIFY);
+            if !self.push(&mut sq, &e) {
+                return false;
+            }
+            st.notify_armed = true;
+        }
+        if !self.feed_pending(&mut sq, &mut st.pending) {
+            return false;
+        }
+        let mut done = 0;
+        let mut complete = true;
+        while done < st.rearm.len() {
+            let fd = st.rearm[done];
+            let r = st.requests.slot_mut(fd);
+            if r.registered && !r.in_flight && r.kind != Kind::Oneshot {
+                let e = r.arm(fd);
+                if !self.push(&mut sq, &e) {
+                    r.in_flight = false;
+                    complete = false;
+                    break;
+                }
+            }
+            r.queued = false;
+            done += 1;
+        }
+        st.rearm.drain(..done);
+        complete
+    }
+
+    /// Handles one completion; pushes an event into `events` if it is one.
+    fn complete(&self, st: &mut State, cqe: &cqueue::Entry, events: &mut Events) {
+        let user_data = cqe.user_data();
+        if user_data == NOTIFY {
+            self.notify.drain();
+            if !cqueue::more(cqe.flags()) {
+                st.notify_armed = false;
+            }
+            return;
+        }
+        if user_data == REMOVAL {
+            return;
+        }
+        let (fd, seq) = split(user_data);
+        let Some(r) = st.requests.get_mut(fd) else {
+            return;
+        };
+        if !r.registered || !r.in_flight || r.seq != seq {
+            return; // a cancelled or replaced request
+        }
+        if !cqueue::more(cqe.flags()) {
+            r.in_flight = false;
+        }
+        let res = cqe.result();
+        let f = if res >= 0 {
+            // The result is the poll mask; only the low 16 bits are poll(2)'s.
+            flags_from_poll(res as u16 as i16)
+        } else if res == -libc::EBADF {
+            // Submitted after the fd was closed: the POLLNVAL of this backend.
+            r.registered = false;
+            r.in_flight = false;
+            flags::INVALID
+        } else if res == -libc::ECANCELED {
+            // Not ours (ours carry an old sequence number): the kernel ended
+            // it, e.g. when the submitting thread exec'd. Arm it again.
+            r.in_flight = false;
+            if !r.queued {
+                r.queued = true;
+                st.rearm.push(fd as RawFd);
+            }
+            return;
+        } else {
+            flags::ERROR
+        };
+        if r.registered && !r.in_flight && r.kind != Kind::Oneshot && !r.queued {
+            r.queued = true;
+            st.rearm.push(fd as RawFd);
+        }
+        events.ready.push(Ready {
+            key: r.key,
+            flags: f,
+        });
+    }
+}
+
+/// Errors of `io_uring_enter` that mean "not now" rather than "broken":
+/// interrupted, timed out, CQ overflow backlog (EBUSY), no memory for
+/// requests right now (EAGAIN).
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR | libc::ETIME | libc::EBUSY | libc::EAGAIN)
+    )
+}
+
+impl Sys for UringSys {
+    fn add(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: u64,
+        interest: Interest,
+        mode: Mode,
+        _exclusive: bool,
+    ) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let r = st.requests.slot_mut(fd);
+        if r.registered {
+            return Err(already_registered());
+        }
+        r.key = key;
+        r.mask = poll_mask(interest) as u16 as u32;
+        r.kind = Kind::of(mode);
+        r.registered = true;
+        let e = r.arm(fd);
+        // Keep room for every fd in the re-arm list (see `State::rearm`).
+        let slots = st.requests.len();
+        if st.rearm.capacity() < slots {
+            st.rearm.reserve(slots - st.rearm.len());
+        }
+        self.queue(st, &[e])
+    }
+
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: u64,
+        interest: Interest,
+        mode: Mode,
+        _exclusive: bool,
+    ) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let r = st.requests.slot_mut(fd);
+        if !r.registered {
+            return Err(not_registered());
+        }
+        let removal = r.in_flight.then(|| r.disarm(fd));
+        r.key = key;
+        r.mask = poll_mask(interest) as u16 as u32;
+        r.kind = Kind::of(mode);
+        let add = r.arm(fd);
+        match removal {
+            Some(rm) => self.queue(st, &[rm, add]),
+            None => self.queue(st, &[add]),
+        }
+    }
+
+    fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let r = st.requests.slot_mut(fd);
+        if !r.registered {
+            return Err(not_registered());
+        }
+        r.registered = false;
+        if r.in_flight {
+            let rm = r.disarm(fd);
+            return self.queue(st, &[rm]);
+        }
+        Ok(())
+    }
+
+    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()> {
+        events.ready.clear();
+        let _ring = lock(&self.ring_lock);
+        let complete = {
+            let mut st = lock(&self.state);
+            let complete = self.prepare(&mut st);
+            st.waiting = true;
+            complete
+        };
+        let only_look = timeout.is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0);
+        // SAFETY: we hold `ring_lock`; the handle is dropped at once.
+        let cq_empty = unsafe { self.ring.completion_shared() }.is_empty();
+        // Sleep only if nothing is waiting to be reaped and everything we
+        // meant to submit went in (else we could sleep on a request that
+        // never reached the kernel).
+        let want = usize::from(!only_look && cq_empty && complete);
+        let submitter = self.ring.submitter();
+        let entered = match timeout {
+            Some(t) if want > 0 => {
+                let ts = UringTimespec::new()
+                    .sec(t.tv_sec as u64)
+                    .nsec(t.tv_nsec as u32);
+                let args = SubmitArgs::new().timespec(&ts);
+                submitter.submit_with_args(want, &args)
+            }
+            _ => submitter.submit_and_wait(want),
+        };
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        st.waiting = false;
+        if let Err(e) = entered
+            && !transient(&e)
+        {
+            return Err(e);
+        }
+        // SAFETY: we hold `ring_lock`: this is the only completion queue handle.
+        let mut cq = unsafe { self.ring.completion_shared() };
+        cq.sync();
+        let capacity = events.ready.capacity();
+        // What does not fit stays in the CQ for the next wait, in order.
+        while events.ready.len() < capacity {
+            let Some(cqe) = cq.next() else { break };
+            self.complete(st, &cqe, events);
+        }
+        Ok(())
+    }
+
+    fn kernel_rejects_duplicates(&self) -> bool {
+        false
+    }
 }

@@ -8,11 +8,11 @@ use std::time::Duration;
 use iomux::{Backend, Event, Events, Poller, Token};
 
 /// The backends the whole suite runs against.
-pub const BACKENDS: [Backend; 3] = [
+pub const BACKENDS: [Backend; 4] = [
     Backend::Epoll,
     Backend::Poll,
     Backend::Select,
-    //URING Backend::IoUring,
+    Backend::IoUring,
 ];
 
 /// A poller on `backend`, or a panic that names it.

@@ -1,0 +1,227 @@
+//! `iomux lab`: runs every I/O model through the matrix of the issue, pinned
+//! (server on one core, load on the other), and reports which of the seeds'
+//! claims hold on this machine. Every verdict is computed from the numbers
+//! measured in this run.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::CliResult;
+
+mod cell;
+mod claims;
+mod matrix;
+mod perf;
+mod plots;
+mod procfs;
+mod report;
+mod sched;
+
+pub use cell::{CellResult, Status};
+pub use claims::Claim;
+use matrix::{Profile, VARIANTS};
+
+/// A cell in which other processes took more than this % of a measured
+/// core is run once more.
+const CONTENDED: f64 = 20.0;
+
+/// Arguments of `iomux lab`.
+#[derive(Args, Clone, Debug)]
+pub struct LabArgs {
+    /// A short run (under a minute): fewer cells, shorter windows.
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// The full run: N up to 19,000, 3 repeats per cell, medians.
+    #[arg(long)]
+    pub full: bool,
+    /// Where report.md, report.json, the SVG plots and index.html go.
+    #[arg(long, default_value = "lab-report")]
+    pub out: PathBuf,
+    /// Do not count syscalls with perf.
+    #[arg(long)]
+    pub no_perf: bool,
+    /// Drop cells with more connections than this (a reduced matrix for CI).
+    #[arg(long, hide = true)]
+    pub max_conns: Option<usize>,
+    /// Only these variants, comma-separated (for debugging).
+    #[arg(long, hide = true, value_delimiter = ',')]
+    pub models: Vec<String>,
+}
+
+/// The machine the lab ran on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    /// CPUs available.
+    pub cpus: usize,
+    /// Kernel release.
+    pub kernel: String,
+    /// RLIMIT_NOFILE (soft).
+    pub nofile: u64,
+    /// glibc's FD_SETSIZE.
+    pub fd_setsize: usize,
+    /// Bits in glibc's `fd_set` type: the fds one `fd_set` can name.
+    pub fd_set_bits: usize,
+    /// CPU the servers ran on.
+    pub server_cpu: usize,
+    /// CPU the load generator ran on.
+    pub load_cpu: usize,
+}
+
+/// Everything the lab writes to report.json.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabReport {
+    /// quick, default or full.
+    pub profile: String,
+    /// The command line that produced it.
+    pub command: String,
+    /// Wall time of the whole run, seconds.
+    pub elapsed_s: f64,
+    /// Warm-up and window per cell, seconds.
+    pub warmup_s: f64,
+    /// Measurement window per cell, seconds.
+    pub measure_s: f64,
+    /// Repeats per cell.
+    pub repeats: usize,
+    /// Whether syscalls were counted with perf.
+    pub perf: bool,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The variants, in order.
+    pub models: Vec<String>,
+    /// Every cell of every model.
+    pub cells: Vec<CellResult>,
+    /// The seeds' claims with evidence and verdict.
+    pub claims: Vec<Claim>,
+}
+
+fn machine() -> Machine {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    Machine {
+        cpus,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or("?".into(), |s| s.trim().to_string()),
+        nofile,
+        fd_setsize: libc::FD_SETSIZE,
+        fd_set_bits: std::mem::size_of::<libc::fd_set>() * 8,
+        server_cpu: if cpus > 1 { 1 } else { 0 },
+        load_cpu: 0,
+    }
+}
+
+/// Runs the lab.
+pub fn run(args: LabArgs) -> CliResult {
+    let profile = Profile::new(args.quick, args.full, args.max_conns);
+    sched::prompt();
+    let exe = std::env::current_exe()?;
+    let machine = machine();
+    let perf = !args.no_perf && cell::perf_available();
+    let setup = cell::Setup {
+        exe: &exe,
+        server_cpu: machine.server_cpu,
+        load_cpu: machine.load_cpu,
+        perf,
+    };
+    let variants: Vec<_> = VARIANTS
+        .iter()
+        .filter(|v| args.models.is_empty() || args.models.iter().any(|m| m == v.name))
+        .collect();
+    if variants.is_empty() {
+        return Err("no model selected".into());
+    }
+    let total = (variants.len() * profile.cells.len() * profile.repeats) as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let started = Instant::now();
+    let mut cells = Vec::new();
+    let mut retries = 0;
+    for v in &variants {
+        let mut unavailable: Option<String> = None;
+        for (i, c) in profile.cells.iter().enumerate() {
+            if let Some(why) = &unavailable {
+                cells.push(CellResult::unavailable(v, c, why));
+                bar.inc(profile.repeats as u64);
+                continue;
+            }
+            let mut runs = Vec::new();
+            for rep in 0..profile.repeats {
+                bar.set_message(format!(
+                    "{} {} N={} K={}",
+                    v.name,
+                    c.sweep.name(),
+                    c.conns,
+                    c.active
+                ));
+                let mut r = cell::run(&setup, v, c, &profile, i == 0 && rep == 0);
+                if r.contention_pct.is_some_and(|p| p > CONTENDED) && retries < profile.max_retries
+                {
+                    retries += 1;
+                    // Another process took a good part of a measured core:
+                    // run the cell once more and keep the quieter run.
+                    bar.set_message(format!(
+                        "{} {} N={} again (machine busy)",
+                        v.name,
+                        c.sweep.name(),
+                        c.conns
+                    ));
+                    let again = cell::run(&setup, v, c, &profile, i == 0 && rep == 0);
+                    if again.status == Status::Ok
+                        && again.contention_pct.unwrap_or(100.0) < r.contention_pct.unwrap_or(100.0)
+                    {
+                        r = again;
+                    }
+                }
+                runs.push(r);
+                bar.inc(1);
+            }
+            let r = report::median(runs);
+            if r.status == Status::Unavailable {
+                unavailable = r.error.clone();
+            }
+            // indicatif draws nothing when stderr is not a terminal: keep a
+            // line per cell in logs anyway.
+            if bar.is_hidden() {
+                eprintln!("{}", report::progress_line(&r));
+            } else {
+                bar.println(report::progress_line(&r));
+            }
+            cells.push(r);
+        }
+    }
+    bar.finish_and_clear();
+    let mut lab = LabReport {
+        profile: profile.name.to_string(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        warmup_s: profile.warmup,
+        measure_s: profile.measure,
+        repeats: profile.repeats,
+        perf,
+        machine,
+        models: variants.iter().map(|v| v.name.to_string()).collect(),
+        cells,
+        claims: Vec::new(),
+    };
+    lab.claims = claims::evaluate(&lab);
+    println!("{}", report::terminal(&lab));
+    std::fs::create_dir_all(&args.out)?;
+    let svgs = plots::write(&lab, &args.out)?;
+    report::write(&lab, &args.out, &svgs)?;
+    println!(
+        "report: {}/report.md, report.json, index.html ({} plots)",
+        args.out.display(),
+        svgs.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The load generator's result: counts, rates and latency percentiles.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// What one `iomux load` run measured (the `--json` line).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Requests completed (and checked) inside the measurement window.
+    pub requests: u64,
+    /// `requests` per second of the window.
+    pub rps: f64,
+    /// Latency percentiles and maximum, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Slowest request.
+    pub max_us: f64,
+    /// All errors: wrong replies, closed connections, failed connects.
+    pub errors: u64,
+    /// Replies with wrong bytes, status or body.
+    pub bad_replies: u64,
+    /// Connections the server closed or reset.
+    pub closed: u64,
+    /// Connects that failed or never completed.
+    pub connect_errors: u64,
+    /// Connections asked for.
+    pub conns: usize,
+    /// Connections that were up when the window started.
+    pub connected: usize,
+    /// Connections kept busy.
+    pub active: usize,
+    /// Seconds it took to open the connections.
+    pub connect_s: f64,
+    /// Length of the measurement window, seconds.
+    pub duration_s: f64,
+}
+
+/// A latency histogram in nanoseconds, 3 significant digits, up to a minute.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Fills the latency fields from `h` (nanoseconds).
+pub fn set_latencies(r: &mut LoadReport, h: &Histogram<u64>) {
+    let us = |ns: u64| ns as f64 / 1000.0;
+    if h.is_empty() {
+        return;
+    }
+    r.p50_us = us(h.value_at_quantile(0.50));
+    r.p99_us = us(h.value_at_quantile(0.99));
+    r.p999_us = us(h.value_at_quantile(0.999));
+    r.max_us = us(h.max());
+}
+
+impl LoadReport {
+    /// The human-readable summary.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} requests in {:.2} s: {:.0} req/s\nlatency p50 {:.1} µs  p99 {:.1} µs  p99.9 {:.1} µs  max {:.1} µs\n\
+             connections {}/{} up in {:.2} s, {} active\nerrors {} (bad replies {}, closed {}, connect {})",
+            self.requests,
+            self.duration_s,
+            self.rps,
+            self.p50_us,
+            self.p99_us,
+            self.p999_us,
+            self.max_us,
+            self.connected,
+            self.conns,
+            self.connect_s,
+            self.active,
+            self.errors,
+            self.bad_replies,
+            self.closed,
+            self.connect_errors
+        )
+    }
+}

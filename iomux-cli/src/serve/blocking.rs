@@ -1,0 +1,164 @@
+//! The blocking model: one thread per connection, blocking reads and writes.
+//!
+//! The kernel does the multiplexing: every thread sleeps in `read(2)` on the
+//! socket's wait queue, and a packet wakes exactly the thread that owns it.
+//! The price is a stack, a kernel task and a context switch per request.
+//! Stacks are small (64 KiB, most of it never touched) and the threads
+//! plain (see `small_thread`), so that 19,000 of them fit in memory, under
+//! `pid_max` and under `vm.max_map_count`.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::model_common::{self, Session};
+use super::small_thread;
+use super::{ServeArgs, announce};
+use crate::CliResult;
+
+/// Stack per connection thread. The deepest path (handler + read buffer) is
+/// far below this; the guard page below it catches a mistake.
+const STACK: usize = 64 * 1024;
+
+/// Read buffer on each thread's stack.
+const BUF: usize = 8 * 1024;
+
+#[derive(Default)]
+struct Stats {
+    spawned: AtomicU64,
+    spawn_failed: AtomicU64,
+}
+
+/// Runs the blocking server until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> CliResult {
+    let factory = model_common::factory(args);
+    let listener = model_common::listen(args.addr)?;
+    let stats = Arc::new(Stats::default());
+    let at_exit = stats.clone();
+    model_common::exit_on_signal(move || {
+        eprintln!(
+            "iomux-stats: model=blocking threads={} spawn_failed={}",
+            at_exit.spawned.load(Ordering::Relaxed),
+            at_exit.spawn_failed.load(Ordering::Relaxed)
+        );
+    })?;
+    announce(listener.local_addr()?)?;
+    loop {
+        let sock = match listener.accept() {
+            Ok((sock, _)) => sock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_fd_exhaustion(&e) => {
+                // Out of fds: nothing to do but wait for a connection to end.
+                // Without a pause this loop would spin on the pending connection.
+                eprintln!("iomux: accept: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Err(e) => {
+                eprintln!("iomux: accept: {e}");
+                continue;
+            }
+        };
+        let handler = factory();
+        let spawned =
+            small_thread::spawn(STACK, move || serve_connection(sock, Session::new(handler)));
+        match spawned {
+            Ok(_) => {
+                stats.spawned.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                // The socket was moved into the closure and is closed with it:
+                // the peer sees the connection end instead of hanging.
+                if stats.spawn_failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                    eprintln!("iomux: cannot spawn a connection thread: {e}");
+                }
+            }
+        }
+    }
+}
+
+fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Serves one connection to its end.
+fn serve_connection(mut sock: TcpStream, mut s: Session) {
+    let _ = sock.set_nodelay(true);
+    let mut buf = [0u8; BUF];
+    // SO_RCVTIMEO currently set; only shortened when a nearer deadline needs
+    // it, so that a keep-alive deadline costs no syscall per request.
+    let mut timeout: Option<Duration> = None;
+    loop {
+        if let Some(deadline) = s.deadline() {
+            let now = Instant::now();
+            if deadline <= now {
+                break;
+            }
+            let left = deadline - now;
+            if timeout.is_none_or(|t| t > left) {
+                if sock
+                    .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                    .is_err()
+                {
+                    break;
+                }
+                timeout = Some(left);
+            }
+        }
+        match sock.read(&mut buf) {
+            Ok(0) => {
+                s.read_closed();
+                let _ = write_out(&mut sock, &mut s);
+                break;
+            }
+            Ok(n) => {
+                s.input.extend_from_slice(&buf[..n]);
+                s.process();
+                if write_out(&mut sock, &mut s).is_err() || s.closing {
+                    break;
+                }
+            }
+            // A read timeout: the deadline may have moved on since it was set.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                timeout = None;
+                if s.deadline().is_some_and(|d| d <= Instant::now()) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    linger_close(sock);
+}
+
+fn write_out(sock: &mut TcpStream, s: &mut Session) -> io::Result<()> {
+    let n = s.pending().len();
+    if n > 0 {
+        sock.write_all(s.pending())?;
+        s.advance(n);
+    }
+    Ok(())
+}
+
+/// Closes so that the last answer reaches the peer: half-close, then read
+/// (briefly, bounded) until the peer closes, so unread input does not turn
+/// the close into a reset that discards what we sent.
+fn linger_close(mut sock: TcpStream) {
+    let _ = sock.shutdown(Shutdown::Write);
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0u8; 1024];
+    for _ in 0..64 {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}

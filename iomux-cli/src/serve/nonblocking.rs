@@ -1,0 +1,88 @@
+//! The non-blocking model: one thread, every socket O_NONBLOCK, and a loop
+//! that tries each socket in turn.
+//!
+//! Nothing ever sleeps: a pass over N idle sockets costs N failed `read`
+//! calls (EAGAIN) plus one failed `accept`, and the loop starts the next pass
+//! at once. This is the seeds' "synchronous non-blocking = polling" model,
+//! and it burns a whole core even with no clients at all — on purpose: the
+//! lab measures that burn.
+
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use super::model_common::{self, Progress, Session};
+use super::{ServeArgs, announce};
+use crate::CliResult;
+
+/// Reads per socket per pass: bounded, so one flooding peer cannot hold the
+/// loop while the others wait.
+const READS_PER_PASS: usize = 4;
+
+#[derive(Default)]
+struct Stats {
+    passes: AtomicU64,
+    tries: AtomicU64,
+}
+
+/// Runs the busy-polling server until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> CliResult {
+    let factory = model_common::factory(args);
+    let listener = model_common::listen(args.addr)?;
+    listener.set_nonblocking(true)?;
+    let stats = Arc::new(Stats::default());
+    let at_exit = stats.clone();
+    model_common::exit_on_signal(move || {
+        eprintln!(
+            "iomux-stats: model=nonblocking passes={} tries={}",
+            at_exit.passes.load(Ordering::Relaxed),
+            at_exit.tries.load(Ordering::Relaxed)
+        );
+    })?;
+    announce(listener.local_addr()?)?;
+
+    let mut conns: Vec<(TcpStream, Session)> = Vec::new();
+    let mut scratch = vec![0u8; 64 * 1024];
+    let (mut passes, mut tries) = (0u64, 0u64);
+    loop {
+        loop {
+            tries += 1;
+            match listener.accept() {
+                Ok((sock, _)) => {
+                    if sock.set_nonblocking(true).is_ok() {
+                        let _ = sock.set_nodelay(true);
+                        conns.push((sock, Session::new(factory())));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock (no one waiting) and fd exhaustion alike: try
+                // again next pass; the pass over the connections is the pause.
+                Err(_) => break,
+            }
+        }
+        // One clock read per pass, and only when some handler has a deadline.
+        let mut now: Option<Instant> = None;
+        let mut i = 0;
+        while i < conns.len() {
+            let (sock, s) = &mut conns[i];
+            tries += 1;
+            let mut done =
+                model_common::pump(sock, s, &mut scratch, READS_PER_PASS) == Progress::Done;
+            if let Some(deadline) = s.deadline() {
+                done |= deadline <= *now.get_or_insert_with(Instant::now);
+            }
+            if done {
+                let (sock, _) = conns.swap_remove(i);
+                let _ = sock.shutdown(Shutdown::Write);
+            } else {
+                i += 1;
+            }
+        }
+        passes += 1;
+        // Published for the exit line; relaxed stores cost nothing next to the syscalls.
+        stats.passes.store(passes, Ordering::Relaxed);
+        stats.tries.store(tries, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,140 @@
+//! The asynchronous I/O model: a completion-based server on io_uring.
+//!
+//! The seeds call Linux's asynchronous I/O a pseudo-async afterthought (the
+//! old AIO only worked for O_DIRECT files). io_uring is the real thing: we
+//! say *what* to do (accept, receive, send) and the kernel does it, copies
+//! the bytes, and tells us afterwards. There is no readiness step at all.
+//!
+//! - **Multishot accept**: one request accepts every connection. Out of
+//!   fds, an accept fails at once (EMFILE) whether a connection waits or
+//!   not, so re-arming it would spin: the waiting connections are shed with
+//!   the spare-fd trick and a poll on the listener stands in for the accept
+//!   until a new connection arrives.
+//! - **Multishot recv into a provided-buffer ring**: one request per
+//!   connection receives everything; the kernel picks the buffer, so idle
+//!   connections hold no memory (bufring.rs).
+//! - **send**, with the rest of a short send resubmitted from where it
+//!   stopped; replies made meanwhile queue behind it.
+//! - **Cancel before close**: a connection's fd is closed only after its
+//!   multishot recv has posted its final completion (ASYNC_CANCEL, EOF or
+//!   error) and no send is in flight, so no recv can complete on an fd
+//!   number that has been reused (conn.rs).
+//! - **Full SQ**: submitted and the push retried; what the kernel refuses
+//!   (EBUSY) waits in a backlog for the next turn.
+//! - **CQ overflow**: the kernel keeps what does not fit (IORING_FEAT_NODROP)
+//!   and sets IORING_SQ_CQ_OVERFLOW; the next enter flushes it. Multishot
+//!   requests the kernel ended on overflow (no IORING_CQE_F_MORE) are armed
+//!   again, like any multishot request that ends.
+//!
+//! The protocol is the same [`Handler`](iomux::reactor::Handler) every model
+//! uses, with the reactor's tunables (`iomux::reactor::Config::default()`):
+//! the same back-pressure (unsent output above the high water stops
+//! receiving), input cap, send timeout (checked by a sweep a second) and
+//! lingering close. SIGINT/SIGTERM arrive through a signalfd
+//! polled in the ring, and end the process after printing statistics.
+//! With `--threads N`, N rings on N threads, each with its own
+//! SO_REUSEPORT listener on the same address.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use iomux::reactor::bind_reuseport;
+
+use super::{ServeArgs, announce};
+use crate::CliResult;
+use crate::proto;
+
+mod bufring;
+mod conn;
+mod ops;
+mod worker;
+
+use worker::Worker;
+
+/// Makes one handler per connection.
+pub(crate) type Factory = iomux::reactor::HandlerFactory;
+
+/// Runs the io_uring server until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> CliResult {
+    let factory = proto::factory(args.proto, args.limits());
+    // Blocked before any thread starts, so every thread inherits the mask and
+    // the signals wait in the signalfd.
+    let signal = block_and_signalfd()?;
+    // Open the first ring before announcing, so that an unavailable io_uring
+    // is an error at start rather than a dead server.
+    let entries = args.uring_entries.unwrap_or(worker::SQ_ENTRIES).max(1);
+    drop(worker::open_ring(entries)?);
+    // One SO_REUSEPORT listener per ring, as the reactor's LoopGroup does:
+    // the kernel spreads connections across them. (Rings sharing one
+    // listener would not share its connections: the wake-up goes to the
+    // first multishot accept in the queue every time.)
+    let first = bind_reuseport(args.addr)?;
+    let addr = first.local_addr()?;
+    let threads = args.threads.max(1);
+    let mut ready = Vec::new();
+    for i in 1..threads {
+        let listener = bind_reuseport(addr)?;
+        let factory = factory.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("uring-{i}"))
+            .spawn(move || {
+                let mut w = match Worker::new(listener, factory, None, entries) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(()));
+                if let Err(e) = w.run() {
+                    eprintln!("iomux: uring worker {i}: {e}");
+                    std::process::exit(1);
+                }
+            })?;
+        ready.push(rx);
+    }
+    let mut main = Worker::new(first, factory, Some(signal), entries)?;
+    for rx in ready {
+        rx.recv().map_err(|_| "a uring worker died at start")??;
+    }
+    announce(addr)?;
+    main.run()?;
+    let s = main.stats;
+    eprintln!(
+        "iomux-stats: model=uring threads={threads} counters_of=ring0 accepted={} closed={} completions={} enters={} \
+         short_sends={} recv_rearms={} overflows={} sq_full={} shed={}",
+        s.accepted,
+        s.closed,
+        s.completions,
+        s.enters,
+        s.short_sends,
+        s.recv_rearms,
+        s.overflows,
+        s.sq_full,
+        s.shed
+    );
+    std::process::exit(0);
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and so in the threads it
+/// starts) and returns a signalfd that becomes readable when one arrives.
+fn block_and_signalfd() -> io::Result<OwnedFd> {
+    // SAFETY: sigemptyset initialises the zeroed set; sigaddset writes into
+    // it; pthread_sigmask and signalfd read it and nothing else.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}

@@ -1,0 +1,121 @@
+//! A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19).
+//!
+//! Receives do not name a buffer: the kernel picks one from this ring when
+//! data arrives and says which in the completion. So a thousand idle
+//! connections with a multishot recv each hold no memory at all; buffers are
+//! only in use between a completion and our handling of it, after which we
+//! give them straight back.
+//!
+//! The ring is an array of `{addr, len, bid}` entries shared with the
+//! kernel: it consumes from the head, we append at the tail (a u16 that
+//! lives in the first entry's reserved field) and publish the tail with a
+//! release store.
+//!
+//! Both the entry array and the buffers are deliberately never freed: the
+//! kernel may still touch them while it tears a closed ring down
+//! asynchronously, and a server's ring lives as long as its process anyway.
+
+use std::io;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use io_uring::IoUring;
+use io_uring::types::BufRingEntry;
+
+pub(super) struct BufRing {
+    entries: NonNull<BufRingEntry>,
+    base: NonNull<u8>,
+    count: u16,
+    size: usize,
+    /// Our tail, published to the kernel by `publish`.
+    tail: u16,
+    unpublished: bool,
+}
+
+impl BufRing {
+    /// Maps `count` buffers of `size` bytes (count a power of two, at most
+    /// 32768) and registers them with `ring` as buffer group `bgid`.
+    pub(super) fn new(ring: &IoUring, bgid: u16, count: u16, size: usize) -> io::Result<BufRing> {
+        assert!(count.is_power_of_two() && count <= 32768);
+        let entries = map(count as usize * std::mem::size_of::<BufRingEntry>())?.cast();
+        let base = map(count as usize * size)?;
+        let mut br = BufRing {
+            entries,
+            base,
+            count,
+            size,
+            tail: 0,
+            unpublished: false,
+        };
+        for bid in 0..count {
+            br.give_back(bid);
+        }
+        br.publish();
+        // SAFETY: the entry array is page-aligned (mmap) and holds `count`
+        // entries; it is never unmapped (see the module comment).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                entries.as_ptr() as u64,
+                count,
+                bgid,
+                0,
+            )?;
+        }
+        Ok(br)
+    }
+
+    /// The first `len` bytes of buffer `bid`, which a completion has just
+    /// handed to us.
+    pub(super) fn get(&self, bid: u16, len: usize) -> &[u8] {
+        assert!(bid < self.count && len <= self.size);
+        // SAFETY: in bounds (checked above); the kernel wrote this buffer
+        // before posting the completion that named it and will not touch it
+        // again until `give_back` returns it to the ring.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(bid as usize * self.size), len) }
+    }
+
+    /// Returns buffer `bid` to the kernel (visible after `publish`).
+    pub(super) fn give_back(&mut self, bid: u16) {
+        let slot = (self.tail & (self.count - 1)) as usize;
+        // SAFETY: `slot` < count; the kernel only reads entries between its
+        // head and the published tail, and this one lies beyond the tail.
+        let e = unsafe { &mut *self.entries.as_ptr().add(slot) };
+        e.set_addr(self.base.as_ptr() as u64 + bid as u64 * self.size as u64);
+        e.set_len(self.size as u32);
+        e.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+        self.unpublished = true;
+    }
+
+    /// Makes the buffers given back so far visible to the kernel.
+    pub(super) fn publish(&mut self) {
+        if !self.unpublished {
+            return;
+        }
+        // SAFETY: the tail field lies inside the first entry of our mapping;
+        // the kernel reads it with an acquire load, so a release store
+        // orders the entry writes before it.
+        let tail = unsafe { &*(BufRingEntry::tail(self.entries.as_ptr()) as *const AtomicU16) };
+        tail.store(self.tail, Ordering::Release);
+        self.unpublished = false;
+    }
+}
+
+fn map(len: usize) -> io::Result<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping: no file, no aliasing with
+    // anything else; the result is checked for MAP_FAILED.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
+}

@@ -1,0 +1,584 @@
+//! One thread's completion loop: a ring, its buffer ring, its connections.
+//!
+//! Each turn submits what the last turn queued, sleeps in `io_uring_enter`
+//! until at least one completion (or the next deadline), and handles every
+//! completion in the CQ. Handling a completion never blocks and never makes
+//! a system call except `shutdown` and `close`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use io_uring::types::{Fd, SubmitArgs, Timespec};
+use io_uring::{IoUring, cqueue, opcode, squeue};
+use iomux::reactor::Config;
+use rustix::net::{Shutdown, sockopt};
+
+use super::Factory;
+use super::bufring::BufRing;
+use super::conn::{Conn, Phase};
+use super::ops::{Op, decode, encode};
+
+/// Submission queue entries. A full SQ is submitted and the push retried.
+pub(super) const SQ_ENTRIES: u32 = 4096;
+/// Completion queue entries per SQ entry: room for a burst from every
+/// connection (multishot requests complete many times each).
+const CQ_PER_SQ: u32 = 8;
+/// The provided buffers: 4096 of 16 KiB (64 MiB, mapped once per thread).
+const BUFFERS: u16 = 4096;
+const BUFFER_SIZE: usize = 16 * 1024;
+const BUFFER_GROUP: u16 = 0;
+/// How often connections with a send in flight are checked for progress.
+const SWEEP: Duration = Duration::from_secs(1);
+/// How long to wait before accepting again after running out of fds.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
+/// Counters printed at exit.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Stats {
+    pub accepted: u64,
+    pub closed: u64,
+    pub completions: u64,
+    pub enters: u64,
+    pub short_sends: u64,
+    pub recv_rearms: u64,
+    pub overflows: u64,
+    pub sq_full: u64,
+    pub shed: u64,
+}
+
+pub(super) struct Worker {
+    // Dropped first: the kernel lets go of every request before anything
+    // they point into is dropped (the buffer ring is never freed at all).
+    ring: IoUring,
+    bufs: BufRing,
+    listener: TcpListener,
+    factory: Factory,
+    /// High water, input cap, send and linger timeouts: the reactor's
+    /// defaults, so that every model behaves alike.
+    cfg: Config,
+    next_sweep: Instant,
+    slots: Vec<Option<Conn>>,
+    generations: Vec<u32>,
+    free: Vec<usize>,
+    live: usize,
+    accept_armed: bool,
+    /// Out of fds: a poll on the listener stands in for the accept (an
+    /// accept fails at once with EMFILE, connection or not, so re-arming it
+    /// would spin).
+    listen_polled: bool,
+    accept_retry: Option<Instant>,
+    /// A spare fd (on /dev/null) given up to shed a connection when accept
+    /// runs out of fds (see `shed`).
+    spare: Option<OwnedFd>,
+    /// Deadlines, lazily invalidated: an entry counts only if the slot's
+    /// connection still has that deadline.
+    timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    /// Entries that did not fit the SQ even after a submit.
+    backlog: VecDeque<squeue::Entry>,
+    cqes: Vec<cqueue::Entry>,
+    signal: Option<OwnedFd>,
+    pub stats: Stats,
+}
+
+/// Opens a ring for one server thread, with the cheapest task-run mode the
+/// kernel offers: one thread submits and reaps, so completion work can
+/// wait until it asks for events (DEFER_TASKRUN, 6.1).
+///
+/// `entries` is the SQ size; the CQ gets `CQ_PER_SQ` times as many, or only
+/// twice as many when the SQ is tiny (tests of the overflow paths).
+pub(super) fn open_ring(entries: u32) -> io::Result<IoUring> {
+    let cq = if entries < SQ_ENTRIES {
+        entries * 2
+    } else {
+        entries * CQ_PER_SQ
+    };
+    let mut last = None;
+    for attempt in 0..3 {
+        let mut b = IoUring::builder();
+        b.setup_cqsize(cq).setup_clamp();
+        match attempt {
+            0 => {
+                b.setup_single_issuer().setup_defer_taskrun();
+            }
+            1 => {
+                b.setup_coop_taskrun();
+            }
+            _ => {}
+        }
+        match b.build(entries) {
+            Ok(r) => return Ok(r),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+    Err(unavailable(last.unwrap_or_else(|| {
+        io::Error::other("io_uring_setup failed")
+    })))
+}
+
+fn unavailable(e: io::Error) -> io::Error {
+    let why = match e.raw_os_error() {
+        Some(libc::ENOSYS) => "this kernel has no io_uring".to_string(),
+        Some(libc::EPERM) => {
+            "io_uring is disabled (kernel.io_uring_disabled) or forbidden here".to_string()
+        }
+        _ => e.to_string(),
+    };
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("the uring model is unavailable: {why}"),
+    )
+}
+
+fn spare() -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}
+
+/// Errors of `io_uring_enter` that mean "reap and go on".
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR | libc::ETIME | libc::EBUSY | libc::EAGAIN)
+    )
+}
+
+impl Worker {
+    pub(super) fn new(
+        listener: TcpListener,
+        factory: Factory,
+        signal: Option<OwnedFd>,
+        entries: u32,
+    ) -> io::Result<Worker> {
+        let ring = open_ring(entries)?;
+        let bufs = BufRing::new(&ring, BUFFER_GROUP, BUFFERS, BUFFER_SIZE)
+            .map_err(|e| io::Error::new(e.kind(), format!("provided-buffer ring: {e}")))?;
+        Ok(Worker {
+            ring,
+            bufs,
+            listener,
+            factory,
+            cfg: Config::default(),
+            next_sweep: Instant::now() + SWEEP,
+            slots: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            accept_armed: false,
+            listen_polled: false,
+            accept_retry: None,
+            spare: Some(spare()?),
+            timers: BinaryHeap::new(),
+            backlog: VecDeque::new(),
+            cqes: Vec::new(),
+            signal,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Serves until the signalfd (if this worker has it) fires.
+    pub(super) fn run(&mut self) -> io::Result<()> {
+        self.arm_accept();
+        if let Some(sig) = &self.signal {
+            let e = opcode::PollAdd::new(Fd(sig.as_raw_fd()), libc::POLLIN as u32)
+                .build()
+                .user_data(encode(Op::Signal, 0, 0));
+            self.push(e);
+        }
+        loop {
+            self.flush_backlog();
+            self.bufs.publish();
+            self.enter()?;
+            let mut batch = std::mem::take(&mut self.cqes);
+            batch.extend(self.ring.completion());
+            self.stats.completions += batch.len() as u64;
+            for cqe in &batch {
+                if self.complete(cqe) {
+                    return Ok(());
+                }
+            }
+            batch.clear();
+            self.cqes = batch;
+            self.expire();
+        }
+    }
+
+    /// Submits and sleeps until a completion or the next deadline.
+    fn enter(&mut self) -> io::Result<()> {
+        self.stats.enters += 1;
+        if self.ring.submission().cq_overflow() {
+            // The kernel holds completions that did not fit; this enter
+            // (with GETEVENTS, which the crate adds) flushes them into the CQ.
+            self.stats.overflows += 1;
+        }
+        let sweep = (self.live > 0).then_some(self.next_sweep);
+        let wake = [
+            self.timers.peek().map(|Reverse((t, _, _))| *t),
+            self.accept_retry,
+            sweep,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let r = match wake {
+            Some(at) => {
+                let ts = Timespec::from(at.saturating_duration_since(Instant::now()));
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            None => self.ring.submitter().submit_and_wait(1),
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues a request; a full SQ is submitted to make room.
+    fn push(&mut self, e: squeue::Entry) {
+        if self.backlog.is_empty() && self.try_push(&e) {
+            return;
+        }
+        self.backlog.push_back(e);
+    }
+
+    fn try_push(&mut self, e: &squeue::Entry) -> bool {
+        // SAFETY: every entry we build points only at memory that outlives
+        // the request: send buffers stay untouched in their `Conn` until the
+        // send completes, and a `Conn` is not dropped while a request of it
+        // is in the kernel; recv buffers belong to the never-freed BufRing.
+        if unsafe { self.ring.submission().push(e) }.is_ok() {
+            return true;
+        }
+        self.stats.sq_full += 1;
+        if self.ring.submit().is_err() {
+            return false; // EBUSY/EAGAIN: reap first; the backlog keeps it
+        }
+        // SAFETY: as above.
+        unsafe { self.ring.submission().push(e) }.is_ok()
+    }
+
+    fn flush_backlog(&mut self) {
+        while let Some(e) = self.backlog.pop_front() {
+            if !self.try_push(&e) {
+                self.backlog.push_front(e);
+                return;
+            }
+        }
+    }
+
+    fn arm_accept(&mut self) {
+        let e = opcode::AcceptMulti::new(Fd(self.listener.as_raw_fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(encode(Op::Accept, 0, 0));
+        self.accept_armed = true;
+        self.push(e);
+    }
+
+    /// Handles one completion; true when the server must stop.
+    fn complete(&mut self, cqe: &cqueue::Entry) -> bool {
+        let Some((op, slot, generation)) = decode(cqe.user_data()) else {
+            return false;
+        };
+        let (res, flags) = (cqe.result(), cqe.flags());
+        match op {
+            Op::Accept => self.on_accept(res, cqueue::more(flags)),
+            Op::Recv => self.on_recv(slot, generation, res, flags),
+            Op::Send => self.on_send(slot, generation, res),
+            Op::Cancel => {}
+            Op::Signal => return true,
+            Op::Listen => {
+                // A connection waits: try accepting again.
+                self.listen_polled = false;
+                if !self.accept_armed {
+                    self.arm_accept();
+                }
+            }
+        }
+        false
+    }
+
+    fn on_accept(&mut self, res: i32, more: bool) {
+        if !more {
+            self.accept_armed = false;
+        }
+        if res >= 0 {
+            // SAFETY: a successful accept's result is a new fd owned by no one else.
+            let fd = unsafe { OwnedFd::from_raw_fd(res) };
+            let _ = sockopt::set_tcp_nodelay(&fd, true);
+            self.open(fd);
+        } else if matches!(-res, libc::EMFILE | libc::ENFILE) {
+            self.shed();
+            if more {
+                self.cancel(encode(Op::Accept, 0, 0));
+            }
+            if !self.listen_polled {
+                let e = opcode::PollAdd::new(Fd(self.listener.as_raw_fd()), libc::POLLIN as u32)
+                    .build()
+                    .user_data(encode(Op::Listen, 0, 0));
+                self.listen_polled = true;
+                self.push(e);
+            }
+        } else if matches!(-res, libc::ENOMEM | libc::ENOBUFS) && !more {
+            // Out of memory: the connection waits in the backlog; accept
+            // again shortly rather than spin on the same error.
+            self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
+        }
+        if !self.accept_armed && self.accept_retry.is_none() && !self.listen_polled {
+            self.arm_accept();
+        }
+    }
+
+    /// Out of fds: the waiting connections would stay in the backlog, and
+    /// the accept would fail again at each new one. So the spare fd is given
+    /// up, each waiting connection is accepted into its number and closed at
+    /// once (the peer sees a clean close rather than a hang), and the spare
+    /// is taken back: muduo's and libev's trick, as in the reactor.
+    fn shed(&mut self) {
+        drop(self.spare.take());
+        while let Ok(fd) = rustix::net::accept_with(
+            &self.listener,
+            rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
+        ) {
+            drop(fd);
+            self.stats.shed += 1;
+        }
+        self.spare = spare().ok();
+    }
+
+    fn open(&mut self, fd: OwnedFd) {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None if self.slots.len() < 1 << 24 => {
+                self.slots.push(None);
+                self.generations.push(0);
+                self.slots.len() - 1
+            }
+            None => return, // no slot: dropping `fd` closes it
+        };
+        self.live += 1;
+        self.stats.accepted += 1;
+        let c = Conn::new(fd, self.generations[slot], (self.factory)());
+        self.settle(slot, c);
+    }
+
+    fn take(&mut self, slot: usize, generation: u32) -> Option<Conn> {
+        match self.slots.get_mut(slot) {
+            Some(s) if s.as_ref().is_some_and(|c| c.generation == generation) => s.take(),
+            _ => None,
+        }
+    }
+
+    fn on_recv(&mut self, slot: usize, generation: u32, res: i32, flags: u32) {
+        let bid = cqueue::buffer_select(flags);
+        let Some(mut c) = self.take(slot, generation) else {
+            // Cannot happen (a slot is freed only after its recv ended), but
+            // a buffer must never be lost.
+            if let Some(b) = bid {
+                self.bufs.give_back(b);
+            }
+            return;
+        };
+        if !cqueue::more(flags) {
+            c.recv_armed = false;
+            c.recv_cancelling = false;
+            self.stats.recv_rearms += 1;
+        }
+        if res > 0 {
+            if let Some(b) = bid {
+                if c.phase == Phase::Open {
+                    c.feed(self.bufs.get(b, res as usize));
+                    if c.unconsumed() > self.cfg.max_input {
+                        // The handler enforces its own limits; this only
+                        // guards against one that does not.
+                        c.phase = Phase::Closing;
+                    }
+                }
+                self.bufs.give_back(b);
+            }
+        } else if res == 0 {
+            c.eof();
+        } else if res != -libc::ENOBUFS && res != -libc::ECANCELED {
+            // ENOBUFS: every buffer was in use; settle arms a new recv, and
+            // the buffers given back meanwhile are published before it is
+            // submitted. ECANCELED: ours. Anything else (ECONNRESET): done.
+            c.read_closed = true;
+            c.phase = Phase::Closing;
+        }
+        self.settle(slot, c);
+    }
+
+    fn on_send(&mut self, slot: usize, generation: u32, res: i32) {
+        let Some(mut c) = self.take(slot, generation) else {
+            return;
+        };
+        c.send_inflight = false;
+        c.send_cancelling = false;
+        if res >= 0 {
+            c.sent += res as usize;
+            c.sent_total += res as u64;
+            if c.sent >= c.sending.len() {
+                c.sending.clear();
+                c.sent = 0;
+            } else {
+                self.stats.short_sends += 1;
+            }
+        } else {
+            // EPIPE, ECONNRESET, or our own cancel while closing.
+            c.phase = Phase::Closing;
+        }
+        self.settle(slot, c);
+    }
+
+    /// Moves a connection on after something happened to it: sends what is
+    /// pending, advances its close, arms or cancels its recv, and either puts
+    /// it back or closes it once the kernel is done with its fd.
+    fn settle(&mut self, slot: usize, mut c: Conn) {
+        let generation = c.generation;
+        let fd = c.fd.as_raw_fd();
+        if c.phase != Phase::Closing && !c.send_inflight {
+            if c.sent == c.sending.len() && !c.output.is_empty() {
+                c.sent = 0;
+                c.sending.clear();
+                std::mem::swap(&mut c.sending, &mut c.output);
+            }
+            if c.sent < c.sending.len() {
+                // A new send, or the rest of a short one.
+                let rest = &c.sending[c.sent..];
+                let e = opcode::Send::new(Fd(fd), rest.as_ptr(), rest.len() as u32)
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build()
+                    .user_data(encode(Op::Send, slot, generation));
+                c.send_inflight = true;
+                self.push(e);
+            }
+        }
+        if c.phase == Phase::Open && c.wants_close && c.flushed() {
+            if c.read_closed {
+                c.phase = Phase::Closing;
+            } else {
+                // Lingering close: FIN now, read until the peer's FIN.
+                let _ = rustix::net::shutdown(&c.fd, Shutdown::Write);
+                c.phase = Phase::Lingering;
+                c.deadline = Some(Instant::now() + self.cfg.linger_timeout);
+            }
+        }
+        if c.phase == Phase::Lingering && c.read_closed {
+            c.phase = Phase::Closing;
+        }
+        if c.wants_recv(self.cfg.high_water) {
+            if !c.recv_armed {
+                let e = opcode::RecvMulti::new(Fd(fd), BUFFER_GROUP)
+                    .build()
+                    .user_data(encode(Op::Recv, slot, generation));
+                c.recv_armed = true;
+                self.push(e);
+            }
+        } else if c.recv_armed && !c.recv_cancelling {
+            // Back-pressure or closing: stop the multishot recv. Its final
+            // completion (ECANCELED) clears `recv_armed`.
+            c.recv_cancelling = true;
+            self.cancel(encode(Op::Recv, slot, generation));
+        }
+        if c.phase == Phase::Closing && c.send_inflight && !c.send_cancelling {
+            c.send_cancelling = true;
+            self.cancel(encode(Op::Send, slot, generation));
+        }
+        if c.phase == Phase::Closing && c.quiescent() {
+            // Cancel before close: nothing of ours names this fd any more,
+            // so its number can be reused safely. Dropping `c` closes it.
+            self.generations[slot] = generation.wrapping_add(1);
+            self.free.push(slot);
+            self.live -= 1;
+            self.stats.closed += 1;
+            return;
+        }
+        if let Some(t) = c.deadline
+            && c.timer_at != Some(t)
+        {
+            c.timer_at = Some(t);
+            self.timers.push(Reverse((t, slot, generation)));
+        }
+        self.slots[slot] = Some(c);
+    }
+
+    fn cancel(&mut self, target: u64) {
+        let e = opcode::AsyncCancel::new(target)
+            .build()
+            .user_data(encode(Op::Cancel, 0, 0));
+        self.push(e);
+    }
+
+    /// Closes connections whose send has made no progress for the send
+    /// timeout (a peer that stopped reading). A sweep a second costs less
+    /// than a timer per send.
+    fn sweep(&mut self, now: Instant) {
+        for slot in 0..self.slots.len() {
+            let Some(c) = self.slots[slot].as_mut() else {
+                continue;
+            };
+            if !c.send_inflight || c.phase == Phase::Closing || c.sent_total != c.swept_total {
+                c.swept_total = c.sent_total;
+                c.stalled_since = None;
+                continue;
+            }
+            let since = *c.stalled_since.get_or_insert(now);
+            if now.duration_since(since) >= self.cfg.send_timeout {
+                let generation = c.generation;
+                if let Some(mut c) = self.take(slot, generation) {
+                    c.phase = Phase::Closing;
+                    self.settle(slot, c);
+                }
+            }
+        }
+    }
+
+    /// Closes connections whose deadline passed; re-arms a delayed accept.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        if self.accept_retry.is_some_and(|t| t <= now) {
+            self.accept_retry = None;
+            if !self.accept_armed {
+                self.arm_accept();
+            }
+        }
+        while let Some(&Reverse((t, slot, generation))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(mut c) = self.take(slot, generation) {
+                if c.deadline == Some(t) {
+                    c.phase = Phase::Closing;
+                }
+                self.settle(slot, c);
+            }
+        }
+        if self.live > 0 && now >= self.next_sweep {
+            self.next_sweep = now + SWEEP;
+            self.sweep(now);
+        }
+        // Keep stale entries from piling up (each request of a keep-alive
+        // connection moves its deadline).
+        if self.timers.len() > 2 * self.live + 1024 {
+            self.timers = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, c)| {
+                    let c = c.as_ref()?;
+                    Some(Reverse((c.timer_at?, slot, c.generation)))
+                })
+                .collect();
+        }
+    }
+}
