@@ -94,6 +94,12 @@ struct State {
     /// A thread is (about to be) asleep in `io_uring_enter`: queued requests
     /// must wake it.
     waiting: bool,
+    /// Counts waits, so that completions for one fd within one wait are
+    /// merged into one event, as epoll's ready list holds one entry per fd.
+    /// (A multishot poll posts a completion per wake-up: an fd that became
+    /// writable and then readable before the wait would otherwise be
+    /// reported twice in it.) Starts at 1: a record's 0 means "never".
+    batch: u32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -260,10 +266,16 @@ impl UringSys {
             r.queued = true;
             st.rearm.push(fd as RawFd);
         }
-        events.ready.push(Ready {
-            key: r.key,
-            flags: f,
-        });
+        if r.batch == st.batch {
+            events.ready[r.batch_index as usize].flags |= f;
+        } else {
+            r.batch = st.batch;
+            r.batch_index = events.ready.len() as u32;
+            events.ready.push(Ready {
+                key: r.key,
+                flags: f,
+            });
+        }
     }
 }
 
@@ -378,6 +390,7 @@ impl Sys for UringSys {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         st.waiting = false;
+        st.batch = st.batch.wrapping_add(1).max(1);
         if let Err(e) = entered
             && !transient(&e)
         {
