@@ -159,6 +159,9 @@ impl Poller {
                 None if forever => None,
                 None => Some(backend::timespec(Duration::ZERO)),
             };
+            // Reports of an earlier wait (perhaps on another backend) go.
+            events.epoll.clear();
+            events.ready.clear();
             match self.inner.sys.wait(events, ts.as_ref()) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -280,37 +283,50 @@ impl Inner {
         }
     }
 
-    /// Turns the backend's raw reports into events: drops stale ones (wrong
-    /// generation, deregistered, or a oneshot that already fired), drains
-    /// wakers, forgets fds found closed.
+    /// Turns the backend's raw reports into events (see `accept`).
     fn deliver(&self, events: &mut Events) {
-        if events.ready.is_empty() {
+        if events.ready.is_empty() && events.epoll.is_empty() {
             return;
         }
         let mut table = self.table.lock().unwrap();
-        for r in &events.ready {
-            let (fd, generation) = split_key(r.key);
-            let Some(slot) = table.get_mut(fd) else {
-                continue;
-            };
-            if !slot.registered || slot.generation != generation {
-                continue;
+        let Events { list, epoll, ready } = events;
+        for e in epoll.iter() {
+            let (key, bits) = (e.data.u64(), backend::epoll::flags_from_epoll(e.flags));
+            if let Some(ev) = accept(&mut table, key, bits) {
+                list.push(ev);
             }
-            if slot.mode.is_oneshot() {
-                if !slot.armed {
-                    continue;
-                }
-                slot.armed = false;
+        }
+        for r in ready.iter() {
+            if let Some(ev) = accept(&mut table, r.key, r.flags) {
+                list.push(ev);
             }
-            if slot.waker {
-                crate::waker::drain(fd as i32);
-            }
-            if r.flags & flags::INVALID != 0 {
-                slot.registered = false;
-            }
-            events.list.push(Event::new(slot.token, r.flags));
         }
     }
+}
+
+/// Checks one raw report against the interest table: `None` for a stale
+/// one (wrong generation, deregistered, or a oneshot that already fired).
+/// Drains a waker; forgets an fd found closed.
+#[inline]
+fn accept(table: &mut Table, key: u64, bits: u8) -> Option<Event> {
+    let (fd, generation) = split_key(key);
+    let slot = table.get_mut(fd)?;
+    if !slot.registered || slot.generation != generation {
+        return None;
+    }
+    if slot.mode.is_oneshot() {
+        if !slot.armed {
+            return None;
+        }
+        slot.armed = false;
+    }
+    if slot.waker {
+        crate::waker::drain(fd as i32);
+    }
+    if bits & flags::INVALID != 0 {
+        slot.registered = false;
+    }
+    Some(Event::new(slot.token, bits))
 }
 
 impl fmt::Debug for Poller {

@@ -36,8 +36,8 @@ pub struct PipesArgs {
     /// up to ~19,000 fit under RLIMIT_NOFILE).
     #[arg(long)]
     pub eventfd: bool,
-    /// Runs per cell; the median is reported.
-    #[arg(long, default_value_t = 5)]
+    /// Runs per cell (rounds for --wait); the median is reported.
+    #[arg(long, default_value_t = 15)]
     pub runs: usize,
     /// Backends to measure (comma-separated): epoll, poll, select, uring.
     #[arg(long, value_delimiter = ',', default_value = "epoll,poll,select,uring")]

@@ -5,14 +5,14 @@
 //! nanosecond timespec, so sub-millisecond timeouts are not rounded.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::time::Timespec;
 
-use super::Sys;
-use crate::event::{Events, Ready, flags};
+use super::{Sys, whole_millis};
+use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
 
 pub(crate) struct EpollSys {
@@ -53,7 +53,8 @@ fn epoll_flags(interest: Interest, mode: Mode, exclusive: bool) -> EventFlags {
     f
 }
 
-fn flags_from_epoll(e: EventFlags) -> u8 {
+/// Translates epoll's event bits into our flags.
+pub(crate) fn flags_from_epoll(e: EventFlags) -> u8 {
     let mut f = 0;
     if e.contains(EventFlags::IN) {
         f |= flags::READABLE;
@@ -122,19 +123,36 @@ impl Sys for EpollSys {
     }
 
     fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()> {
-        events.ready.clear();
+        // The kernel writes straight into the caller's buffer; the Poller
+        // translates from there (no intermediate copy on the hot path).
         events.epoll.clear();
+        if let Some(ms) = whole_millis(timeout) {
+            // epoll_pwait2 reads the clock to turn a relative timeout into a
+            // deadline even for zero; plain epoll_wait does not. Use it
+            // whenever milliseconds are exact: that is the common case
+            // (forever, zero, the reactor's timers).
+            let buf = events.epoll.spare_capacity_mut();
+            let cap = buf.len().min(i32::MAX as usize) as i32;
+            // SAFETY: `buf` is the Vec's uninitialised spare capacity, valid
+            // for `cap` entries; rustix's epoll::Event is layout-compatible
+            // with the kernel's struct epoll_event (packed on x86_64, like
+            // libc's), and the kernel writes only the first `n` entries.
+            let n = unsafe {
+                libc::epoll_wait(self.epfd.as_raw_fd(), buf.as_mut_ptr().cast(), cap, ms)
+            };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: the kernel initialised the first `n` (≤ cap) entries.
+            unsafe { events.epoll.set_len(n as usize) };
+            return Ok(());
+        }
+        // Sub-millisecond precision: epoll_pwait2 takes a timespec.
         epoll::wait(
             self.epfd.as_fd(),
             spare_capacity(&mut events.epoll),
             timeout,
         )?;
-        for e in &events.epoll {
-            events.ready.push(Ready {
-                key: e.data.u64(),
-                flags: flags_from_epoll(e.flags),
-            });
-        }
         Ok(())
     }
 

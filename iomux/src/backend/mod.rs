@@ -173,32 +173,65 @@ pub(crate) fn timespec(d: Duration) -> Timespec {
     }
 }
 
+/// The timeout in whole milliseconds for the int-timeout syscalls
+/// (epoll_wait, poll; -1: forever), or `None` when it has a sub-millisecond
+/// part or does not fit. The timespec variants (epoll_pwait2, ppoll) read
+/// the clock to build a deadline even for a zero timeout; the int ones
+/// do not, which is measurable in a bare wait.
+pub(crate) fn whole_millis(timeout: Option<&Timespec>) -> Option<i32> {
+    let Some(t) = timeout else { return Some(-1) };
+    if t.tv_nsec % 1_000_000 != 0 {
+        return None;
+    }
+    let ms = t
+        .tv_sec
+        .checked_mul(1000)?
+        .checked_add(t.tv_nsec / 1_000_000)?;
+    i32::try_from(ms).ok()
+}
+
+/// Our flags for each combination of poll(2)'s six low revents bits
+/// (IN, PRI, OUT, ERR, HUP, NVAL), built at compile time so that the scan
+/// of a large ready set does one load per fd instead of seven branches.
+const POLL_FLAGS: [u8; 64] = {
+    let mut table = [0u8; 64];
+    let mut bits = 0;
+    while bits < 64 {
+        let r = bits as i16;
+        let mut f = 0;
+        if r & libc::POLLIN != 0 {
+            f |= flags::READABLE;
+        }
+        if r & libc::POLLOUT != 0 {
+            f |= flags::WRITABLE;
+        }
+        if r & libc::POLLPRI != 0 {
+            f |= flags::PRIORITY;
+        }
+        if r & libc::POLLHUP != 0 {
+            f |= flags::READ_CLOSED | flags::WRITE_CLOSED;
+        }
+        if r & libc::POLLERR != 0 {
+            f |= flags::ERROR | flags::WRITE_CLOSED;
+        }
+        if r & libc::POLLNVAL != 0 {
+            f |= flags::INVALID;
+        }
+        table[bits] = f;
+        bits += 1;
+    }
+    table
+};
+
 /// Translates poll(2) revents into our flags (shared by poll and io_uring).
+#[inline]
 pub(crate) fn flags_from_poll(revents: i16) -> u8 {
-    let r = revents as i32;
-    let mut f = 0;
-    if r & libc::POLLIN as i32 != 0 {
-        f |= flags::READABLE;
-    }
-    if r & libc::POLLOUT as i32 != 0 {
-        f |= flags::WRITABLE;
-    }
-    if r & libc::POLLPRI as i32 != 0 {
-        f |= flags::PRIORITY;
-    }
-    if r & libc::POLLRDHUP as i32 != 0 {
-        f |= flags::READ_CLOSED;
-    }
-    if r & libc::POLLHUP as i32 != 0 {
-        f |= flags::READ_CLOSED | flags::WRITE_CLOSED;
-    }
-    if r & libc::POLLERR as i32 != 0 {
-        f |= flags::ERROR | flags::WRITE_CLOSED;
-    }
-    if r & libc::POLLNVAL as i32 != 0 {
-        f |= flags::INVALID;
-    }
-    f
+    let rdhup = if revents & libc::POLLRDHUP != 0 {
+        flags::READ_CLOSED
+    } else {
+        0
+    };
+    POLL_FLAGS[(revents & 0x3f) as usize] | rdhup
 }
 
 /// The poll(2) event mask for an interest (shared by poll and io_uring).

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use rustix::time::Timespec;
 
 use super::scan::{FdIndex, Notify, already_registered, not_registered};
-use super::{Sys, flags_from_poll, poll_mask};
+use super::{Sys, flags_from_poll, poll_mask, whole_millis};
 use crate::event::{Events, Ready, flags};
 use crate::interest::{Interest, Mode};
 
@@ -32,6 +32,7 @@ struct Set {
 struct Scratch {
     fds: Vec<libc::pollfd>,
     keys: Vec<u64>,
+    oneshot: Vec<bool>,
     start: usize,
 }
 
@@ -129,23 +130,24 @@ impl Sys for PollSys {
             s.fds.extend_from_slice(&set.fds);
             s.keys.clear();
             s.keys.extend_from_slice(&set.keys);
+            s.oneshot.clear();
+            s.oneshot.extend_from_slice(&set.oneshot);
             set.waiting = true;
         }
-        let ts = timeout.map(|t| libc::timespec {
-            tv_sec: t.tv_sec,
-            tv_nsec: t.tv_nsec as _,
-        });
-        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        // SAFETY: `s.fds` is a live, exclusively borrowed array of `len`
-        // pollfds; `ts_ptr` is null or points at `ts`, alive for the call; a
-        // null sigmask means the signal mask is left alone.
-        let r = unsafe {
-            libc::ppoll(
-                s.fds.as_mut_ptr(),
-                s.fds.len() as libc::nfds_t,
-                ts_ptr,
-                std::ptr::null(),
-            )
+        let len = s.fds.len() as libc::nfds_t;
+        let r = if let Some(ms) = whole_millis(timeout) {
+            // SAFETY: `s.fds` is a live, exclusively borrowed array of `len`
+            // pollfds.
+            unsafe { libc::poll(s.fds.as_mut_ptr(), len, ms) }
+        } else {
+            let ts = timeout.map(|t| libc::timespec {
+                tv_sec: t.tv_sec,
+                tv_nsec: t.tv_nsec as _,
+            });
+            let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+            // SAFETY: as above; `ts_ptr` is null or points at `ts`, alive for
+            // the call; a null sigmask leaves the signal mask alone.
+            unsafe { libc::ppoll(s.fds.as_mut_ptr(), len, ts_ptr, std::ptr::null()) }
         };
         let err = io::Error::last_os_error();
         let mut set = self.set.lock().unwrap();
@@ -164,11 +166,11 @@ impl Sys for PollSys {
         let n = s.fds.len() - 1;
         let capacity = events.ready.capacity();
         let start = if n == 0 { 0 } else { s.start % n };
-        for i in 0..n {
+        // Two plain ranges instead of `(start + i) % n`: no division per fd.
+        for j in (start..n).chain(0..start) {
             if remaining == 0 {
                 break;
             }
-            let j = (start + i) % n;
             let revents = s.fds[1 + j].revents;
             if revents == 0 {
                 continue;
@@ -181,7 +183,9 @@ impl Sys for PollSys {
             }
             let key = s.keys[j];
             let f = flags_from_poll(revents);
-            settle(&mut set, key, f);
+            if s.oneshot[j] || f & flags::INVALID != 0 {
+                settle(&mut set, key, f);
+            }
             events.ready.push(Ready { key, flags: f });
         }
         Ok(())

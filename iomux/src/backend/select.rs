@@ -273,7 +273,8 @@ impl Sys for SelectSys {
             } else {
                 !0u64
             };
-            let mut bits = (s.read[w] | s.write[w] | s.except[w]) & mask;
+            let (rw, ww, ew) = (s.read[w], s.write[w], s.except[w]);
+            let mut bits = (rw | ww | ew) & mask;
             while bits != 0 {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
@@ -284,20 +285,11 @@ impl Sys for SelectSys {
                 if !set.armed[at] {
                     continue;
                 }
-                let interest = set.interest[at];
-                let mut f = 0;
-                if interest.is_readable() && has_bit(&s.read, fd) {
-                    f |= flags::READABLE;
-                }
-                if interest.is_writable() && has_bit(&s.write, fd) {
-                    f |= flags::WRITABLE;
-                }
-                if interest.is_priority() && has_bit(&s.except, fd) {
-                    f |= flags::PRIORITY;
-                }
-                if f == 0 {
-                    continue;
-                }
+                // The master sets hold only what each entry asked for, so
+                // the result bits need no masking by interest.
+                let bit = |word: u64, flag: u8| ((word >> b) & 1) as u8 * flag;
+                let f =
+                    bit(rw, flags::READABLE) | bit(ww, flags::WRITABLE) | bit(ew, flags::PRIORITY);
                 if events.ready.len() == capacity {
                     // Full: the next wait starts at this fd (fairness).
                     s.start_bit = fd as usize;
@@ -305,6 +297,7 @@ impl Sys for SelectSys {
                 }
                 if set.oneshot[at] {
                     set.armed[at] = false;
+                    let interest = set.interest[at];
                     set.paint(fd, interest, false);
                 }
                 events.ready.push(Ready {
