@@ -9,13 +9,27 @@
 #
 # Usage: scripts/bench-nginx.sh [rounds=3] [duration=10s] [connections=100]
 # Env: MODE=edge|level (iomux trigger mode, default edge),
-#      IOMUX=path to a built binary (default: cargo build --release).
+#      IOMUX=path to a built binary (default: cargo build --release),
+#      RT=1 (default when root) runs server and wrk SCHED_FIFO, so that
+#      other work on the machine (builds) does not preempt them; RT=0 off.
 set -euo pipefail
 
 ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-100}
 MODE=${MODE:-edge}
+if [[ ${RT:-} == "" ]]; then RT=$([[ $(id -u) == 0 ]] && command -v chrt >/dev/null && echo 1 || echo 0); fi
+# Runs a command on a CPU and, with RT=1, in a real-time class. It execs,
+# so that `pin ... &` leaves the command's own pid in $!.
+pin() {
+    local cpu=$1
+    shift
+    if [[ $RT == 1 ]]; then
+        exec taskset -c "$cpu" chrt -f 10 "$@"
+    else
+        exec taskset -c "$cpu" "$@"
+    fi
+}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/bench-nginx.XXXXXX)
 HZ=$(getconf CLK_TCK)
@@ -77,7 +91,7 @@ LUA
 
 start_iomux() {
     local port=$1
-    taskset -c 1 "$IOMUX" serve --model epoll --mode "$MODE" --proto http \
+    pin 1 "$IOMUX" serve --model epoll --mode "$MODE" --proto http \
         --addr "127.0.0.1:$port" --threads 1 >"$WORK/iomux.out" 2>"$WORK/iomux.err" &
     SERVER_PID=$!
     wait_port "$port"
@@ -109,7 +123,7 @@ http {
     }
 }
 CONF
-    taskset -c 1 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.err" &
+    pin 1 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.err" &
     SERVER_PID=$!
     wait_port "$port"
 }
@@ -128,7 +142,7 @@ run() {
     [[ $scenario == pipeline16 ]] && script=(-s "$WORK/pipeline.lua")
     local before after out
     before=$(cpu_ticks "$SERVER_PID")
-    out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" "${script[@]}" "http://127.0.0.1:$port/plaintext")
+    out=$(pin 0 wrk -t1 -c"$CONNS" -d"$DURATION" "${script[@]}" "http://127.0.0.1:$port/plaintext")
     after=$(cpu_ticks "$SERVER_PID")
     stop_server
     local rps total errors
@@ -142,7 +156,7 @@ run() {
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "# iomux $("$IOMUX" --version) (epoll, $MODE, 1 thread) vs $("$NGINX" -v 2>&1 | sed 's/.*: //') (1 process)"
-echo "# wrk -t1 -c$CONNS -d$DURATION; server on CPU 1, wrk on CPU 0; $ROUNDS rounds, alternating"
+echo "# wrk -t1 -c$CONNS -d$DURATION; server on CPU 1, wrk on CPU 0 (SCHED_FIFO: $RT); $ROUNDS rounds, alternating"
 echo "# kernel $(uname -r); $(date -u +%FT%TZ)"
 for scenario in plain pipeline16; do
     : >"$WORK/iomux.$scenario" ; : >"$WORK/nginx.$scenario"

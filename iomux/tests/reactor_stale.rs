@@ -32,7 +32,12 @@ fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
     (client, server)
 }
 
+/// fd numbers are per process: while one test frees an fd and expects
+/// its next accept to get that number, no other test may open one.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 fn stale_event_in_batch(backend: Backend, mode: Mode) {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let log: Log = Arc::default();
     let rec = |name| {
         Box::new(Recorder {

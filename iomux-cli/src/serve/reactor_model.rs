@@ -43,6 +43,11 @@ pub fn run(args: &ServeArgs) -> CliResult {
             let _ = h.stop();
         }
     });
-    group.join()?;
+    for (i, s) in group.join_stats()?.iter().enumerate() {
+        eprintln!(
+            "iomux: loop {i}: {} accepted, {} shed (out of fds), {} timed out, {} stale events dropped, {} turns",
+            s.accepted, s.shed, s.timed_out, s.stale_events, s.turns
+        );
+    }
     Ok(())
 }

@@ -111,9 +111,11 @@ impl Connection {
     }
 
     /// When the connection must be closed if nothing happens before.
+    /// While output is waiting, the send timeout governs (the peer is slow
+    /// to read, not to send); otherwise the handler's deadline does.
     pub fn deadline(&self) -> Option<Instant> {
         let handler = match self.phase {
-            Phase::Open => self.handler.deadline(),
+            Phase::Open if self.unsent() == 0 => self.handler.deadline(),
             _ => None,
         };
         [handler, self.write_deadline, self.linger_deadline]

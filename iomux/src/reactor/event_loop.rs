@@ -465,13 +465,16 @@ impl EventLoop {
             self.events = Some(events);
             return Err(e);
         }
+        let now = super::clock::tick();
         for ev in events.iter() {
             before(self, &ev);
             self.dispatch(&ev);
         }
         self.events = Some(events);
         self.run_pending();
-        self.run_timers();
+        // The turn's reading is never later than the real time, so no
+        // timer runs early; one that came due meanwhile runs next turn.
+        self.run_timers(now);
         self.run_tasks();
         Ok(())
     }
@@ -599,11 +602,10 @@ impl EventLoop {
         self.pending_scratch = list;
     }
 
-    fn run_timers(&mut self) {
+    fn run_timers(&mut self, now: Instant) {
         if self.timers.len() == 0 {
             return;
         }
-        let now = Instant::now();
         while let Some(entry) = self.timers.pop_due(now) {
             match entry.key {
                 TimerKey::Conn(id) => {
@@ -713,6 +715,7 @@ impl EventLoop {
 impl Drop for EventLoop {
     fn drop(&mut self) {
         self.close_all();
+        super::clock::clear();
         LOOP_ON_THIS_THREAD.with(|f| f.set(false));
     }
 }

@@ -4,7 +4,8 @@
 //! - [`Acceptor`]: bounded accept batches, the EMFILE reserve-fd trick.
 //! - connections (internal): input/output buffers, edge budget,
 //!   back-pressure, half-close, lingering close, MSG_NOSIGNAL.
-//! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each.
+//! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each,
+//!   or one listener shared with EPOLLEXCLUSIVE ([`Sharing`]).
 //! - [`Handler`]: the protocol, per connection.
 //!
 //! ```no_run
@@ -25,6 +26,7 @@
 //! ```
 
 mod acceptor;
+pub mod clock;
 mod config;
 mod connection;
 mod event_loop;
@@ -35,5 +37,5 @@ mod timer;
 pub use acceptor::Acceptor;
 pub use config::Config;
 pub use event_loop::{ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId};
-pub use group::{LoopGroup, bind_reuseport};
+pub use group::{LoopGroup, Sharing, bind_reuseport};
 pub use handler::{Action, Handler};

@@ -13,7 +13,7 @@ mod response;
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use iomux::reactor::{Action, Handler};
+use iomux::reactor::{Action, Handler, clock};
 
 use self::chunked::Chunks;
 use self::head::{Body, Head, Route};
@@ -54,7 +54,7 @@ impl Http {
             served: 0,
             partial_since: None,
             continue_sent: false,
-            deadline: Instant::now() + limits.header_timeout,
+            deadline: clock::now() + limits.header_timeout,
         }
     }
 
@@ -200,7 +200,7 @@ impl Handler for Http {
                 }
             }
         }
-        let now = Instant::now();
+        let now = clock::now();
         self.deadline = if action == Action::Continue && pos < input.len() {
             *self.partial_since.get_or_insert(now) + self.limits.header_timeout
         } else {

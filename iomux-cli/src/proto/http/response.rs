@@ -3,7 +3,6 @@
 //! once the buffer has grown to its working size.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The TechEmpower plaintext body.
 pub(super) const HELLO: &[u8] = b"Hello, World!";
@@ -113,9 +112,7 @@ thread_local! {
 
 /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 pub(super) fn date() -> [u8; 29] {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = iomux::reactor::clock::unix_secs();
     DATE.with(|cell| {
         let (at, text) = cell.get();
         if at == secs {

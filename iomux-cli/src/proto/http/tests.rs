@@ -133,3 +133,61 @@ fn max_requests_closes() {
         1
     );
 }
+
+/// Counts the current thread's allocations (test builds only).
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+
+    thread_local! {
+        pub static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    // SAFETY: forwards to the system allocator; the counter is a const
+    // thread-local Cell, which never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as ours.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: same contract as ours.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCS.with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as ours.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+}
+
+#[test]
+fn hot_path_allocates_nothing() {
+    let mut h = Http::new(Limits {
+        max_requests: u32::MAX,
+        ..Limits::default()
+    });
+    let mut out = Vec::new();
+    let mut input = GET.repeat(16).into_bytes();
+    input.extend_from_slice(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
+    input.extend_from_slice(
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    );
+    // Warm up: the output buffer grows to its working size.
+    let _ = h.on_data(&input, &mut out);
+    let count = || counting::ALLOCS.with(|c| c.get());
+    let before = count();
+    for _ in 0..50 {
+        out.clear();
+        let (used, action) = h.on_data(&input, &mut out);
+        assert_eq!((used, action), (input.len(), Action::Continue));
+    }
+    assert_eq!(count() - before, 0, "allocations while answering");
+}

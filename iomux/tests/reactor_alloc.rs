@@ -1,0 +1,110 @@
+//! The reactor's hot path allocates nothing: once a connection's buffers
+//! have grown to their working size, a request/response round trip
+//! through wait → read → handler → write makes no heap allocation.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use iomux::reactor::{Action, Config, EventLoop, Handler};
+use iomux::{Backend, Mode};
+
+/// Counts allocations made by the current thread.
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; the counter is a const
+// thread-local Cell, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+/// Answers every 4-byte request with a 4-byte response.
+struct Pong;
+
+impl Handler for Pong {
+    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
+        let whole = input.len() / 4 * 4;
+        for _ in 0..whole / 4 {
+            output.extend_from_slice(b"pong");
+        }
+        (whole, Action::Continue)
+    }
+}
+
+fn round_trips(el: &mut EventLoop, client: &mut TcpStream, n: usize) {
+    let mut buf = [0u8; 4];
+    for _ in 0..n {
+        client.write_all(b"ping").unwrap();
+        // The loop answers within a few turns.
+        let mut got = 0;
+        for _ in 0..100 {
+            el.turn(Some(Duration::from_millis(100))).unwrap();
+            match client.read(&mut buf[got..]) {
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read: {e}"),
+            }
+            if got == 4 {
+                break;
+            }
+        }
+        assert_eq!(&buf, b"pong");
+    }
+}
+
+fn no_allocation(backend: Backend, mode: Mode) {
+    let mut el = EventLoop::new(Config {
+        backend,
+        mode,
+        ..Config::default()
+    })
+    .unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let (server, _) = l.accept().unwrap();
+    el.add_connection(server, Box::new(Pong)).unwrap();
+    round_trips(&mut el, &mut client, 10); // warm up: buffers reach their size
+    let before = allocs();
+    round_trips(&mut el, &mut client, 200);
+    let made = allocs() - before;
+    assert_eq!(
+        made, 0,
+        "{backend} {mode:?}: {made} allocations in 200 round trips"
+    );
+}
+
+#[test]
+fn hot_path_allocates_nothing() {
+    for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
+        for mode in [Mode::Level, Mode::Edge] {
+            no_allocation(backend, mode);
+        }
+    }
+}

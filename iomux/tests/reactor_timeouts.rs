@@ -1,0 +1,137 @@
+//! The reactor's own deadlines: output stuck longer than the send timeout
+//! closes the connection, and a lingering close gives up after the linger
+//! timeout (not before).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iomux::reactor::{Action, Config, Handler, LoopGroup};
+use iomux::{Backend, Mode};
+
+const LIMIT: Duration = Duration::from_millis(400);
+
+struct Echo;
+impl Handler for Echo {
+    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
+        output.extend_from_slice(input);
+        (input.len(), Action::Continue)
+    }
+}
+
+/// Answers "bye" to anything and closes (lingering).
+struct Bye;
+impl Handler for Bye {
+    fn on_data(&mut self, _input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
+        output.extend_from_slice(b"bye");
+        (0, Action::Close)
+    }
+}
+
+fn group(backend: Backend, mode: Mode, bye: bool) -> LoopGroup {
+    let cfg = Config {
+        backend,
+        mode,
+        send_timeout: LIMIT,
+        linger_timeout: LIMIT,
+        high_water: 64 * 1024,
+        ..Config::default()
+    };
+    let factory: iomux::reactor::HandlerFactory = if bye {
+        Arc::new(|| Box::new(Bye))
+    } else {
+        Arc::new(|| Box::new(Echo))
+    };
+    LoopGroup::bind("127.0.0.1:0".parse().unwrap(), 1, cfg, factory).unwrap()
+}
+
+fn send_timeout(backend: Backend, mode: Mode) {
+    let g = group(backend, mode, false);
+    let mut s = TcpStream::connect(g.local_addr()).unwrap();
+    // Fill both directions until our writes stay blocked: the server's
+    // socket buffer is full of echo we do not read, its output is above
+    // the high-water mark (so it stopped reading), and ours is full too.
+    s.set_nonblocking(true).unwrap();
+    let chunk = [1u8; 65536];
+    let mut last_progress = Instant::now();
+    let mut total = 0usize;
+    let mut blocked = 0;
+    while blocked < 5 {
+        match s.write(&chunk) {
+            Ok(n) => {
+                total += n;
+                blocked = 0;
+                last_progress = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                blocked += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+        assert!(total < 256 << 20, "the server never pushed back");
+    }
+    // Do not read: the server cannot make progress. Once its send timeout
+    // passes it closes with our data unread, i.e. resets; SO_ERROR shows it.
+    let deadline = last_progress + LIMIT * 10;
+    loop {
+        if s.take_error().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{backend} {mode:?}: stuck output never timed out"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // (The server's own last progress is not observable from here, so the
+    // never-early side of this deadline is left to the linger test and the
+    // HTTP header/keep-alive tests, which share its code path.)
+    g.stop();
+    g.join().unwrap();
+}
+
+fn linger_timeout(backend: Backend, mode: Mode) {
+    let g = group(backend, mode, true);
+    let mut s = TcpStream::connect(g.local_addr()).unwrap();
+    let sent = Instant::now();
+    s.write_all(b"hello").unwrap();
+    let mut got = [0u8; 3];
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"bye");
+    // The server shut down its side: EOF. We never close ours; it must
+    // give up lingering after the timeout, which we see as our write
+    // failing once it has closed.
+    let mut end = [0u8; 1];
+    assert_eq!(s.read(&mut end).unwrap(), 0, "EOF after the answer");
+    let deadline = sent + LIMIT * 10;
+    let closed_at = loop {
+        if s.write(b"x").is_err() {
+            break Instant::now();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{backend} {mode:?}: lingered forever"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        closed_at - sent >= LIMIT,
+        "{backend} {mode:?}: linger ended after {:?}",
+        closed_at - sent
+    );
+    g.stop();
+    g.join().unwrap();
+}
+
+#[test]
+fn deadlines_on_every_backend() {
+    for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
+        for mode in [Mode::Level, Mode::Edge] {
+            send_timeout(backend, mode);
+            linger_timeout(backend, mode);
+        }
+    }
+}
