@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::matrix::{Cell, Profile, Sweep, Variant};
 use super::perf::{self, Perf};
 use super::procfs::{self, Sample};
+use super::sched;
 use crate::load::LoadReport;
 
 /// How a cell ended.
@@ -93,6 +94,10 @@ pub struct CellResult {
     pub syscalls: BTreeMap<String, u64>,
     /// Why syscalls were not counted.
     pub perf_note: Option<String>,
+    /// CPU time that other processes took on the server's and the load's
+    /// cores during the window, % of a core (the larger of the two): the
+    /// machine was shared when this is high.
+    pub contention_pct: Option<f64>,
     /// Whether the server's memory map holds an eventpoll mapping.
     pub eventpoll_mapped: Option<bool>,
     /// Whether the server holds an epoll fd.
@@ -136,6 +141,7 @@ impl CellResult {
             reads_per_req: None,
             syscalls: BTreeMap::new(),
             perf_note: None,
+            contention_pct: None,
             eventpoll_mapped: None,
             has_epoll_fd: None,
             server_stats: None,
@@ -169,24 +175,27 @@ pub struct Setup<'a> {
 struct Supervised {
     child: Child,
     stdin: Option<std::process::ChildStdin>,
-    lines: Receiver<String>,
+    lines: Receiver<(Instant, String)>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Supervised {
     fn spawn(cmd: &mut Command) -> std::io::Result<Supervised> {
+        sched::detach(cmd, true);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
+        sched::boost(child.id());
         let stdin = child.stdin.take();
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().expect("piped stdout");
         std::thread::spawn(move || {
+            sched::prompt();
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                if tx.send((Instant::now(), line)).is_err() {
                     break;
                 }
             }
@@ -232,7 +241,8 @@ impl Supervised {
     }
 
     /// The next stdout line before `deadline`; `Err` says why there is none.
-    fn line(&mut self, deadline: Instant) -> Result<String, String> {
+    /// With the time the line arrived.
+    fn line(&mut self, deadline: Instant) -> Result<(Instant, String), String> {
         match self
             .lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -282,24 +292,6 @@ impl Drop for Supervised {
     }
 }
 
-/// Nice value for the children: the machine may be shared (other builds),
-/// and the lab measures the I/O models, not the scheduler's fairness. Only
-/// root may lower it; elsewhere it stays at 0 and the numbers are noisier.
-const NICE: i32 = -20;
-
-/// Pins every thread of `pid` to `cpu` at high priority. Threads created
-/// later inherit both from their creator.
-fn pin(pid: u32, cpu: usize) {
-    let mut set = rustix::thread::CpuSet::new();
-    set.set(cpu);
-    for tid in procfs::tasks(pid) {
-        if let Some(p) = rustix::process::Pid::from_raw(tid as i32) {
-            let _ = rustix::thread::sched_setaffinity(Some(p), &set);
-            let _ = rustix::process::setpriority_process(Some(p), NICE);
-        }
-    }
-}
-
 fn short(s: &str) -> String {
     let s = s
         .lines()
@@ -345,7 +337,9 @@ pub fn run(
             );
         }
     };
-    let ready = server.line(Instant::now() + Duration::from_secs(10));
+    let ready = server
+        .line(Instant::now() + Duration::from_secs(10))
+        .map(|(_, l)| l);
     let addr: SocketAddr = match ready
         .as_deref()
         .map(|l| l.strip_prefix("listening on ").and_then(|a| a.parse().ok()))
@@ -367,15 +361,16 @@ pub fn run(
             return r;
         }
     };
-    pin(server.pid(), setup.server_cpu);
+    sched::pin(server.pid(), setup.server_cpu);
     let pid = server.pid();
     let base = procfs::sample(pid).ok();
     r.rss_base_kib = base.map(|b| b.rss_kib);
     if probe_idle && let Some(b) = base {
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs_f64(profile.idle_probe));
-        if let Ok(cpu) = procfs::cpu_seconds(pid) {
-            r.idle_cpu_pct = Some((cpu - b.cpu_s) / t.elapsed().as_secs_f64() * 100.0);
+        if let Ok(after) = procfs::sample(pid) {
+            let pct = (after.cpu_s - b.cpu_s) / t.elapsed().as_secs_f64() * 100.0;
+            r.idle_cpu_pct = Some(pct.max(0.0));
         }
     }
 
@@ -395,10 +390,12 @@ pub fn run(
             &profile.measure.to_string(),
             "--warmup",
             &profile.warmup.to_string(),
+            "--count",
+            &(if setup.perf { profile.count } else { 0.0 }).to_string(),
         ]);
     let outcome = match Supervised::spawn(&mut load_cmd) {
         Ok(mut load) => {
-            pin(load.pid(), setup.load_cpu);
+            sched::pin(load.pid(), setup.load_cpu);
             let out = drive(setup, &mut load, pid, cell, profile, &mut r);
             load.release();
             let status = load.wait(Duration::from_secs(30));
@@ -470,60 +467,78 @@ fn drive(
         + Duration::from_secs_f64(
             cell.conns as f64 / 2000.0 + profile.warmup + profile.measure + 30.0,
         );
+    let mut starting: Option<std::thread::JoinHandle<std::io::Result<Perf>>> = None;
     let mut perf: Option<Perf> = None;
     let mut start: Option<(Instant, Sample)> = None;
+    let mut others: Option<Busy> = None;
     loop {
-        let line = load
+        let (at, line) = load
             .line(deadline)
             .map_err(|e| format!("load generator {e}"))?;
         match line.as_str() {
             "WARM" if setup.perf => {
+                // perf attaches to every thread, which takes a while with
+                // thousands of them: start it beside the warm-up and window.
                 let threads = procfs::sample(pid).map_or(1, |s| s.threads);
                 let tag = format!("{}-{}-{}", r.model, cell.sweep.name(), cell.conns);
-                match Perf::start(pid, threads, &tag) {
-                    Ok(p) => perf = Some(p),
-                    Err(e) => r.perf_note = Some(e.to_string()),
-                }
+                starting = Some(std::thread::spawn(move || {
+                    sched::prompt();
+                    Perf::start(pid, threads, &tag)
+                }));
             }
             "MEASURE" => {
                 let s =
                     procfs::sample(pid).map_err(|e| format!("server gone at window start: {e}"))?;
                 start = Some((Instant::now(), s));
-                if let Some(p) = perf.as_mut()
-                    && let Err(e) = p.enable()
-                {
-                    r.perf_note = Some(e.to_string());
-                    perf = None;
-                }
+                others = Busy::sample(setup, pid, load.pid());
             }
             l if l.starts_with('{') => {
                 // The load keeps its connections open until released, so the
-                // server's threads and buffers are all still there.
+                // server's threads and buffers are all still there. Its window
+                // closed at `at`; sampling now adds a little idle time, which
+                // costs no CPU.
                 let end =
                     procfs::sample(pid).map_err(|e| format!("server gone at window end: {e}"))?;
-                let t_end = Instant::now();
-                if let Some(p) = perf.as_mut()
-                    && let Err(e) = p.disable()
-                {
-                    r.perf_note = Some(e.to_string());
-                    perf = None;
+                if let (Some(a), Some(b)) = (others, Busy::sample(setup, pid, load.pid())) {
+                    r.contention_pct = Some(a.others_until(&b));
                 }
                 let (fds, max_fd) = procfs::fds(pid);
                 r.fds = Some(fds);
                 r.max_fd = Some(max_fd);
                 r.eventpoll_mapped = procfs::maps_mention_eventpoll(pid);
                 r.has_epoll_fd = Some(procfs::has_epoll_fd(pid));
-                load.release();
                 let report: LoadReport =
                     serde_json::from_str(l).map_err(|e| format!("bad load report: {e}"))?;
-                record(r, &report, start, end, t_end);
-                if let Some(p) = perf.take() {
+                record(r, &report, start, end, at);
+                if !setup.perf {
+                    return Ok(());
+                }
+            }
+            // Syscalls are counted in a phase of their own after the timed
+            // window: perf's per-thread counters slow context switches, and
+            // would tax the thread-per-connection model most.
+            "COUNT-START" => {
+                let started = starting.take().map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("perf thread panicked")))
+                });
+                match started.map(|p| p.and_then(|mut p| p.enable().map(|_| p))) {
+                    Some(Ok(p)) => perf = Some(p),
+                    Some(Err(e)) => r.perf_note = Some(e.to_string()),
+                    None => {}
+                }
+            }
+            l if l.starts_with("COUNT-END") => {
+                let counted: u64 = l["COUNT-END".len()..].trim().parse().unwrap_or(0);
+                if let Some(mut p) = perf.take() {
+                    let _ = p.disable();
                     match p.finish() {
+                        Err(e) => r.perf_note = Some(e.to_string()),
+                        Ok(_) if counted == 0 => {
+                            r.perf_note = Some("no request completed while counting".into())
+                        }
                         Ok(c) => {
-                            let per = |v: Option<u64>| {
-                                let reqs = report.rps * c.enabled_s;
-                                v.filter(|_| reqs > 0.0).map(|v| v as f64 / reqs)
-                            };
+                            let per = |v: Option<u64>| v.map(|v| v as f64 / counted as f64);
                             r.syscalls_per_req = per(c.get("all"));
                             r.waits_per_req = per(c.waits());
                             r.reads_per_req = match (c.get("read"), c.get("recvfrom")) {
@@ -532,13 +547,42 @@ fn drive(
                             };
                             r.syscalls = c.calls;
                         }
-                        Err(e) => r.perf_note = Some(e.to_string()),
                     }
                 }
                 return Ok(());
             }
             _ => {}
         }
+    }
+}
+
+/// What the two measured cores did, and how much of it was ours.
+#[derive(Clone, Copy)]
+struct Busy {
+    at: Instant,
+    server_core: f64,
+    load_core: f64,
+    server: f64,
+    load: f64,
+}
+
+impl Busy {
+    fn sample(setup: &Setup, server: u32, load: u32) -> Option<Busy> {
+        Some(Busy {
+            at: Instant::now(),
+            server_core: procfs::cpu_busy(setup.server_cpu)?,
+            load_core: procfs::cpu_busy(setup.load_cpu)?,
+            server: procfs::cpu_seconds(server).ok()?,
+            load: procfs::cpu_seconds(load).ok()?,
+        })
+    }
+
+    /// % of a core that others took on the busier of the two cores.
+    fn others_until(&self, end: &Busy) -> f64 {
+        let secs = (end.at - self.at).as_secs_f64().max(1e-3);
+        let on_server = (end.server_core - self.server_core) - (end.server - self.server);
+        let on_load = (end.load_core - self.load_core) - (end.load - self.load);
+        (on_server.max(on_load) / secs * 100.0).clamp(0.0, 100.0)
     }
 }
 

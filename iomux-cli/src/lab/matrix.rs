@@ -74,6 +74,8 @@ pub struct Profile {
     pub measure: f64,
     /// Repeats per cell (medians are reported).
     pub repeats: usize,
+    /// Seconds of the syscall-counting phase after each window.
+    pub count: f64,
     /// Seconds of no load, once per variant, to see what the server burns idle.
     pub idle_probe: f64,
 }
@@ -84,38 +86,24 @@ pub const IDLE_K: usize = 10;
 impl Profile {
     /// The profile for the flags; cells above `max_conns` are dropped.
     pub fn new(quick: bool, full: bool, max_conns: Option<usize>) -> Profile {
-        let (name, idle, active, warmup, measure, repeats, idle_probe): (
-            _,
-            &[usize],
-            &[usize],
-            _,
-            _,
-            _,
-            _,
-        ) = if quick {
-            ("quick", &[100, 1000], &[10, 100], 0.3, 0.6, 1, 0.2)
+        let mut p = if quick {
+            Profile::sized("quick", &[100, 2000], &[10, 100], 1)
         } else if full {
-            (
-                "full",
-                &[100, 1000, 10_000, 19_000],
-                &[10, 100, 1000],
-                1.0,
-                2.0,
-                3,
-                0.5,
-            )
+            Profile::sized("full", &[100, 1000, 10_000, 19_000], &[10, 100, 1000], 3)
         } else {
-            (
-                "default",
-                &[100, 1000, 10_000],
-                &[10, 100, 1000],
-                0.5,
-                1.0,
-                1,
-                0.3,
-            )
+            Profile::sized("default", &[100, 1000, 10_000], &[10, 100, 1000], 1)
+        };
+        (p.warmup, p.measure, p.count, p.idle_probe) = match p.name {
+            "quick" => (0.3, 0.6, 0.2, 0.2),
+            "full" => (1.0, 2.0, 0.5, 0.5),
+            _ => (0.5, 1.0, 0.3, 0.3),
         };
         let max = max_conns.unwrap_or(usize::MAX);
+        p.cells.retain(|c| c.conns <= max);
+        p
+    }
+
+    fn sized(name: &'static str, idle: &[usize], active: &[usize], repeats: usize) -> Profile {
         let cells = idle
             .iter()
             .map(|&n| Cell {
@@ -128,15 +116,15 @@ impl Profile {
                 conns: n,
                 active: n,
             }))
-            .filter(|c| c.conns <= max)
             .collect();
         Profile {
             name,
             cells,
-            warmup,
-            measure,
+            warmup: 0.0,
+            measure: 0.0,
+            count: 0.0,
             repeats,
-            idle_probe,
+            idle_probe: 0.0,
         }
     }
 }

@@ -53,8 +53,6 @@ const FD_BUDGET: u64 = 12_000;
 pub struct Counts {
     /// Calls by syscall name ("all" for every syscall).
     pub calls: BTreeMap<String, u64>,
-    /// Seconds the counters were enabled.
-    pub enabled_s: f64,
 }
 
 impl Counts {
@@ -84,8 +82,6 @@ pub struct Perf {
     dir: PathBuf,
     ctl: File,
     ack: File,
-    enabled_at: Option<Instant>,
-    enabled_s: f64,
 }
 
 fn tracepoint_exists(name: &str) -> bool {
@@ -146,7 +142,10 @@ impl Perf {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        super::sched::detach(&mut cmd, false);
         let mut child = cmd.spawn()?;
+        // perf attaches to thousands of threads while both cores are busy.
+        super::sched::boost(child.id());
         // Our read end first: perf may open its write end blocking.
         let ack = OpenOptions::new()
             .read(true)
@@ -181,8 +180,6 @@ impl Perf {
             dir,
             ctl,
             ack,
-            enabled_at: None,
-            enabled_s: 0.0,
         })
     }
 
@@ -208,20 +205,15 @@ impl Perf {
         Ok(())
     }
 
-    /// Starts counting.
-    pub fn enable(&mut self) -> io::Result<()> {
+    /// Starts counting; returns when counting began.
+    pub fn enable(&mut self) -> io::Result<Instant> {
         self.command("enable")?;
-        self.enabled_at = Some(Instant::now());
-        Ok(())
+        Ok(Instant::now())
     }
 
     /// Stops counting.
     pub fn disable(&mut self) -> io::Result<()> {
-        self.command("disable")?;
-        if let Some(t) = self.enabled_at.take() {
-            self.enabled_s += t.elapsed().as_secs_f64();
-        }
-        Ok(())
+        self.command("disable")
     }
 
     /// Stops perf and reads its counts.
@@ -239,10 +231,7 @@ impl Perf {
         }
         let text = fs::read_to_string(self.dir.join("out.csv")).unwrap_or_default();
         let _ = fs::remove_dir_all(&self.dir);
-        let mut counts = Counts {
-            enabled_s: self.enabled_s,
-            ..Counts::default()
-        };
+        let mut counts = Counts::default();
         for line in text.lines() {
             let cols: Vec<&str> = line.split(',').collect();
             if cols.len() < 3 {

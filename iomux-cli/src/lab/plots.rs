@@ -158,7 +158,15 @@ fn draw(path: &Path, spec: &Spec, series: &Series) -> Result<(), Box<dyn std::er
         .configure_mesh()
         .x_desc("connections N (log scale)")
         .y_desc(spec.y)
-        .x_label_formatter(&|v| label(10f64.powf(*v)))
+        // Labels at the powers of ten only: the mesh steps are fractions
+        // of a decade, whose round values would mislead.
+        .x_label_formatter(&|v| {
+            if (v - v.round()).abs() < 0.01 {
+                label(10f64.powf(v.round()))
+            } else {
+                String::new()
+            }
+        })
         .y_label_formatter(&|v| label(if log_y { 10f64.powf(*v) } else { *v }))
         .draw()?;
     for (i, (name, pts)) in series.iter().enumerate() {

@@ -7,7 +7,8 @@ use std::io;
 /// One sample of a process's counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Sample {
-    /// User + system CPU time of all its threads (live and exited), seconds.
+    /// CPU time of its live threads (schedstat), seconds; utime + stime
+    /// from /proc/PID/stat where schedstat is missing.
     pub cpu_s: f64,
     /// Resident set size, KiB.
     pub rss_kib: u64,
@@ -60,13 +61,44 @@ pub fn sample(pid: u32) -> io::Result<Sample> {
         ..Sample::default()
     };
     // /proc/PID/status counts only the main thread's switches: sum the tasks.
+    // Their schedstat runtimes (ns) also give CPU time far finer than the
+    // clock ticks of /proc/PID/stat (but without threads that have exited).
+    let mut runtime_ns = 0u64;
+    let mut have_runtime = true;
     for entry in fs::read_dir(format!("/proc/{pid}/task"))?.flatten() {
         if let Ok(t) = fs::read_to_string(entry.path().join("status")) {
             s.vcsw += status_field(&t, "voluntary_ctxt_switches:").unwrap_or(0);
             s.ivcsw += status_field(&t, "nonvoluntary_ctxt_switches:").unwrap_or(0);
         }
+        match fs::read_to_string(entry.path().join("schedstat"))
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            Some(ns) => runtime_ns += ns,
+            None => have_runtime = false,
+        }
+    }
+    if have_runtime && runtime_ns > 0 {
+        s.cpu_s = runtime_ns as f64 / 1e9;
     }
     Ok(s)
+}
+
+/// Busy time of one CPU since boot, seconds (/proc/stat: all but idle and
+/// iowait), from every process on it.
+pub fn cpu_busy(cpu: usize) -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with(&format!("cpu{cpu} ")))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle) as f64 / ticks_per_second())
 }
 
 /// Thread ids of a process.

@@ -41,7 +41,8 @@ pub fn median(runs: Vec<CellResult>) -> CellResult {
         ivcsw_per_req,
         syscalls_per_req,
         waits_per_req,
-        reads_per_req
+        reads_per_req,
+        contention_pct
     );
     ints!(
         requests,
@@ -71,7 +72,7 @@ fn status(r: &CellResult) -> &'static str {
     }
 }
 
-const HEADER: [&str; 16] = [
+const HEADER: [&str; 17] = [
     "model",
     "sweep",
     "N",
@@ -88,9 +89,10 @@ const HEADER: [&str; 16] = [
     "ivcsw/req",
     "waits/req",
     "syscalls/req",
+    "others %",
 ];
 
-fn row(r: &CellResult) -> [String; 16] {
+fn row(r: &CellResult) -> [String; 17] {
     [
         r.model.clone(),
         r.sweep.name().into(),
@@ -108,6 +110,7 @@ fn row(r: &CellResult) -> [String; 16] {
         num(r.ivcsw_per_req, 2),
         num(r.waits_per_req, 2),
         num(r.syscalls_per_req, 1),
+        num(r.contention_pct, 0),
     ]
 }
 
@@ -137,7 +140,7 @@ pub fn progress_line(r: &CellResult) -> String {
 
 /// The table for the terminal: aligned columns, then failures, then claims.
 pub fn terminal(lab: &LabReport) -> String {
-    let rows: Vec<[String; 16]> = lab.cells.iter().map(row).collect();
+    let rows: Vec<[String; 17]> = lab.cells.iter().map(row).collect();
     let mut width = HEADER.map(|h| h.chars().count());
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
@@ -176,7 +179,7 @@ pub fn terminal(lab: &LabReport) -> String {
 fn markdown_table(lab: &LabReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| {} |", HEADER.join(" | "));
-    let _ = writeln!(out, "|{}|", ["---"; 16].join("|"));
+    let _ = writeln!(out, "|{}|", ["---"; 17].join("|"));
     for r in &lab.cells {
         let _ = writeln!(out, "| {} |", row(r).join(" | "));
     }
@@ -209,10 +212,12 @@ pub fn markdown(lab: &LabReport, svgs: &[(String, String)]) -> String {
     );
     let _ = writeln!(
         out,
-        "Columns: CPU = server user+system time (/proc/PID/stat) per request and as % of one core; RSS from \
+        "Columns: CPU = server CPU time (its threads' runtimes, /proc/PID/task/*/schedstat) per request and as % \
+         of one core; RSS from \
          /proc/PID/status, RSS/conn = (RSS − RSS before any connection) / N; vcsw/ivcsw = voluntary/involuntary \
          context switches of all server threads per request; waits = epoll_wait/select/poll/sigtimedwait/io_uring_enter \
-         calls per request.\n"
+         calls per request; others % = CPU that other processes took on the busier of the two measured \
+         cores during the window (high: the machine was shared, the cell is noisy).\n"
     );
     out.push_str(&markdown_table(lab));
     let failures: Vec<&CellResult> = lab

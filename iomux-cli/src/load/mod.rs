@@ -27,6 +27,12 @@ pub use report::LoadReport;
 /// server's accept queue does not overflow (a dropped SYN costs a 1 s retry).
 const MAX_INFLIGHT: usize = 512;
 
+/// Connects pause when none of those in flight has completed for this long:
+/// the server is behind on accepting, its queue is full and new SYNs are
+/// being dropped (each one then costs a 1 s retransmission). Waiting lets
+/// it catch up instead of piling more SYNs onto the full queue.
+const STALL: Duration = Duration::from_millis(30);
+
 /// Arguments of `iomux load`.
 #[derive(Args, Clone, Debug)]
 pub struct LoadArgs {
@@ -58,10 +64,15 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 20_000.0)]
     pub connect_rate: f64,
     /// For `iomux lab`: print `WARM` when the connections are up and `MEASURE`
-    /// when the window opens; keep the connections open after the report
-    /// until stdin closes.
+    /// when the window opens; after the report, run `--count` more seconds
+    /// between `COUNT-START` and `COUNT-END <requests>` (the lab counts the
+    /// server's syscalls there, apart from the timed window), then keep the
+    /// connections open until stdin closes.
     #[arg(long, hide = true)]
     pub marks: bool,
+    /// With `--marks`: seconds of the counting phase after the window.
+    #[arg(long, hide = true, default_value_t = 0.0)]
+    pub count: f64,
 }
 
 /// Runs `iomux load`.
@@ -75,11 +86,6 @@ pub fn run(args: LoadArgs) -> CliResult {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
-        if args.marks {
-            // The lab samples the server with every connection still open,
-            // and closes our stdin when it is done.
-            let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
-        }
     })?;
     Ok(())
 }
@@ -122,6 +128,9 @@ struct Counters {
     report: LoadReport,
     hist: hdrhistogram::Histogram<u64>,
     measuring: bool,
+    /// In the counting phase: completed requests are counted here.
+    counting: bool,
+    counted: u64,
     busy: usize,
 }
 
@@ -142,26 +151,43 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
         },
         hist: report::histogram(),
         measuring: false,
+        counting: false,
+        counted: 0,
         busy: 0,
     };
     let rate = args.connect_rate.max(1.0);
     let t0 = Instant::now();
-    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + 10.0);
+    // Generous: a slow accepter (a thread spawn per connection, a select
+    // scan over thousands of fds) paces the connects, and dropped SYNs come
+    // back after 1, 3, 7 … s.
+    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + 30.0);
+    let mut last_progress = t0;
     let (mut inflight, mut connected, mut first_error) = (0usize, 0usize, None::<io::Error>);
     let mut phase_end: Option<(Instant, Instant)> = None; // (window start, window end)
+    let mut emit = Some(emit);
+    let count = if args.marks { args.count.max(0.0) } else { 0.0 };
+    let mut count_end: Option<Instant> = None;
 
     loop {
         let now = Instant::now();
         match phase_end {
             None => {
                 let allowed = ((now - t0).as_secs_f64() * rate) as usize + 1;
-                while conns.len() < n && conns.len() < allowed && inflight < MAX_INFLIGHT {
+                let stalled = inflight > 0 && now - last_progress > STALL;
+                while !stalled
+                    && conns.len() < n
+                    && conns.len() < allowed
+                    && inflight < MAX_INFLIGHT
+                {
                     let token = Token(conns.len());
                     match connect::start(args.addr).and_then(|s| {
                         poller.register(&s, token, Interest::WRITABLE, Mode::Level)?;
                         Ok(s)
                     }) {
                         Ok(sock) => {
+                            if inflight == 0 {
+                                last_progress = now;
+                            }
                             inflight += 1;
                             conns.push(Some(Conn {
                                 sock,
@@ -202,14 +228,29 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 }
             }
             Some((start, end)) => {
-                if !c.measuring && now >= start {
+                if !c.measuring && !c.counting && now >= start {
                     c.measuring = true;
                     c.report.connected = connected;
                     if args.marks {
                         mark("MEASURE");
                     }
                 }
-                if now >= end {
+                if now >= end && count_end.is_none() {
+                    finish(&mut c, start, end);
+                    if let Some(emit) = emit.take() {
+                        emit(&c.report);
+                    }
+                    c.measuring = false;
+                    c.counting = true;
+                    if count > 0.0 {
+                        mark("COUNT-START");
+                    }
+                    count_end = Some(now + Duration::from_secs_f64(count));
+                }
+                if count_end.is_some_and(|e| now >= e) {
+                    if count > 0.0 {
+                        mark(&format!("COUNT-END {}", c.counted));
+                    }
                     break;
                 }
             }
@@ -217,9 +258,12 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
         let timeout = match phase_end {
             None if conns.len() < n => Duration::from_millis(1),
             None => Duration::from_millis(50),
-            Some((start, end)) => {
-                (if c.measuring { end } else { start }).saturating_duration_since(now)
+            Some((start, end)) => match count_end {
+                Some(e) => e,
+                None if c.measuring => end,
+                None => start,
             }
+            .saturating_duration_since(now),
         };
         poller.wait(&mut events, Some(timeout))?;
         for ev in events.iter() {
@@ -254,6 +298,7 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 }
                 Outcome::Connected if rejoining => {}
                 Outcome::Connected => {
+                    last_progress = Instant::now();
                     inflight -= 1;
                     connected += 1;
                 }
@@ -280,14 +325,22 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
             }
         }
     }
-    let window = phase_end.map_or(0.0, |(s, e)| (e - s).as_secs_f64());
+    if args.marks {
+        // The lab samples the server with every connection still open, and
+        // closes our stdin when it is done.
+        let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+    }
+    Ok(c.report)
+}
+
+/// Fills in the report at the end of the window.
+fn finish(c: &mut Counters, start: Instant, end: Instant) {
+    let window = (end - start).as_secs_f64();
     let r = &mut c.report;
     r.duration_s = window;
     r.rps = r.requests as f64 / window;
     r.errors = r.bad_replies + r.closed + r.connect_errors;
     report::set_latencies(r, &c.hist);
-    emit(r);
-    Ok(c.report)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -354,6 +407,8 @@ fn on_event(
                     let ns = conn.started.elapsed().as_nanos() as u64;
                     c.hist.saturating_record(ns.max(1));
                     c.report.requests += 1;
+                } else if c.counting {
+                    c.counted += 1;
                 }
                 conn.seq += 1;
                 if verdict == Verdict::GoodThenClose {

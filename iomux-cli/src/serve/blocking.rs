@@ -3,8 +3,9 @@
 //! The kernel does the multiplexing: every thread sleeps in `read(2)` on the
 //! socket's wait queue, and a packet wakes exactly the thread that owns it.
 //! The price is a stack, a kernel task and a context switch per request.
-//! Stacks are small (64 KiB, most of it never touched) so that 19,000
-//! threads fit in memory and under `pid_max`.
+//! Stacks are small (64 KiB, most of it never touched) and the threads
+//! plain (see `small_thread`), so that 19,000 of them fit in memory, under
+//! `pid_max` and under `vm.max_map_count`.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::model_common::{self, Session};
+use super::small_thread;
 use super::{ServeArgs, announce};
 use crate::CliResult;
 
@@ -60,9 +62,8 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }
         };
         let handler = factory();
-        let spawned = std::thread::Builder::new()
-            .stack_size(STACK)
-            .spawn(move || serve_connection(sock, Session::new(handler)));
+        let spawned =
+            small_thread::spawn(STACK, move || serve_connection(sock, Session::new(handler)));
         match spawned {
             Ok(_) => {
                 stats.spawned.fetch_add(1, Ordering::Relaxed);

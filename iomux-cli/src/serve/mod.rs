@@ -17,6 +17,7 @@ mod blocking;
 mod model_common;
 mod nonblocking;
 mod sigio;
+mod small_thread;
 
 /// The I/O model a server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

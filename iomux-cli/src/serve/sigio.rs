@@ -12,6 +12,10 @@
 //!   space freed after a short write), like edge triggering: so each socket
 //!   is read until EAGAIN, and a socket is read once right after it is armed
 //!   (data may have come before O_ASYNC was set).
+//! - `si_band` says which change (POLL_IN, POLL_OUT, POLL_HUP…); the loop
+//!   does not branch on it: for any signal it flushes pending output, then
+//!   reads until EAGAIN. A POLL_OUT after back-pressure must resume reading
+//!   data that arrived while reading was paused, and raised no new signal.
 //! - One signal per packet means a busy socket queues many signals; the
 //!   queue is bounded by RLIMIT_SIGPENDING. When it is full the kernel raises
 //!   plain SIGIO instead (fs/fcntl.c, send_sigio_to_task). Then the queue has
@@ -60,13 +64,10 @@ pub fn run(args: &ServeArgs) -> CliResult {
         .ok()
         .and_then(|v| v.parse().ok())
     {
-        rustix::process::setrlimit(
-            rustix::process::Resource::Sigpending,
-            rustix::process::Rlimit {
-                current: Some(n),
-                maximum: None,
-            },
-        )?;
+        // Only the soft limit: lowering it needs no privilege.
+        let mut limit = rustix::process::getrlimit(rustix::process::Resource::Sigpending);
+        limit.current = Some(n);
+        rustix::process::setrlimit(rustix::process::Resource::Sigpending, limit)?;
     }
     let mut server = Server {
         factory: model_common::factory(args),

@@ -1,0 +1,204 @@
+//! `iomux load` against real servers: its JSON line, its counts, and that it
+//! notices wrong echo bytes and wrong HTTP answers.
+
+mod models_common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use models_common::{Served, WAIT};
+use serde_json::Value;
+
+/// Runs `iomux load` with `args` (bounded by WAIT) and parses its JSON line.
+fn load(addr: SocketAddr, args: &[&str]) -> Value {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
+        .args(["load", "--json", "--addr", &addr.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn iomux load");
+    let end = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("iomux load did not finish within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "iomux load failed: {status}: {err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line: {out:?}");
+    serde_json::from_str(lines[0]).expect("JSON")
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+#[test]
+fn echo_load_reports_counts_and_latencies() {
+    let server = Served::start("blocking", "echo", &[]);
+    let v = load(
+        server.addr,
+        &[
+            "--conns",
+            "200",
+            "--active",
+            "20",
+            "--size",
+            "512",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.1",
+        ],
+    );
+    for key in [
+        "requests", "rps", "p50_us", "p99_us", "p999_us", "max_us", "errors",
+    ] {
+        assert!(v.get(key).is_some(), "{key} in {v}");
+    }
+    assert!(num(&v, "requests") > 0.0, "{v}");
+    assert_eq!(num(&v, "errors"), 0.0, "{v}");
+    assert_eq!(num(&v, "connected"), 200.0, "{v}");
+    assert_eq!(num(&v, "active"), 20.0, "{v}");
+    let (p50, p99, p999, max) = (
+        num(&v, "p50_us"),
+        num(&v, "p99_us"),
+        num(&v, "p999_us"),
+        num(&v, "max_us"),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max, "{v}");
+    let rps = num(&v, "rps");
+    assert!(
+        (rps - num(&v, "requests") / 0.5).abs() < 1.0,
+        "rps = requests / window: {v}"
+    );
+}
+
+#[test]
+fn http_load_reconnects_when_the_server_closes_at_its_limit() {
+    // After 10 requests the server answers with Connection: close; the load
+    // generator opens a new connection and goes on, without an error.
+    let server = Served::start_with("sigio", "http", &[], &["--max-requests", "10"]);
+    let v = load(
+        server.addr,
+        &[
+            "--proto",
+            "http",
+            "--conns",
+            "20",
+            "--active",
+            "5",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.1",
+        ],
+    );
+    assert!(
+        num(&v, "requests") > 5.0 * 10.0,
+        "past the per-connection limit: {v}"
+    );
+    assert_eq!(num(&v, "errors"), 0.0, "{v}");
+}
+
+/// A server that echoes every byte but the 100th of each connection, which
+/// it flips.
+fn corrupting_echo() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut seen = 0usize;
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    if (seen..seen + n).contains(&99) {
+                        buf[99 - seen] ^= 0x20;
+                    }
+                    seen += n;
+                    if conn.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_wrong_echo_byte_is_an_error() {
+    let addr = corrupting_echo();
+    let v = load(
+        addr,
+        &[
+            "--conns",
+            "4",
+            "--active",
+            "4",
+            "--size",
+            "64",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+        ],
+    );
+    assert!(
+        num(&v, "bad_replies") >= 1.0,
+        "the flipped byte is caught: {v}"
+    );
+    assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
+}
+
+#[test]
+fn a_reply_that_is_not_http_200_is_an_error() {
+    // An echo server returns the request itself: no status line at all.
+    let server = Served::start("nonblocking", "echo", &[]);
+    let v = load(
+        server.addr,
+        &[
+            "--proto",
+            "http",
+            "--conns",
+            "3",
+            "--active",
+            "3",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+        ],
+    );
+    assert_eq!(num(&v, "requests"), 0.0, "{v}");
+    assert!(num(&v, "bad_replies") >= 3.0, "{v}");
+}

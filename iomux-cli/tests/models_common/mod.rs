@@ -1,0 +1,127 @@
+//! Shared by the `models_*` tests: the three models of the I/O-models issue
+//! (blocking, nonblocking, sigio), and a server handle that can pass an
+//! environment variable and read the server's exit statistics.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Every bounded wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Defines one `#[test]` per model, calling `$body(model)`.
+#[macro_export]
+macro_rules! per_model {
+    ($body:ident) => {
+        mod $body {
+            #[test]
+            fn blocking() {
+                super::$body("blocking");
+            }
+            #[test]
+            fn nonblocking() {
+                super::$body("nonblocking");
+            }
+            #[test]
+            fn sigio() {
+                super::$body("sigio");
+            }
+        }
+    };
+}
+
+/// A server whose stderr is kept, stopped with SIGTERM.
+pub struct Served {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Served {
+    /// `iomux serve --model M --proto P --addr 127.0.0.1:0` with `env` set.
+    pub fn start(model: &str, proto: &str, env: &[(&str, &str)]) -> Served {
+        Served::start_with(model, proto, env, &[])
+    }
+
+    /// The same, with more arguments.
+    pub fn start_with(model: &str, proto: &str, env: &[(&str, &str)], extra: &[&str]) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--model",
+                model,
+                "--proto",
+                proto,
+            ])
+            .args(extra)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn iomux serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let Ok(line) = rx.recv_timeout(WAIT) else {
+            let _ = child.kill();
+            panic!("no ready line from iomux serve --model {model} within {WAIT:?}");
+        };
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+            .parse()
+            .expect("address in the ready line");
+        Served { child, addr }
+    }
+
+    /// Sends SIGTERM; returns the exit status and everything on stderr.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        let end = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            assert!(
+                Instant::now() < end,
+                "server did not exit within {WAIT:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .expect("piped stderr")
+            .read_to_string(&mut err)
+            .expect("stderr");
+        (status, err)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=` in the server's `iomux-stats:` exit line.
+pub fn stat(stderr: &str, key: &str) -> Option<u64> {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("iomux-stats:"))?
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
