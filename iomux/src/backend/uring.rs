@@ -8,7 +8,10 @@
 //! - Edge: one multishot poll, a completion per wake-up of the fd's wait
 //!   queue — what epoll's ET reports ([`Backend::supports_edge`] is true).
 //!   If the kernel ends it (CQ overflow), it is re-armed, and the fresh poll
-//!   reports an fd that is still ready: no edge is lost.
+//!   reports an fd that is still ready: no edge is lost. Several
+//!   completions for one fd before a wait are merged into one event with
+//!   the union of their conditions, as epoll's ready list holds one entry
+//!   per fd.
 //! - Oneshot / EdgeOneshot: a single-shot poll, re-armed only by `modify`
 //!   (native oneshot).
 //!
@@ -23,7 +26,9 @@
 //! (a multishot poll on it is always armed); the waiter submits it and waits
 //! again, so it takes effect in that wait. The waiter thus owns the requests
 //! it submits, and the kernel runs their completion work in the thread that
-//! is asleep in `io_uring_enter` anyway.
+//! is asleep in `io_uring_enter` anyway. (Requests of a registering thread
+//! that has since exited keep working: the kernel completes them from a
+//! fallback worker.)
 //!
 //! **Timeouts** go to `io_uring_enter` itself (IORING_ENTER_EXT_ARG) as a
 //! nanosecond timespec: sub-millisecond timeouts are honoured.
