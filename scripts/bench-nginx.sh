@@ -20,7 +20,8 @@ CONNS=${3:-100}
 MODE=${MODE:-edge}
 if [[ ${RT:-} == "" ]]; then RT=$([[ $(id -u) == 0 ]] && command -v chrt >/dev/null && echo 1 || echo 0); fi
 # Runs a command on a CPU and, with RT=1, in a real-time class. It execs,
-# so that `pin ... &` leaves the command's own pid in $!.
+# so that `pin ... &` leaves the command's own pid in $!; call it only
+# in a subshell (with & or inside $(...)).
 pin() {
     local cpu=$1
     shift

@@ -210,3 +210,33 @@ fn half_close(model: &str, mode: &str) {
     assert_eq!(got, b"half-closed but still listening");
 }
 per_variant!(half_close);
+
+fn lingering_ends_with_the_peer(model: &str, mode: &str) {
+    let server = Server::start(model, mode, "http", &[]);
+    let baseline = server.fd_count();
+    // Answers queue up behind our tiny receive buffer, so the server is
+    // still closing (flushing) when the junk and our FIN arrive. Once it
+    // has sent everything it must see that FIN, though it came while the
+    // server was not reading, and close at once rather than hold the
+    // connection for the 5 s linger timeout.
+    let mut s = server.connect_small_rcvbuf();
+    let mut bytes = GET.repeat(GOOD);
+    bytes.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+    bytes.extend_from_slice(&[b'j'; 20_000]);
+    serve_common::send_and_shut(&mut s, &bytes);
+    let mut r = BufReader::new(s);
+    for _ in 0..GOOD {
+        assert_eq!(read_response(&mut r).status, 200);
+    }
+    assert_eq!(read_response(&mut r).status, 400);
+    assert_closed(&mut r, "after the refusal");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while server.fd_count() != baseline {
+        assert!(
+            std::time::Instant::now() < end,
+            "the lingering connection outlived its peer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+per_variant!(lingering_ends_with_the_peer);

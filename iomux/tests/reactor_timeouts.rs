@@ -68,6 +68,12 @@ fn send_timeout(backend: Backend, mode: Mode) {
                 blocked += 1;
                 std::thread::sleep(Duration::from_millis(20));
             }
+            // On a slow machine the timeout may pass while we still probe.
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+                g.stop();
+                g.join().unwrap();
+                return;
+            }
             Err(e) => panic!("write: {e}"),
         }
         assert!(total < 256 << 20, "the server never pushed back");

@@ -17,7 +17,11 @@ pub struct Config {
     pub mode: Mode,
     /// Events taken per wait.
     pub events: usize,
-    /// Bytes asked for per read (the input buffer grows by this much).
+    /// Input buffer of a new connection. Small, so that ten thousand idle
+    /// connections do not hold ten thousand large buffers; it doubles
+    /// whenever a read fills it, up to `read_chunk` of room.
+    pub initial_input: usize,
+    /// Most bytes asked for per read once the input buffer has grown.
     pub read_chunk: usize,
     /// Bytes one connection may read per loop tick in edge mode before the
     /// others get their turn.
@@ -43,6 +47,7 @@ impl Default for Config {
             backend: Backend::Epoll,
             mode: Mode::Level,
             events: 1024,
+            initial_input: 4 * 1024,
             read_chunk: 64 * 1024,
             edge_budget: 256 * 1024,
             high_water: 1024 * 1024,

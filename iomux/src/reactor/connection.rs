@@ -49,6 +49,8 @@ pub(crate) struct Connection {
     /// The poller reported the peer's FIN (sticky): a short read then does
     /// not mean drained, the EOF is still to be read.
     fin_seen: bool,
+    /// The last read filled the input buffer's free space.
+    filled: bool,
     write_deadline: Option<Instant>,
     linger_deadline: Option<Instant>,
     /// The interest currently registered with the poller.
@@ -69,6 +71,7 @@ impl Connection {
             phase: Phase::Open,
             read_closed: false,
             fin_seen: false,
+            filled: false,
             write_deadline: None,
             linger_deadline: None,
             registered,
@@ -146,6 +149,8 @@ impl Connection {
                     return Ok(false);
                 }
                 Ok((n, _)) => {
+                    // A full read suggests more is coming: grow next time.
+                    self.filled = n == room;
                     self.consume(cfg)?;
                     // A short read drained the socket: new data will raise a
                     // new edge, so the extra read that would say EAGAIN is
@@ -166,22 +171,28 @@ impl Connection {
     }
 
     /// Ensures free space at the end of the input buffer; returns how much.
+    /// The buffer starts small and doubles (up to `read_chunk` of room)
+    /// when a read filled it or when the handler holds on to most of it.
     fn make_room(&mut self, cfg: &Config) -> Result<usize, Gone> {
-        let low = (cfg.read_chunk / 4).max(1);
         if self.in_start == self.input.len() {
             self.input.clear();
             self.in_start = 0;
         }
-        if self.input.capacity() - self.input.len() < low && self.in_start > 0 {
+        let cap = self.input.capacity();
+        let low = (cap / 4).max(1);
+        if cap - self.input.len() < low && self.in_start > 0 {
             self.input.drain(..self.in_start);
             self.in_start = 0;
         }
-        if self.input.capacity() - self.input.len() < low {
+        let room = cap - self.input.len();
+        if cap == 0 || room < low || (self.filled && room < cfg.read_chunk) {
             if self.input.len() >= cfg.max_input {
                 return Err(Gone);
             }
-            self.input.reserve(cfg.read_chunk);
+            let step = cap.clamp(cfg.initial_input.max(1), cfg.read_chunk.max(1));
+            self.input.reserve(step);
         }
+        self.filled = false;
         Ok(self.input.capacity() - self.input.len())
     }
 
@@ -246,7 +257,9 @@ impl Connection {
         if self.out_start == self.output.len() {
             self.output.clear();
             self.out_start = 0;
-            self.write_deadline = None;
+            if self.write_deadline.take().is_some() {
+                self.handler.on_drained();
+            }
         } else if self.out_start >= COMPACT_AT && self.out_start * 2 >= self.output.len() {
             self.output.drain(..self.out_start);
             self.out_start = 0;
@@ -255,8 +268,10 @@ impl Connection {
     }
 
     /// Moves a closing connection along: once its output is out, shut down
-    /// our side and linger, or close if the peer is gone too.
-    pub fn settle(&mut self, cfg: &Config) -> Result<(), Gone> {
+    /// our side and linger, or close if the peer is gone too. Returns what
+    /// [`read`](Self::read) returns when it had to read.
+    pub fn settle(&mut self, cfg: &Config, edge: bool) -> Result<bool, Gone> {
+        let mut more = false;
         if self.phase == Phase::Closing && self.unsent() == 0 {
             if self.read_closed {
                 return Err(Gone);
@@ -266,11 +281,16 @@ impl Connection {
             }
             self.phase = Phase::Lingering;
             self.linger_deadline = Some(Instant::now() + cfg.linger_timeout);
+            if edge {
+                // Edges that came while closing were not read; what they
+                // announced (often the peer's FIN) is read now.
+                more = self.read(cfg, true)?;
+            }
         }
         if self.phase == Phase::Lingering && self.read_closed {
             return Err(Gone);
         }
-        Ok(())
+        Ok(more)
     }
 }
 

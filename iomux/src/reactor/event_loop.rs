@@ -529,8 +529,8 @@ impl EventLoop {
             if ev.is_readable() || ev.is_read_closed() || resumed {
                 more = conn.read(&cfg, edge)?;
             }
-            conn.settle(&cfg)?;
-            Ok(more)
+            let more_lingering = conn.settle(&cfg, edge)?;
+            Ok(more || more_lingering)
         })();
         self.after_io(id, step);
     }
@@ -568,8 +568,9 @@ impl EventLoop {
 
     /// Keeps one heap entry per connection, no later than its deadline.
     /// When the deadline moves later (the usual case: each request pushes
-    /// the keep-alive deadline out), nothing is done now; the entry fires
-    /// early and re-schedules itself.
+    /// the keep-alive deadline out), nothing is done now: the old entry
+    /// comes due first, finds the connection's deadline still ahead, and
+    /// re-schedules itself there.
     fn update_timer(&mut self, id: ConnId) {
         let Some(conn) = self.conn_mut(id) else {
             return;
@@ -596,7 +597,7 @@ impl EventLoop {
             };
             let step = conn
                 .read(&cfg, true)
-                .and_then(|more| conn.settle(&cfg).map(|()| more));
+                .and_then(|more| conn.settle(&cfg, true).map(|m| more || m));
             self.after_io(id, step);
         }
         self.pending_scratch = list;

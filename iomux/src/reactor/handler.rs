@@ -33,4 +33,10 @@ pub trait Handler: Send + 'static {
     fn deadline(&self) -> Option<Instant> {
         None
     }
+
+    /// Output that had to wait for the peer (a short write) is now all
+    /// sent. Lets a handler start its idle clock when its answer has really
+    /// left, as nginx's keep-alive timeout does. Not called when answers
+    /// leave at once. The default does nothing.
+    fn on_drained(&mut self) {}
 }

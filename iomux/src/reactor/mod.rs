@@ -7,6 +7,7 @@
 //! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each,
 //!   or one listener shared with EPOLLEXCLUSIVE ([`Sharing`]).
 //! - [`Handler`]: the protocol, per connection.
+//! - [`clock`]: one clock reading per turn, for handlers.
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -212,6 +212,13 @@ impl Handler for Http {
     fn deadline(&self) -> Option<Instant> {
         Some(self.deadline)
     }
+
+    fn on_drained(&mut self) {
+        // A long answer has finally left: the idle time starts now.
+        if self.partial_since.is_none() {
+            self.deadline = clock::now() + self.limits.keepalive_timeout;
+        }
+    }
 }
 
 #[cfg(test)]
