@@ -145,6 +145,7 @@ pub fn run(args: LabArgs) -> CliResult {
     bar.enable_steady_tick(Duration::from_millis(200));
     let started = Instant::now();
     let mut cells = Vec::new();
+    let mut retries = 0;
     for v in &variants {
         let mut unavailable: Option<String> = None;
         for (i, c) in profile.cells.iter().enumerate() {
@@ -163,7 +164,9 @@ pub fn run(args: LabArgs) -> CliResult {
                     c.active
                 ));
                 let mut r = cell::run(&setup, v, c, &profile, i == 0 && rep == 0);
-                if r.contention_pct.is_some_and(|p| p > CONTENDED) {
+                if r.contention_pct.is_some_and(|p| p > CONTENDED) && retries < profile.max_retries
+                {
+                    retries += 1;
                     // Another process took a good part of a measured core:
                     // run the cell once more and keep the quieter run.
                     bar.set_message(format!(
@@ -186,7 +189,13 @@ pub fn run(args: LabArgs) -> CliResult {
             if r.status == Status::Unavailable {
                 unavailable = r.error.clone();
             }
-            bar.println(report::progress_line(&r));
+            // indicatif draws nothing when stderr is not a terminal: keep a
+            // line per cell in logs anyway.
+            if bar.is_hidden() {
+                eprintln!("{}", report::progress_line(&r));
+            } else {
+                bar.println(report::progress_line(&r));
+            }
             cells.push(r);
         }
     }
