@@ -244,3 +244,36 @@ fn registration_from_a_thread_that_exits_keeps_working() {
     );
     drop(a);
 }
+
+#[test]
+fn one_event_per_fd_per_wait() {
+    // The multishot poll completes once when armed (writable) and again
+    // when data arrives; like epoll's ready list, one wait reports the fd
+    // once, with both conditions.
+    let p = uring();
+    let (a, mut b) = pair();
+    p.register(
+        &a,
+        Token(4),
+        Interest::READABLE | Interest::WRITABLE,
+        Mode::Edge,
+    )
+    .unwrap();
+    b.write_all(b"x").unwrap();
+    let mut ev = Events::with_capacity(8);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // The data's completion may trail the write by a moment: wait until
+    // readable was seen, counting the events for our token per wait.
+    loop {
+        p.wait(&mut ev, Some(Duration::from_secs(1))).unwrap();
+        let mine: Vec<_> = ev.iter().filter(|e| e.token() == Token(4)).collect();
+        assert!(
+            mine.len() <= 1,
+            "two events for one fd in one wait: {mine:?}"
+        );
+        if mine.iter().any(|e| e.is_readable()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readable never reported");
+    }
+}

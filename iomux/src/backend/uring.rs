@@ -8,7 +8,10 @@
 //! - Edge: one multishot poll, a completion per wake-up of the fd's wait
 //!   queue — what epoll's ET reports ([`Backend::supports_edge`] is true).
 //!   If the kernel ends it (CQ overflow), it is re-armed, and the fresh poll
-//!   reports an fd that is still ready: no edge is lost.
+//!   reports an fd that is still ready: no edge is lost. Several
+//!   completions for one fd before a wait are merged into one event with
+//!   the union of their conditions, as epoll's ready list holds one entry
+//!   per fd.
 //! - Oneshot / EdgeOneshot: a single-shot poll, re-armed only by `modify`
 //!   (native oneshot).
 //!
@@ -23,7 +26,9 @@
 //! (a multishot poll on it is always armed); the waiter submits it and waits
 //! again, so it takes effect in that wait. The waiter thus owns the requests
 //! it submits, and the kernel runs their completion work in the thread that
-//! is asleep in `io_uring_enter` anyway.
+//! is asleep in `io_uring_enter` anyway. (Requests of a registering thread
+//! that has since exited keep working: the kernel completes them from a
+//! fallback worker.)
 //!
 //! **Timeouts** go to `io_uring_enter` itself (IORING_ENTER_EXT_ARG) as a
 //! nanosecond timespec: sub-millisecond timeouts are honoured.
@@ -94,6 +99,12 @@ struct State {
     /// A thread is (about to be) asleep in `io_uring_enter`: queued requests
     /// must wake it.
     waiting: bool,
+    /// Counts waits, so that completions for one fd within one wait are
+    /// merged into one event, as epoll's ready list holds one entry per fd.
+    /// (A multishot poll posts a completion per wake-up: an fd that became
+    /// writable and then readable before the wait would otherwise be
+    /// reported twice in it.) Starts at 1: a record's 0 means "never".
+    batch: u32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -260,10 +271,16 @@ impl UringSys {
             r.queued = true;
             st.rearm.push(fd as RawFd);
         }
-        events.ready.push(Ready {
-            key: r.key,
-            flags: f,
-        });
+        if r.batch == st.batch {
+            events.ready[r.batch_index as usize].flags |= f;
+        } else {
+            r.batch = st.batch;
+            r.batch_index = events.ready.len() as u32;
+            events.ready.push(Ready {
+                key: r.key,
+                flags: f,
+            });
+        }
     }
 }
 
@@ -378,6 +395,7 @@ impl Sys for UringSys {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         st.waiting = false;
+        st.batch = st.batch.wrapping_add(1).max(1);
         if let Err(e) = entered
             && !transient(&e)
         {

@@ -60,6 +60,11 @@ pub(super) struct Request {
     pub in_flight: bool,
     /// The fd is in the re-arm list.
     pub queued: bool,
+    /// The wait (see `State::batch`) that last reported this fd, and where
+    /// in that wait's `Events` its report is: a second completion for the
+    /// fd in the same wait is merged into that report.
+    pub batch: u32,
+    pub batch_index: u32,
 }
 
 impl Request {
