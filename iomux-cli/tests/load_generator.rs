@@ -234,7 +234,11 @@ fn a_status_other_than_200_is_an_error() {
             "0",
         ],
     );
-    assert_eq!(num(&v, "connect_errors"), 0.0, "connects and first answers were right: {v}");
+    assert_eq!(
+        num(&v, "connect_errors"),
+        0.0,
+        "connects and first answers were right: {v}"
+    );
     assert_eq!(num(&v, "requests"), 0.0, "no 503 counts as a request: {v}");
     assert!(
         num(&v, "bad_replies") >= 3.0,
