@@ -83,13 +83,67 @@ pub(crate) struct Ready {
     pub flags: u8,
 }
 
+/// Raw reports of one wait, in a buffer that never grows: its slots are
+/// allocated and initialised once, and a scan writes them by index with a
+/// length kept in a local (a `Vec::push` per report, with its capacity check
+/// and grow path, costs measurably more when a wait reports thousands).
+pub(crate) struct ReadyList {
+    slots: Box<[Ready]>,
+    len: usize,
+}
+
+impl ReadyList {
+    fn with_capacity(capacity: usize) -> ReadyList {
+        ReadyList {
+            slots: vec![Ready::default(); capacity].into_boxed_slice(),
+            len: 0,
+        }
+    }
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Appends one report; false (and nothing kept) when full.
+    #[inline]
+    #[must_use = "a report that did not fit is lost unless the caller keeps it"]
+    pub fn push(&mut self, r: Ready) -> bool {
+        match self.slots.get_mut(self.len) {
+            Some(slot) => {
+                *slot = r;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    /// The reports so far.
+    pub fn as_slice(&self) -> &[Ready] {
+        &self.slots[..self.len]
+    }
+    /// The report at `i` (which must be in use).
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Ready> {
+        self.slots[..self.len].get_mut(i)
+    }
+}
+
 /// A reusable buffer of events. `Poller::wait` fills it without allocating.
 pub struct Events {
-    pub(crate) list: Vec<Event>,
+    /// Every slot allocated up front; the first `len` hold the last wait's
+    /// events (see `ReadyList` for why not a `Vec`).
+    pub(crate) list: Box<[Event]>,
+    pub(crate) len: usize,
     /// Scratch for backends that report into user memory (epoll_event array).
     pub(crate) epoll: Vec<rustix::event::epoll::Event>,
     /// Scratch for backends that scan (poll, select) or complete (io_uring).
-    pub(crate) ready: Vec<Ready>,
+    pub(crate) ready: ReadyList,
 }
 
 impl Events {
@@ -97,30 +151,40 @@ impl Events {
     pub fn with_capacity(capacity: usize) -> Events {
         let capacity = capacity.max(1);
         Events {
-            list: Vec::with_capacity(capacity),
+            list: vec![Event::new(Token(0), 0); capacity].into_boxed_slice(),
+            len: 0,
             epoll: Vec::with_capacity(capacity),
-            ready: Vec::with_capacity(capacity),
+            ready: ReadyList::with_capacity(capacity),
         }
     }
     /// How many events one wait can deliver.
     pub fn capacity(&self) -> usize {
-        self.list.capacity()
+        self.list.len()
     }
     /// Number of events from the last wait.
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.len
     }
     /// True when the last wait delivered nothing.
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.len == 0
     }
     /// Forget the events; capacity is kept.
     pub fn clear(&mut self) {
-        self.list.clear();
+        self.len = 0;
+    }
+    /// Every event slot, and the count of those in use, for a backend that
+    /// fills the list itself; `set_len` commits the new count.
+    pub(crate) fn parts(&mut self) -> (&mut [Event], usize) {
+        (&mut self.list, self.len)
+    }
+    /// Commits the count of a fill made through `parts`.
+    pub(crate) fn set_len(&mut self, len: usize) {
+        self.len = len.min(self.list.len());
     }
     /// The events of the last wait.
     pub fn iter(&self) -> std::iter::Copied<std::slice::Iter<'_, Event>> {
-        self.list.iter().copied()
+        self.list[..self.len].iter().copied()
     }
 }
 
@@ -134,6 +198,8 @@ impl<'a> IntoIterator for &'a Events {
 
 impl fmt::Debug for Events {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.list.iter()).finish()
+        f.debug_list()
+            .entries(self.list[..self.len].iter())
+            .finish()
     }
 }

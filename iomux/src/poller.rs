@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::backend::{self, Backend, Sys};
 use crate::event::{Event, Events, Token, flags};
 use crate::interest::{Interest, Mode};
-use crate::table::{self, Slot, Table, split_key};
+use crate::table::{self, NO_KEY, Slot, Table, split_key};
 
 /// The seeds' `struct eventpoll`, in user space: an interest set that
 /// persists between waits, and a wait that returns what is ready.
@@ -143,7 +143,7 @@ impl Poller {
     /// forever. When more is ready than `events` holds, the rest comes in the
     /// following waits. `wait` allocates nothing.
     pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
-        events.list.clear();
+        events.clear();
         let zero = timeout == Some(Duration::ZERO);
         // A deadline that does not fit an Instant is as good as forever.
         let deadline = match timeout {
@@ -162,14 +162,14 @@ impl Poller {
             // Reports of an earlier wait (perhaps on another backend) go.
             events.epoll.clear();
             events.ready.clear();
-            match self.inner.sys.wait(events, ts.as_ref()) {
+            match self.inner.sys.wait(events, ts.as_ref(), &self.inner.table) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
             self.inner.deliver(events);
-            if !events.list.is_empty() || zero {
-                return Ok(events.list.len());
+            if !events.is_empty() || zero {
+                return Ok(events.len());
             }
             // Nothing for the caller: a timeout, an interrupted call, an
             // internal wake-up or only stale events. Go on with what is left.
@@ -206,9 +206,9 @@ impl Inner {
             table::identity(fd)?
         };
         let mut table = self.table.lock().unwrap();
-        let slot = table.slot_mut(raw);
+        let (slot, registered_identity) = table.slot_and_identity_mut(raw);
         if slot.registered && !kernel_checks {
-            if slot.identity == identity {
+            if *registered_identity == identity {
                 return Err(already_exists());
             }
             // The registered file was closed and its number reused: the old
@@ -224,7 +224,7 @@ impl Inner {
             armed: true,
             exclusive,
             waker,
-            identity,
+            plain_key: NO_KEY,
         };
         match self.sys.add(fd, next.key(raw), interest, mode, exclusive) {
             Ok(()) => {}
@@ -234,6 +234,8 @@ impl Inner {
         // On epoll a slot still marked registered here belonged to a closed
         // fd (the kernel accepted the ADD): it is replaced.
         *slot = next;
+        slot.refresh(raw);
+        *registered_identity = identity;
         Ok(())
     }
 
@@ -260,6 +262,7 @@ impl Inner {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 slot.registered = false;
+                slot.refresh(raw);
                 return Err(not_found());
             }
             Err(e) => return Err(e),
@@ -268,6 +271,7 @@ impl Inner {
         slot.interest = interest;
         slot.mode = mode;
         slot.armed = true;
+        slot.refresh(raw);
         Ok(())
     }
 
@@ -276,6 +280,7 @@ impl Inner {
         let mut table = self.table.lock().unwrap();
         let slot = table.registered_mut(raw).ok_or_else(not_found)?;
         slot.registered = false;
+        slot.refresh(raw);
         match self.sys.delete(fd) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(not_found()),
@@ -289,25 +294,73 @@ impl Inner {
             return;
         }
         let mut table = self.table.lock().unwrap();
-        let Events { list, epoll, ready } = events;
-        for e in epoll.iter() {
-            let (key, bits) = (e.data.u64(), backend::epoll::flags_from_epoll(e.flags));
-            if let Some(ev) = accept(&mut table, key, bits) {
-                list.push(ev);
+        let Events {
+            list,
+            len,
+            epoll,
+            ready,
+        } = events;
+        let mut n = *len;
+        let epoll_reports = epoll
+            .iter()
+            .map(|e| (e.data.u64(), backend::epoll::flags_from_epoll(e.flags)));
+        translate(&mut table, epoll_reports, list, &mut n);
+        let scan_reports = ready.as_slice().iter().map(|r| (r.key, r.flags));
+        translate(&mut table, scan_reports, list, &mut n);
+        *len = n;
+    }
+}
+
+/// Appends the events of `reports` (key, flags) to `list[*n..]`, dropping
+/// stale ones. Backends report at most `capacity` raw events, so every
+/// accepted one has a slot. Kept tight, with `n` in a register: it runs once
+/// per ready fd, and for poll and select at small N it is most of what
+/// `wait` adds to the raw syscall.
+#[inline(always)]
+fn translate(
+    table: &mut Table,
+    reports: impl Iterator<Item = (u64, u8)>,
+    list: &mut [Event],
+    n: &mut usize,
+) {
+    let mut at = *n;
+    for (key, bits) in reports {
+        let (fd, _) = split_key(key);
+        let ev = match table.get_mut(fd) {
+            // The common case: a live plain registration reporting readiness.
+            Some(slot) if slot.plain_key == key && bits & flags::INVALID == 0 => {
+                Event::new(slot.token, bits)
             }
+            _ => match accept(table, key, bits) {
+                Some(ev) => ev,
+                None => continue,
+            },
+        };
+        if let Some(out) = list.get_mut(at) {
+            *out = ev;
+            at += 1;
         }
-        for r in ready.iter() {
-            if let Some(ev) = accept(&mut table, r.key, r.flags) {
-                list.push(ev);
-            }
+    }
+    *n = at;
+}
+
+/// `translate` for one report, for the backends that fill the event list
+/// themselves while they scan.
+#[inline(always)]
+pub(crate) fn translate_one(table: &mut Table, key: u64, bits: u8) -> Option<Event> {
+    let (fd, _) = split_key(key);
+    match table.get_mut(fd) {
+        Some(slot) if slot.plain_key == key && bits & flags::INVALID == 0 => {
+            Some(Event::new(slot.token, bits))
         }
+        _ => accept(table, key, bits),
     }
 }
 
 /// Checks one raw report against the interest table: `None` for a stale
 /// one (wrong generation, deregistered, or a oneshot that already fired).
 /// Drains a waker; forgets an fd found closed.
-#[inline]
+#[cold]
 fn accept(table: &mut Table, key: u64, bits: u8) -> Option<Event> {
     let (fd, generation) = split_key(key);
     let slot = table.get_mut(fd)?;
@@ -325,6 +378,7 @@ fn accept(table: &mut Table, key: u64, bits: u8) -> Option<Event> {
     }
     if bits & flags::INVALID != 0 {
         slot.registered = false;
+        slot.refresh(fd as i32);
     }
     Some(Event::new(slot.token, bits))
 }

@@ -204,6 +204,10 @@ pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
                     continue;
                 }
             };
+            // Start from quiet fds: the previous backend's round left some
+            // ready, and io_uring would report readiness seen at
+            // registration (see the io_uring backend's notes).
+            set_ready(&fds, 0)?;
             for (i, f) in fds.iter().enumerate() {
                 poller.register(f, Token(i), Interest::READABLE, Mode::Level)?;
             }

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Mutex;
 
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
@@ -14,6 +15,7 @@ use rustix::time::Timespec;
 use super::{Sys, whole_millis};
 use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
+use crate::table::Table;
 
 pub(crate) struct EpollSys {
     epfd: OwnedFd,
@@ -122,7 +124,12 @@ impl Sys for EpollSys {
         Ok(())
     }
 
-    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()> {
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<&Timespec>,
+        _table: &Mutex<Table>,
+    ) -> io::Result<()> {
         // The kernel writes straight into the caller's buffer; the Poller
         // translates from there (no intermediate copy on the hot path).
         events.epoll.clear();

@@ -5,12 +5,14 @@ use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rustix::time::Timespec;
 
 use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
+use crate::table::Table;
 
 pub(crate) mod epoll;
 pub(crate) mod poll;
@@ -153,9 +155,22 @@ pub(crate) trait Sys: Send + Sync {
     /// Stops watching `fd`.
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()>;
     /// Blocks until something is ready or `timeout` passes, and writes at
-    /// most `events.capacity()` reports into `events.ready`. EINTR comes back
-    /// as an `Interrupted` error; the Poller retries with the time left.
-    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()>;
+    /// most `events.capacity()` reports: raw ones into `events.ready` or
+    /// `events.epoll`, which the Poller then checks against `table`, or,
+    /// for a backend that scans its own copy of the interest set, finished
+    /// events straight into the list (checked there with
+    /// `poller::translate_one`, which saves a pass over the batch). EINTR
+    /// comes back as an `Interrupted` error; the Poller retries with the
+    /// time left.
+    ///
+    /// Lock order: `table` before the backend's own locks, as in
+    /// registration.
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<&Timespec>,
+        table: &Mutex<Table>,
+    ) -> io::Result<()>;
     /// True when the kernel itself rejects a second registration of the same
     /// open file (epoll's EEXIST). Otherwise the Poller compares file
     /// identities to tell a duplicate from an fd number reused after close.

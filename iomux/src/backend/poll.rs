@@ -15,8 +15,10 @@ use rustix::time::Timespec;
 
 use super::scan::{FdIndex, Notify, already_registered, not_registered};
 use super::{Sys, flags_from_poll, poll_mask, whole_millis};
-use crate::event::{Events, Ready, flags};
+use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
+use crate::poller::translate_one;
+use crate::table::Table;
 
 #[derive(Default)]
 struct Set {
@@ -24,15 +26,23 @@ struct Set {
     keys: Vec<u64>,
     oneshot: Vec<bool>,
     index: FdIndex,
+    /// Oneshot entries in the set: with none, the scan skips that check.
+    oneshots: usize,
+    /// Bumped at every change, so that a wait copies the set only when it
+    /// changed since the previous wait's copy.
+    version: u64,
     /// A thread is inside ppoll with a copy of `fds`: changes must notify it.
     waiting: bool,
 }
 
 #[derive(Default)]
 struct Scratch {
+    /// The notify eventfd, then a copy of `Set::fds`.
     fds: Vec<libc::pollfd>,
     keys: Vec<u64>,
-    oneshot: Vec<bool>,
+    /// `Set::version` of the copy; 0 = no copy yet.
+    version: u64,
+    /// Where the next scan starts (fairness).
     start: usize,
 }
 
@@ -78,7 +88,9 @@ impl Sys for PollSys {
         });
         set.keys.push(key);
         set.oneshot.push(mode.is_oneshot());
+        set.oneshots += usize::from(mode.is_oneshot());
         set.index.set(fd, at);
+        set.version += 1;
         let waiting = set.waiting;
         drop(set);
         self.changed(waiting)
@@ -101,7 +113,9 @@ impl Sys for PollSys {
             revents: 0,
         };
         set.keys[at] = key;
+        set.oneshots = set.oneshots - usize::from(set.oneshot[at]) + usize::from(mode.is_oneshot());
         set.oneshot[at] = mode.is_oneshot();
+        set.version += 1;
         let waiting = set.waiting;
         drop(set);
         self.changed(waiting)
@@ -115,30 +129,42 @@ impl Sys for PollSys {
         self.changed(waiting)
     }
 
-    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()> {
-        events.ready.clear();
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<&Timespec>,
+        table: &Mutex<Table>,
+    ) -> io::Result<()> {
         let mut scratch = self.scratch.lock().unwrap();
         let s = &mut *scratch;
         {
             let mut set = self.set.lock().unwrap();
-            s.fds.clear();
-            s.fds.push(libc::pollfd {
-                fd: self.notify.raw(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-            s.fds.extend_from_slice(&set.fds);
-            s.keys.clear();
-            s.keys.extend_from_slice(&set.keys);
-            s.oneshot.clear();
-            s.oneshot.extend_from_slice(&set.oneshot);
+            // Recopy only what changed since the last wait's copy (an empty
+            // scratch has not even the notify entry yet).
+            if s.version != set.version || s.fds.is_empty() {
+                s.fds.clear();
+                s.fds.push(libc::pollfd {
+                    fd: self.notify.raw(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                s.fds.extend_from_slice(&set.fds);
+                s.keys.clear();
+                s.keys.extend_from_slice(&set.keys);
+                s.version = set.version;
+            }
             set.waiting = true;
         }
-        let len = s.fds.len() as libc::nfds_t;
+        // A wait that only looks cannot be blocked, so nobody needs to wake
+        // it: leave the notify entry out (one fd less for the kernel to poll).
+        let only_look = timeout.is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0);
+        let first = usize::from(only_look);
+        let polled = &mut s.fds[first..];
+        let len = polled.len() as libc::nfds_t;
         let r = if let Some(ms) = whole_millis(timeout) {
-            // SAFETY: `s.fds` is a live, exclusively borrowed array of `len`
+            // SAFETY: `polled` is a live, exclusively borrowed array of `len`
             // pollfds.
-            unsafe { libc::poll(s.fds.as_mut_ptr(), len, ms) }
+            unsafe { libc::poll(polled.as_mut_ptr(), len, ms) }
         } else {
             let ts = timeout.map(|t| libc::timespec {
                 tv_sec: t.tv_sec,
@@ -147,9 +173,11 @@ impl Sys for PollSys {
             let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
             // SAFETY: as above; `ts_ptr` is null or points at `ts`, alive for
             // the call; a null sigmask leaves the signal mask alone.
-            unsafe { libc::ppoll(s.fds.as_mut_ptr(), len, ts_ptr, std::ptr::null()) }
+            unsafe { libc::ppoll(polled.as_mut_ptr(), len, ts_ptr, std::ptr::null()) }
         };
         let err = io::Error::last_os_error();
+        // Lock order: the Poller's table, then the set.
+        let mut table = table.lock().unwrap();
         let mut set = self.set.lock().unwrap();
         set.waiting = false;
         if r < 0 {
@@ -159,40 +187,83 @@ impl Sys for PollSys {
         if remaining == 0 {
             return Ok(());
         }
-        if s.fds[0].revents != 0 {
+        if !only_look && s.fds[0].revents != 0 {
             self.notify.drain();
             remaining -= 1;
         }
-        let n = s.fds.len() - 1;
-        let capacity = events.ready.capacity();
-        let start = if n == 0 { 0 } else { s.start % n };
+        let (fds, keys) = (&s.fds[1..], &s.keys[..]);
+        let start = if fds.is_empty() {
+            0
+        } else {
+            s.start % fds.len()
+        };
+        let mut scan = Scan {
+            table: &mut table,
+            set: &mut set,
+            remaining,
+            events,
+        };
         // Two plain ranges instead of `(start + i) % n`: no division per fd.
-        for j in (start..n).chain(0..start) {
-            if remaining == 0 {
-                break;
-            }
-            let revents = s.fds[1 + j].revents;
-            if revents == 0 {
-                continue;
-            }
-            remaining -= 1;
-            if events.ready.len() == capacity {
-                // Full: the next wait resumes here (fairness).
-                s.start = j;
-                break;
-            }
-            let key = s.keys[j];
-            let f = flags_from_poll(revents);
-            if s.oneshot[j] || f & flags::INVALID != 0 {
-                settle(&mut set, key, f);
-            }
-            events.ready.push(Ready { key, flags: f });
+        let stop = scan
+            .range(fds, keys, start)
+            .or_else(|| scan.range(&fds[..start], keys, 0));
+        if let Some(j) = stop {
+            // Full: the next wait resumes at this fd (fairness).
+            s.start = j;
         }
         Ok(())
     }
 
     fn kernel_rejects_duplicates(&self) -> bool {
         false
+    }
+}
+
+/// One pass over the result of a poll(2) call, turning ready entries
+/// straight into events.
+struct Scan<'a> {
+    table: &'a mut Table,
+    set: &'a mut Set,
+    /// Ready entries not found yet (poll's return value): the scan stops
+    /// at the last one instead of running to the end of the array.
+    remaining: usize,
+    events: &'a mut Events,
+}
+
+impl Scan<'_> {
+    /// Scans `fds[from..]` (whose keys are `keys[from..]`). Returns the
+    /// index of the first ready entry that did not fit.
+    #[inline(always)]
+    fn range(&mut self, fds: &[libc::pollfd], keys: &[u64], from: usize) -> Option<usize> {
+        let (list, mut n) = self.events.parts();
+        let mut left = self.remaining;
+        let mut stop = None;
+        let has_oneshots = self.set.oneshots > 0;
+        for (j, (p, &key)) in fds[from..].iter().zip(&keys[from..]).enumerate() {
+            if left == 0 {
+                break;
+            }
+            if p.revents == 0 {
+                continue;
+            }
+            let Some(out) = list.get_mut(n) else {
+                stop = Some(from + j);
+                break;
+            };
+            left -= 1;
+            let f = flags_from_poll(p.revents);
+            if has_oneshots || f & flags::INVALID != 0 {
+                settle(self.set, key, f);
+            }
+            let Some(ev) = translate_one(self.table, key, f) else {
+                continue;
+            };
+            *out = ev;
+            n += 1;
+        }
+        self.events.set_len(n);
+        self.remaining = left;
+        stop
     }
 }
 
@@ -208,6 +279,7 @@ fn settle(set: &mut Set, key: u64, f: u8) {
         let _ = remove(set, fd);
     } else if set.oneshot[at] {
         set.fds[at].fd = -1;
+        set.version += 1;
     }
 }
 
@@ -215,7 +287,8 @@ fn remove(set: &mut Set, fd: RawFd) -> io::Result<()> {
     let at = set.index.get(fd).ok_or_else(not_registered)?;
     set.fds.swap_remove(at);
     set.keys.swap_remove(at);
-    set.oneshot.swap_remove(at);
+    set.oneshots -= usize::from(set.oneshot.swap_remove(at));
+    set.version += 1;
     set.index.clear(fd);
     if at < set.fds.len() {
         let moved = set.keys[at] as u32 as RawFd;

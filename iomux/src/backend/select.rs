@@ -23,6 +23,8 @@ use super::Sys;
 use super::scan::{FdIndex, Notify, already_registered, not_registered};
 use crate::event::{Events, Ready, flags};
 use crate::interest::{Interest, Mode};
+use crate::poller::translate_one;
+use crate::table::{NO_KEY, Table};
 
 const BITS: usize = 64;
 
@@ -53,7 +55,12 @@ struct Set {
     interest: Vec<Interest>,
     oneshot: Vec<bool>,
     armed: Vec<bool>,
+    /// Oneshot entries: with none, the scan skips the `armed` check.
+    oneshots: usize,
     index: FdIndex,
+    /// The key of each registered fd, indexed by fd: the scan turns a set
+    /// bit into a report with one load.
+    key_of: Vec<u64>,
     read: Vec<u64>,
     write: Vec<u64>,
     except: Vec<u64>,
@@ -62,6 +69,14 @@ struct Set {
 }
 
 impl Set {
+    fn set_key(&mut self, fd: RawFd, key: u64) {
+        let i = fd as usize;
+        if i >= self.key_of.len() {
+            self.key_of.resize(i + 1, NO_KEY);
+        }
+        self.key_of[i] = key;
+    }
+
     fn paint(&mut self, fd: RawFd, interest: Interest, on: bool) {
         set_bit(&mut self.read, fd, on && interest.is_readable());
         set_bit(&mut self.write, fd, on && interest.is_writable());
@@ -74,9 +89,10 @@ impl Set {
         self.fds.swap_remove(at);
         self.keys.swap_remove(at);
         self.interest.swap_remove(at);
-        self.oneshot.swap_remove(at);
+        self.oneshots -= usize::from(self.oneshot.swap_remove(at));
         self.armed.swap_remove(at);
         self.index.clear(fd);
+        self.set_key(fd, NO_KEY);
         if at < self.fds.len() {
             self.index.set(self.fds[at], at);
         }
@@ -128,11 +144,13 @@ impl SelectSys {
             // an fd that is not open yields EBADF and touches nothing.
             let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0
                 && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
-            if closed && events.ready.len() < events.ready.capacity() {
-                events.ready.push(Ready {
+            // One that does not fit is reported by the next wait's EBADF.
+            let reported = closed
+                && events.ready.push(Ready {
                     key: set.keys[at],
                     flags: flags::INVALID | flags::ERROR,
                 });
+            if reported {
                 let _ = set.remove(fd);
             } else {
                 at += 1;
@@ -160,8 +178,10 @@ impl Sys for SelectSys {
         set.keys.push(key);
         set.interest.push(interest);
         set.oneshot.push(mode.is_oneshot());
+        set.oneshots += usize::from(mode.is_oneshot());
         set.armed.push(true);
         set.index.set(fd, at);
+        set.set_key(fd, key);
         set.paint(fd, interest, true);
         set.max_fd = set.max_fd.max(fd);
         let waiting = set.waiting;
@@ -184,7 +204,9 @@ impl Sys for SelectSys {
         set.paint(fd, old, false);
         set.paint(fd, interest, true);
         set.keys[at] = key;
+        set.set_key(fd, key);
         set.interest[at] = interest;
+        set.oneshots = set.oneshots - usize::from(set.oneshot[at]) + usize::from(mode.is_oneshot());
         set.oneshot[at] = mode.is_oneshot();
         set.armed[at] = true;
         let waiting = set.waiting;
@@ -200,14 +222,26 @@ impl Sys for SelectSys {
         self.changed(waiting)
     }
 
-    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()> {
-        events.ready.clear();
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<&Timespec>,
+        table: &Mutex<Table>,
+    ) -> io::Result<()> {
         let mut scratch = self.scratch.lock().unwrap();
         let s = &mut *scratch;
+        // A wait that only looks cannot be blocked, so nobody needs to wake
+        // it: leave the notify fd out (one fd less for the kernel to poll).
+        let only_look = timeout.is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0);
         let notify = self.notify.raw();
         let nfds = {
             let mut set = self.set.lock().unwrap();
-            let nfds = set.max_fd.max(notify) + 1;
+            let top = if only_look {
+                set.max_fd
+            } else {
+                set.max_fd.max(notify)
+            };
+            let nfds = top + 1;
             let words = (nfds as usize).div_ceil(BITS);
             for (dst, src) in [
                 (&mut s.read, &set.read),
@@ -218,7 +252,9 @@ impl Sys for SelectSys {
                 dst.extend_from_slice(&src[..words.min(src.len())]);
                 dst.resize(words, 0);
             }
-            set_bit(&mut s.read, notify, true);
+            if !only_look {
+                set_bit(&mut s.read, notify, true);
+            }
             set.waiting = true;
             nfds
         };
@@ -227,23 +263,34 @@ impl Sys for SelectSys {
             tv_nsec: t.tv_nsec as _,
         });
         let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        // SAFETY: each bitmap holds ceil(nfds / 64) u64 words, which is the
-        // memory the kernel reads and writes for `nfds` bits (fd_set is only
-        // a bit array); `ts_ptr` is null or points at `ts`; a null sigmask
-        // leaves the signal mask alone.
-        let r = unsafe {
-            libc::pselect(
-                nfds,
-                s.read.as_mut_ptr().cast(),
-                s.write.as_mut_ptr().cast(),
-                s.except.as_mut_ptr().cast(),
-                ts_ptr,
-                std::ptr::null(),
-            )
+        // An empty set is passed as null: the kernel then neither copies it
+        // in nor writes it back (most loops watch no fd for writing).
+        let set_ptr = |words: &mut Vec<u64>| -> *mut libc::fd_set {
+            if words.iter().all(|&w| w == 0) {
+                std::ptr::null_mut()
+            } else {
+                words.as_mut_ptr().cast()
+            }
         };
+        let (read, write, except) = (
+            set_ptr(&mut s.read),
+            set_ptr(&mut s.write),
+            set_ptr(&mut s.except),
+        );
+        // SAFETY: each non-null set points at ceil(nfds / 64) u64 words,
+        // which is the memory the kernel reads and writes for `nfds` bits
+        // (fd_set is only a bit array); `ts_ptr` is null or points at `ts`;
+        // a null sigmask leaves the signal mask alone.
+        let r =
+            unsafe { libc::pselect(nfds.max(0), read, write, except, ts_ptr, std::ptr::null()) };
         let err = io::Error::last_os_error();
-        self.set.lock().unwrap().waiting = false;
+        // Lock order: the Poller's table, then the set.
+        let mut table = table.lock().unwrap();
+        let mut set = self.set.lock().unwrap();
+        set.waiting = false;
         if r < 0 {
+            drop(set);
+            drop(table);
             if err.raw_os_error() == Some(libc::EBADF) {
                 self.drop_closed(events);
                 return Ok(());
@@ -253,19 +300,25 @@ impl Sys for SelectSys {
         if r == 0 {
             return Ok(());
         }
-        if has_bit(&s.read, notify) {
+        if !only_look && has_bit(&s.read, notify) {
             self.notify.drain();
             set_bit(&mut s.read, notify, false);
         }
-        let mut set = self.set.lock().unwrap();
         let words = s.read.len();
-        let capacity = events.ready.capacity();
-        let start = s.start_bit % (words * BITS).max(1);
+        if words == 0 {
+            return Ok(());
+        }
+        let start = s.start_bit % (words * BITS);
         let (w0, b0) = (start / BITS, start % BITS);
-        // words + 1 steps: the first word from bit b0 up, the last step the
-        // same word's bits below b0.
-        'scan: for i in 0..=words {
-            let w = (w0 + i) % words;
+        // words + 1 steps: the first word from bit b0 up, then the others
+        // in turn, the last step the first word's bits below b0.
+        let mut stop = None;
+        for i in 0..=words {
+            let w = if w0 + i >= words {
+                w0 + i - words
+            } else {
+                w0 + i
+            };
             let mask = if i == 0 {
                 !0u64 << b0
             } else if i == words {
@@ -273,38 +326,19 @@ impl Sys for SelectSys {
             } else {
                 !0u64
             };
-            let (rw, ww, ew) = (s.read[w], s.write[w], s.except[w]);
-            let mut bits = (rw | ww | ew) & mask;
-            while bits != 0 {
-                let b = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let fd = (w * BITS + b) as RawFd;
-                let Some(at) = set.index.get(fd) else {
-                    continue;
-                };
-                if !set.armed[at] {
-                    continue;
-                }
-                // The master sets hold only what each entry asked for, so
-                // the result bits need no masking by interest.
-                let bit = |word: u64, flag: u8| ((word >> b) & 1) as u8 * flag;
-                let f =
-                    bit(rw, flags::READABLE) | bit(ww, flags::WRITABLE) | bit(ew, flags::PRIORITY);
-                if events.ready.len() == capacity {
-                    // Full: the next wait starts at this fd (fairness).
-                    s.start_bit = fd as usize;
-                    break 'scan;
-                }
-                if set.oneshot[at] {
-                    set.armed[at] = false;
-                    let interest = set.interest[at];
-                    set.paint(fd, interest, false);
-                }
-                events.ready.push(Ready {
-                    key: set.keys[at],
-                    flags: f,
-                });
+            let word = (s.read[w] & mask, s.write[w] & mask, s.except[w] & mask);
+            stop = if set.oneshots == 0 {
+                scan_word(&mut table, &set.key_of, word, w, events)
+            } else {
+                scan_word_oneshot(&mut table, &mut set, word, w, events)
+            };
+            if stop.is_some() {
+                break;
             }
+        }
+        if let Some(fd) = stop {
+            // Full: the next wait starts at this fd (fairness).
+            s.start_bit = fd;
         }
         Ok(())
     }
@@ -312,4 +346,83 @@ impl Sys for SelectSys {
     fn kernel_rejects_duplicates(&self) -> bool {
         false
     }
+}
+
+/// Reports the fds whose bits are set in one word of the result sets
+/// (read, write, except) as events. Returns the fd that did not fit, if the
+/// list filled up. The master sets hold only what each entry asked for, so
+/// the result bits need no masking by interest; every set bit is a
+/// registered fd (the notify fd's bit is cleared before the scan).
+#[inline(always)]
+fn scan_word(
+    table: &mut Table,
+    key_of: &[u64],
+    (rw, ww, ew): (u64, u64, u64),
+    w: usize,
+    events: &mut Events,
+) -> Option<usize> {
+    let (list, mut n) = events.parts();
+    let mut bits = rw | ww | ew;
+    let mut stop = None;
+    while bits != 0 {
+        let b = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let fd = w * BITS + b;
+        let Some(&key) = key_of.get(fd) else { continue };
+        let Some(out) = list.get_mut(n) else {
+            stop = Some(fd);
+            break;
+        };
+        let Some(ev) = translate_one(table, key, word_flags(rw, ww, ew, b)) else {
+            continue;
+        };
+        *out = ev;
+        n += 1;
+    }
+    events.set_len(n);
+    stop
+}
+
+/// `scan_word` for a set with oneshot entries: a fired one is disarmed (its
+/// bits cleared) and a disarmed one skipped.
+fn scan_word_oneshot(
+    table: &mut Table,
+    set: &mut Set,
+    (rw, ww, ew): (u64, u64, u64),
+    w: usize,
+    events: &mut Events,
+) -> Option<usize> {
+    let mut bits = rw | ww | ew;
+    while bits != 0 {
+        let b = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let fd = (w * BITS + b) as RawFd;
+        let Some(at) = set.index.get(fd) else {
+            continue;
+        };
+        if !set.armed[at] {
+            continue;
+        }
+        let (list, n) = events.parts();
+        if n == list.len() {
+            return Some(fd as usize);
+        }
+        if set.oneshot[at] {
+            set.armed[at] = false;
+            let interest = set.interest[at];
+            set.paint(fd, interest, false);
+        }
+        if let Some(ev) = translate_one(table, set.keys[at], word_flags(rw, ww, ew, b)) {
+            list[n] = ev;
+            events.set_len(n + 1);
+        }
+    }
+    None
+}
+
+/// Our flags for bit `b` of one word of the three result sets.
+#[inline(always)]
+fn word_flags(rw: u64, ww: u64, ew: u64, b: usize) -> u8 {
+    let bit = |word: u64, flag: u8| ((word >> b) & 1) as u8 * flag;
+    bit(rw, flags::READABLE) | bit(ww, flags::WRITABLE) | bit(ew, flags::PRIORITY)
 }

@@ -5,6 +5,12 @@
 //! - Level: a single-shot poll, re-armed at the start of the next wait. The
 //!   new poll checks readiness when issued, so an fd that is still ready is
 //!   reported again at once, and one drained by the caller stays quiet.
+//!   A completion tells what held when the kernel posted it: an fd that
+//!   was ready when its poll completed but was drained before the next
+//!   wait (say, read through another path) is still reported by that wait,
+//!   once — a spurious event, never a lost one. epoll re-checks readiness
+//!   inside `epoll_wait`, and poll and select look at call time, so they do
+//!   not show this; callers that read until EAGAIN do not notice it.
 //! - Edge: one multishot poll, a completion per wake-up of the fd's wait
 //!   queue — what epoll's ET reports ([`Backend::supports_edge`] is true).
 //!   If the kernel ends it (CQ overflow), it is re-armed, and the fresh poll
@@ -67,6 +73,7 @@ use super::scan::{Notify, already_registered, not_registered};
 use super::{Sys, flags_from_poll, poll_mask};
 use crate::event::{Events, Ready, flags};
 use crate::interest::{Interest, Mode};
+use crate::table::Table;
 
 mod requests;
 mod setup;
@@ -272,14 +279,18 @@ impl UringSys {
             st.rearm.push(fd as RawFd);
         }
         if r.batch == st.batch {
-            events.ready[r.batch_index as usize].flags |= f;
+            if let Some(merged) = events.ready.get_mut(r.batch_index as usize) {
+                merged.flags |= f;
+            }
         } else {
             r.batch = st.batch;
             r.batch_index = events.ready.len() as u32;
-            events.ready.push(Ready {
+            let kept = events.ready.push(Ready {
                 key: r.key,
                 flags: f,
             });
+            // `wait` reaps a completion only while there is room for it.
+            debug_assert!(kept, "a completion reaped into a full event list");
         }
     }
 }
@@ -365,7 +376,12 @@ impl Sys for UringSys {
         Ok(())
     }
 
-    fn wait(&self, events: &mut Events, timeout: Option<&Timespec>) -> io::Result<()> {
+    fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<&Timespec>,
+        _table: &Mutex<Table>,
+    ) -> io::Result<()> {
         events.ready.clear();
         let _ring = lock(&self.ring_lock);
         let complete = {
