@@ -114,5 +114,8 @@ fn tiny_ring_full_sq_and_cq_overflow_lose_nothing() {
         "the CQ never overflowed: {stats}"
     );
     assert_eq!(counter(stats, "accepted"), CONNS as u64, "{stats}");
+    // Every socket went into the registered file table, and every close
+    // (which the clients saw, or they would not have finished) took it out.
+    assert_eq!(counter(stats, "fixed"), CONNS as u64, "{stats}");
     assert_eq!(counter(stats, "closed"), CONNS as u64, "{stats}");
 }

@@ -102,9 +102,10 @@ pub fn run(args: &ServeArgs) -> CliResult {
     main.run()?;
     let s = main.stats;
     eprintln!(
-        "iomux-stats: model=uring threads={threads} counters_of=ring0 accepted={} closed={} completions={} enters={} \
+        "iomux-stats: model=uring threads={threads} counters_of=ring0 accepted={} fixed={} closed={} completions={} enters={} \
          short_sends={} recv_rearms={} overflows={} sq_full={} shed={}",
         s.accepted,
+        s.fixed,
         s.closed,
         s.completions,
         s.enters,

@@ -27,6 +27,9 @@ pub(super) enum Phase {
 
 pub(super) struct Conn {
     pub fd: OwnedFd,
+    /// The socket is also in the ring's registered file table, at the
+    /// connection's slot: requests name it by index (see the worker).
+    pub fixed: bool,
     pub generation: u32,
     pub phase: Phase,
     handler: Box<dyn Handler>,
@@ -65,6 +68,7 @@ impl Conn {
     pub(super) fn new(fd: OwnedFd, generation: u32, handler: Box<dyn Handler>) -> Conn {
         Conn {
             fd,
+            fixed: false,
             generation,
             phase: Phase::Open,
             handler,
