@@ -77,3 +77,30 @@ fn level_writable_and_read_closed() {
         }
     }
 }
+
+/// Readiness that ended before the wait: epoll, poll and select check at
+/// wait time and report nothing; io_uring (`level_checked_at_wait` false)
+/// may report what its completed poll saw, once, and then nothing.
+#[test]
+fn level_drained_before_the_wait() {
+    for backend in BACKENDS {
+        let p = poller(backend);
+        let (a, b) = pair();
+        send(&b, b"x");
+        p.register(&a, Token(3), Interest::READABLE, Mode::Level)
+            .unwrap();
+        drain(&a);
+        let mut events = Events::with_capacity(16);
+        let first = wait(&p, &mut events, MUST_NOT);
+        let allowed = usize::from(!backend.level_checked_at_wait());
+        assert!(
+            first.len() <= allowed,
+            "{backend}: {} event(s) for an fd drained before the wait (allowed {allowed}): {first:?}",
+            first.len()
+        );
+        assert!(
+            wait(&p, &mut events, MUST_NOT).is_empty(),
+            "{backend}: a drained fd reported again"
+        );
+    }
+}

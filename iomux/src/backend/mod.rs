@@ -101,6 +101,16 @@ impl Backend {
         matches!(self, Backend::IoUring)
     }
 
+    /// True when a level-triggered event always reflects the fd's state at
+    /// the time of the wait: epoll re-checks each ready fd inside
+    /// `epoll_wait`, poll and select look at call time. io_uring reports
+    /// what held when a poll request completed, so an fd drained after
+    /// that (but before the wait that reaps the completion) is still
+    /// reported once: a spurious event, never a lost one.
+    pub const fn level_checked_at_wait(self) -> bool {
+        !matches!(self, Backend::IoUring)
+    }
+
     /// True when the cost of a wait grows with the number of watched fds
     /// rather than with the number of ready ones.
     pub const fn scans_interest_set(self) -> bool {
