@@ -1,51 +1,28 @@
-//! `Poller::wait` on io_uring allocates nothing: not when it re-arms Level
-//! polls, not when multishot Edge polls complete, not when more is ready
-//! than `Events` holds, not when a waker fires.
+//! `Poller::wait` allocates nothing, on every backend: not when more is
+//! ready than `Events` holds (poll and select resume their scan, io_uring
+//! leaves completions in the CQ and re-arms Level polls), not when edge
+//! registrations fire (multishot polls on io_uring), not when a waker fires.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use iomux::{Backend, Events, Interest, Mode, Poller, Token, Waker};
+use iomux::{Events, Interest, Mode, Token, Waker};
 
-/// Counts allocations made by the current thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the counter is a const
-// thread-local Cell, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
+mod common;
+mod counting_alloc;
+use common::{BACKENDS, poller};
+use counting_alloc::allocs;
 
 #[test]
 fn wait_allocates_nothing() {
-    let p = Poller::with_backend(Backend::IoUring).unwrap();
+    for backend in BACKENDS {
+        wait_allocates_nothing_on(backend);
+    }
+}
+
+fn wait_allocates_nothing_on(backend: iomux::Backend) {
+    let p = poller(backend);
     // 200 level fds, always readable (never drained), through a 16-event
     // buffer: every wait re-arms the polls it reported and leaves the rest
     // in the CQ. Plus 50 edge fds that get new data in each round, and a
@@ -88,8 +65,11 @@ fn wait_allocates_nothing() {
         seen += round(&mut events, &mut edge);
     }
     let made = allocs() - before;
-    assert!(seen >= 20 * 40, "the waits delivered too little: {seen}");
+    assert!(
+        seen >= 20 * 40,
+        "{backend}: the waits delivered too little: {seen}"
+    );
     // write_all on a UnixStream and wake() allocate nothing either, so
     // every allocation here would be the poller's.
-    assert_eq!(made, 0, "{made} allocations in 800 waits");
+    assert_eq!(made, 0, "{backend}: {made} allocations in 800 waits");
 }
