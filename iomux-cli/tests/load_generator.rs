@@ -2,6 +2,7 @@
 //! notices wrong echo bytes and wrong HTTP answers.
 
 mod models_common;
+mod serve_common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};

@@ -3,6 +3,7 @@
 //! no byte is lost.
 
 mod models_common;
+mod serve_common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};

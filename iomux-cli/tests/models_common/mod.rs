@@ -1,12 +1,14 @@
 //! Shared by the `models_*` tests: the three models of the I/O-models issue
 //! (blocking, nonblocking, sigio), and a server handle that can pass an
-//! environment variable and read the server's exit statistics.
+//! environment variable and read the server's exit statistics. A test that
+//! includes it includes `serve_common` too (whose `spawn` it uses).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use crate::serve_common::spawn;
+
+use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Every bounded wait in these tests.
@@ -47,40 +49,21 @@ impl Served {
 
     /// The same, with more arguments.
     pub fn start_with(model: &str, proto: &str, env: &[(&str, &str)], extra: &[&str]) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--model",
-                model,
-                "--proto",
-                proto,
-            ])
-            .args(extra)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn iomux serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let Ok(line) = rx.recv_timeout(WAIT) else {
-            let _ = child.kill();
-            panic!("no ready line from iomux serve --model {model} within {WAIT:?}");
-        };
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .parse()
-            .expect("address in the ready line");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_iomux"));
+        cmd.args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--model",
+            model,
+            "--proto",
+            proto,
+        ])
+        .args(extra)
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped());
+        let what = format!("iomux serve --model {model}");
+        let (child, addr) = spawn::serve_until_ready(cmd, &what, WAIT);
         Served { child, addr }
     }
 

@@ -2,10 +2,12 @@
 //! on port 0, read its ready line, talk to it over loopback.
 #![allow(dead_code)]
 
+#[path = "../spawn/mod.rs"]
+pub mod spawn;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Every bounded wait in these tests.
@@ -20,43 +22,21 @@ pub struct Server {
 impl Server {
     /// `iomux serve --addr 127.0.0.1:0 --model M --mode D --proto P extra...`
     pub fn start(model: &str, mode: &str, proto: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--model",
-                model,
-                "--mode",
-                mode,
-            ])
-            .args(["--proto", proto])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn iomux serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(WAIT) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("no ready line from iomux serve --model {model} within {WAIT:?}");
-            }
-        };
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .parse()
-            .expect("address in the ready line");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_iomux"));
+        cmd.args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--model",
+            model,
+            "--mode",
+            mode,
+        ])
+        .args(["--proto", proto])
+        .args(extra)
+        .stderr(Stdio::inherit());
+        let what = format!("iomux serve --model {model}");
+        let (child, addr) = spawn::serve_until_ready(cmd, &what, WAIT);
         Server { child, addr }
     }
 
