@@ -395,9 +395,14 @@ fn on_event(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Outcome::Closed,
         };
+        // A short read emptied the socket: stop here rather than pay for a
+        // read that returns EAGAIN (the registration is level-triggered, so
+        // anything that arrives later is reported by the next wait).
+        let drained = n < scratch.len();
         let ex = match &mut conn.state {
             State::Busy(ex) => ex,
             State::Probing(probe) => match probe.receive(&scratch[..n]) {
+                Verdict::Partial if drained => return Outcome::Open,
                 Verdict::Partial => continue,
                 Verdict::Good => return promote(conn, index, poller, c, k, args),
                 // A wrong answer, or one that closes the connection at once:
@@ -408,6 +413,7 @@ fn on_event(
             State::Idle | State::Connecting => return Outcome::Bad,
         };
         match ex.receive(&scratch[..n]) {
+            Verdict::Partial if drained => return Outcome::Open,
             Verdict::Partial => {}
             Verdict::Bad => return Outcome::Bad,
             verdict @ (Verdict::Good | Verdict::GoodThenClose) => {
@@ -425,6 +431,10 @@ fn on_event(
                 if let Some(bad) = begin(conn, index, poller) {
                     return bad;
                 }
+                // One request in flight per connection: nothing more can
+                // come before the server answers the one just sent (bytes
+                // past a whole reply were caught as Bad above).
+                return Outcome::Open;
             }
         }
     }
