@@ -112,6 +112,19 @@ fn run_once(poller: &Poller, pairs: &[Pair], active: usize, writes: usize) -> io
     })
 }
 
+/// Time for all the runs of one cell. A scan over 5,000 fds per event makes
+/// one run of 10,000 writes take ~10 s on poll and select; their µs/event
+/// hardly varies, so three runs tell as much as fifteen.
+const CELL_BUDGET: Duration = Duration::from_secs(3);
+
+/// How many runs fit the budget, given the first: `wanted` at most, and at
+/// least three (or `wanted`, if fewer) for a median.
+fn runs_within_budget(wanted: usize, first: Duration) -> usize {
+    let wanted = wanted.max(1);
+    let fit = (CELL_BUDGET.as_secs_f64() / first.as_secs_f64().max(1e-9)) as usize;
+    fit.clamp(wanted.min(3), wanted)
+}
+
 pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
     let fds = args.fds.clone().unwrap_or_else(|| {
         if args.eventfd {
@@ -127,12 +140,15 @@ pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
         "socket pairs"
     };
     println!(
-        "pipes: libevent bench.c method, {kind}, {} writes per run, median of {} runs",
-        args.writes, args.runs
+        "pipes: libevent bench.c method, {kind}, {} writes per run, median of up to {} runs \
+         (fewer, at least 3, where they would take over {}s)",
+        args.writes,
+        args.runs,
+        CELL_BUDGET.as_secs()
     );
     println!(
-        "{:<8} {:>7} {:>7} {:>14} {:>17}",
-        "backend", "pairs", "active", "µs/event", "dispatch µs/ev"
+        "{:<8} {:>7} {:>7} {:>14} {:>17} {:>5}",
+        "backend", "pairs", "active", "µs/event", "dispatch µs/ev", "runs"
     );
     for &backend in backends {
         let poller = match Poller::with_backend(backend) {
@@ -149,18 +165,25 @@ pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
             for &active in &actives {
                 let mut total = Vec::new();
                 let mut dispatch = Vec::new();
-                for _ in 0..args.runs {
+                let mut runs = args.runs.max(1);
+                let mut i = 0;
+                while i < runs {
                     let t = run_once(&poller, &pairs, active.min(n), args.writes)?;
+                    if i == 0 {
+                        runs = runs_within_budget(args.runs, t.total);
+                    }
                     total.push(t.total.as_secs_f64() * 1e6 / t.events as f64);
                     dispatch.push(t.dispatch.as_secs_f64() * 1e6 / t.events as f64);
+                    i += 1;
                 }
                 println!(
-                    "{:<8} {:>7} {:>7} {:>14.3} {:>17.3}",
+                    "{:<8} {:>7} {:>7} {:>14.3} {:>17.3} {:>5}",
                     backend.name(),
                     n,
                     active,
                     median(&mut total),
-                    median(&mut dispatch)
+                    median(&mut dispatch),
+                    runs
                 );
             }
             for p in &pairs {
@@ -169,4 +192,19 @@ pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_cells_get_fewer_runs_but_at_least_three() {
+        let ms = Duration::from_millis;
+        assert_eq!(runs_within_budget(15, ms(10)), 15);
+        assert_eq!(runs_within_budget(15, ms(500)), 6);
+        assert_eq!(runs_within_budget(15, ms(10_000)), 3);
+        assert_eq!(runs_within_budget(2, ms(10_000)), 2);
+        assert_eq!(runs_within_budget(0, ms(1)), 1);
+    }
 }

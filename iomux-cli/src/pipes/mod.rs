@@ -36,7 +36,8 @@ pub struct PipesArgs {
     /// up to ~19,000 fit under RLIMIT_NOFILE).
     #[arg(long)]
     pub eventfd: bool,
-    /// Runs per cell (rounds for --wait); the median is reported.
+    /// Runs per cell (rounds for --wait); the median is reported. The chain
+    /// does fewer (at least 3) in a cell whose runs would take over 3 s.
     #[arg(long, default_value_t = 15)]
     pub runs: usize,
     /// Backends to measure (comma-separated): epoll, poll, select, uring.
