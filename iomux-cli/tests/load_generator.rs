@@ -7,7 +7,6 @@ mod serve_common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use models_common::{Served, WAIT};
 use serde_json::Value;
@@ -22,17 +21,7 @@ fn load(addr: SocketAddr, args: &[&str]) -> Value {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn iomux load");
-    let end = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("iomux load did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = serve_common::spawn::exit_within(&mut child, WAIT, "iomux load");
     let mut out = String::new();
     child
         .stdout

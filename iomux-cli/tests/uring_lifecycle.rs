@@ -5,13 +5,17 @@
 
 mod serve_common;
 
+// `io_uring_setup` made to fail, as `kernel.io_uring_disabled` would.
+#[path = "../../iomux/tests/seccomp/mod.rs"]
+mod seccomp;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use rand::RngCore;
-use serve_common::{Server, WAIT};
+use serve_common::{Server, WAIT, spawn};
 use sha2::{Digest, Sha256};
 
 fn uring_echo() -> Server {
@@ -163,35 +167,19 @@ fn resets_in_the_middle_leak_nothing() {
 /// Starts `iomux serve --model uring --proto echo extra…` with stderr
 /// captured; returns the child and its address.
 fn spawn_captured(extra: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
-        .args(["serve", "--model", "uring", "--proto", "echo"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iomux"));
+    cmd.args(["serve", "--model", "uring", "--proto", "echo"])
         .args(["--addr", "127.0.0.1:0"])
         .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .expect("ready line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("ready line {line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr)
+        .stderr(Stdio::piped());
+    spawn::serve_until_ready(cmd, "iomux serve --model uring", WAIT)
 }
 
 /// Sends SIGTERM, checks the exit is clean, returns the stats line.
 fn terminate(mut child: std::process::Child) -> String {
     // SAFETY (test): kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let status = wait_bounded(&mut child);
+    let status = spawn::exit_within(&mut child, WAIT, "the server, on SIGTERM,");
     let mut err = String::new();
     child
         .stderr
@@ -241,71 +229,6 @@ fn two_rings_share_the_connections() {
     );
 }
 
-fn wait_bounded(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let end = std::time::Instant::now() + WAIT;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if std::time::Instant::now() > end {
-            let _ = child.kill();
-            panic!("the server did not exit within {WAIT:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
-/// Makes `io_uring_setup` fail with EPERM in the child (as the
-/// `kernel.io_uring_disabled` sysctl would). Between fork and exec: only
-/// system calls.
-fn deny_io_uring() -> std::io::Result<()> {
-    let op = |code: u32| code as u16;
-    let filter = [
-        libc::sock_filter {
-            code: op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS),
-            jt: 0,
-            jf: 0,
-            k: 0, // seccomp_data.nr
-        },
-        libc::sock_filter {
-            code: op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K),
-            jt: 0,
-            jf: 1,
-            k: libc::SYS_io_uring_setup as u32,
-        },
-        libc::sock_filter {
-            code: op(libc::BPF_RET | libc::BPF_K),
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        },
-        libc::sock_filter {
-            code: op(libc::BPF_RET | libc::BPF_K),
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ALLOW,
-        },
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY (test): prctl with valid arguments; the kernel copies `prog`.
-    let ok = unsafe {
-        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
-            && libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &prog as *const libc::sock_fprog,
-            ) == 0
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 #[test]
 fn unavailable_io_uring_is_a_clear_error_at_start() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_iomux"));
@@ -321,7 +244,7 @@ fn unavailable_io_uring_is_a_clear_error_at_start() {
     .stdin(Stdio::null());
     // SAFETY (test): the closure only makes system calls.
     unsafe {
-        cmd.pre_exec(deny_io_uring);
+        cmd.pre_exec(|| seccomp::deny_io_uring_setup(libc::EPERM as u32));
     }
     let out = cmd.output().expect("run iomux serve");
     let stdout = String::from_utf8_lossy(&out.stdout);

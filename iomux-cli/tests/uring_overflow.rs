@@ -3,12 +3,15 @@
 //! CQ overflows, yet every byte comes back (SHA-256) and the server's own
 //! counters show both paths were taken.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+mod serve_common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::RngCore;
+use serve_common::spawn;
 use sha2::{Digest, Sha256};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -26,24 +29,11 @@ fn counter(stats: &str, name: &str) -> u64 {
 
 #[test]
 fn tiny_ring_full_sq_and_cq_overflow_lose_nothing() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
-        .args(["serve", "--model", "uring", "--proto", "echo"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iomux"));
+    cmd.args(["serve", "--model", "uring", "--proto", "echo"])
         .args(["--addr", "127.0.0.1:0", "--uring-entries", "4"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn iomux serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("ready line");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("ready line {line:?}"))
-        .parse()
-        .unwrap();
+        .stderr(Stdio::piped());
+    let (mut child, addr) = spawn::serve_until_ready(cmd, "iomux serve --model uring", WAIT);
 
     std::thread::scope(|scope| {
         let mut checks = Vec::new();
@@ -85,14 +75,7 @@ fn tiny_ring_full_sq_and_cq_overflow_lose_nothing() {
 
     // SAFETY (test): kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let end = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < end, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = spawn::exit_within(&mut child, WAIT, "the server, on SIGTERM,");
     let mut err = String::new();
     child
         .stderr

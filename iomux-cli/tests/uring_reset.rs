@@ -2,19 +2,11 @@
 //! resets while the server is sending to it; the server survives, cancels
 //! and frees the connection, and goes on serving.
 //!
-//! The cases are that very file, included as a module; `per_variant!` is
-//! redefined before it so that each case runs once, on the uring model.
+//! The cases are that very file, included as a module; `on_uring`'s
+//! `per_variant!` comes before it so that each case runs once, on the uring model.
 
-macro_rules! per_variant {
-    ($body:ident) => {
-        mod $body {
-            #[test]
-            fn uring() {
-                super::$body("uring", "level");
-            }
-        }
-    };
-}
+#[macro_use]
+mod on_uring;
 
 #[path = "serve_reset.rs"]
 mod cases;

@@ -325,16 +325,8 @@ fn translate(
 ) {
     let mut at = *n;
     for (key, bits) in reports {
-        let (fd, _) = split_key(key);
-        let ev = match table.get_mut(fd) {
-            // The common case: a live plain registration reporting readiness.
-            Some(slot) if slot.plain_key == key && bits & flags::INVALID == 0 => {
-                Event::new(slot.token, bits)
-            }
-            _ => match accept(table, key, bits) {
-                Some(ev) => ev,
-                None => continue,
-            },
+        let Some(ev) = translate_one(table, key, bits) else {
+            continue;
         };
         if let Some(out) = list.get_mut(at) {
             *out = ev;
@@ -344,12 +336,13 @@ fn translate(
     *n = at;
 }
 
-/// `translate` for one report, for the backends that fill the event list
-/// themselves while they scan.
+/// One report turned into an event, or `None` if stale; used by `translate`
+/// and by the backends that fill the event list themselves while they scan.
 #[inline(always)]
 pub(crate) fn translate_one(table: &mut Table, key: u64, bits: u8) -> Option<Event> {
     let (fd, _) = split_key(key);
     match table.get_mut(fd) {
+        // The common case: a live plain registration reporting readiness.
         Some(slot) if slot.plain_key == key && bits & flags::INVALID == 0 => {
             Some(Event::new(slot.token, bits))
         }

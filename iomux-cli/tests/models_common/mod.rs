@@ -9,7 +9,7 @@ use crate::serve_common::spawn;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every bounded wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -71,17 +71,7 @@ impl Served {
     pub fn stop(mut self) -> (std::process::ExitStatus, String) {
         let pid = rustix::process::Pid::from_child(&self.child);
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
-        let end = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                break s;
-            }
-            assert!(
-                Instant::now() < end,
-                "server did not exit within {WAIT:?} of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = spawn::exit_within(&mut self.child, WAIT, "the server, on SIGTERM,");
         let mut err = String::new();
         self.child
             .stderr

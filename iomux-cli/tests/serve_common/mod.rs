@@ -76,17 +76,8 @@ impl Server {
     pub fn signal_and_wait(&mut self, signal: rustix::process::Signal) -> std::process::ExitStatus {
         let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("pid");
         rustix::process::kill_process(pid, signal).expect("kill");
-        let end = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < end,
-                "the server did not exit on {signal:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let what = format!("the server, on {signal:?},");
+        spawn::exit_within(&mut self.child, WAIT, &what)
     }
 
     /// Open fds of the server process.

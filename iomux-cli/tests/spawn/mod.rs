@@ -1,5 +1,6 @@
-//! Starting the built `iomux serve` and reading its ready line, for the
-//! test helper modules (`serve_common`, `models_common`).
+//! Child processes of the tests: starting the built `iomux serve` and reading
+//! its ready line, and waiting (bounded) for a child to exit. For the
+//! test helper modules (`serve_common`, `models_common`) and the tests.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -34,4 +35,20 @@ pub fn serve_until_ready(mut cmd: Command, what: &str, wait: Duration) -> (Child
         .parse()
         .expect("address in the ready line");
     (child, addr)
+}
+
+/// Waits at most `wait` for `child` to exit. If it does not, kills it and
+/// panics, naming `what`.
+pub fn exit_within(child: &mut Child, wait: Duration, what: &str) -> std::process::ExitStatus {
+    let end = std::time::Instant::now() + wait;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("{what} did not exit within {wait:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -1,6 +1,7 @@
 //! A global allocator that counts the current thread's allocations, for the
 //! tests that assert a hot path allocates nothing. A test binary that
-//! includes this module (`mod counting_alloc;`) counts every allocation.
+//! includes this module (`mod counting_alloc;`, or by path from iomux-cli's
+//! HTTP unit tests) counts every allocation.
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

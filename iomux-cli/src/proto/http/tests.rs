@@ -134,39 +134,10 @@ fn max_requests_closes() {
     );
 }
 
-/// Counts the current thread's allocations (test builds only).
-mod counting {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    pub struct Counting;
-
-    thread_local! {
-        pub static ALLOCS: Cell<u64> = const { Cell::new(0) };
-    }
-
-    // SAFETY: forwards to the system allocator; the counter is a const
-    // thread-local Cell, which never allocates.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            ALLOCS.with(|c| c.set(c.get() + 1));
-            // SAFETY: same contract as ours.
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: same contract as ours.
-            unsafe { System.dealloc(ptr, layout) }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            ALLOCS.with(|c| c.set(c.get() + 1));
-            // SAFETY: same contract as ours.
-            unsafe { System.realloc(ptr, layout, new_size) }
-        }
-    }
-
-    #[global_allocator]
-    static GLOBAL: Counting = Counting;
-}
+/// Counts the current thread's allocations (test builds only): the
+/// library's counting allocator, shared by path.
+#[path = "../../../../iomux/tests/counting_alloc/mod.rs"]
+mod counting;
 
 #[test]
 fn hot_path_allocates_nothing() {
@@ -182,7 +153,7 @@ fn hot_path_allocates_nothing() {
     );
     // Warm up: the output buffer grows to its working size.
     let _ = h.on_data(&input, &mut out);
-    let count = || counting::ALLOCS.with(|c| c.get());
+    let count = counting::allocs;
     let before = count();
     for _ in 0..50 {
         out.clear();
