@@ -49,6 +49,17 @@ pub enum TriggerMode {
     Oneshot,
 }
 
+/// How the loops of `--threads N` share the address (select, poll, epoll).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SharingArg {
+    /// One SO_REUSEPORT listener per loop; the kernel spreads connections.
+    Reuseport,
+    /// One listener in every loop, registered with EPOLLEXCLUSIVE (epoll).
+    Exclusive,
+    /// One listener on the first loop, which hands connections out in turn.
+    RoundRobin,
+}
+
 /// Arguments of `iomux serve`.
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
@@ -67,6 +78,9 @@ pub struct ServeArgs {
     /// Event-loop threads (multiplexing models).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// How the loops of --threads share the address (select, poll, epoll).
+    #[arg(long, value_enum, default_value = "reuseport")]
+    pub sharing: SharingArg,
     /// HTTP: time allowed for a request once begun, and for the first one
     /// (e.g. 60s, 500ms).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]

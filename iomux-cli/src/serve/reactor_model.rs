@@ -1,11 +1,11 @@
 //! `iomux serve --model select|poll|epoll`: the reactor's `LoopGroup`,
 //! one event loop per thread, over the chosen Poller backend.
 
-use iomux::reactor::{Config, LoopGroup};
+use iomux::reactor::{Config, LoopGroup, Sharing};
 use iomux::{Backend, Mode};
 
 use super::shutdown::Shutdown;
-use super::{Model, ServeArgs, TriggerMode};
+use super::{Model, ServeArgs, SharingArg, TriggerMode};
 use crate::CliResult;
 use crate::proto;
 
@@ -35,7 +35,12 @@ pub fn run(args: &ServeArgs) -> CliResult {
     // Before any loop thread exists, so that they all inherit the mask.
     let shutdown = Shutdown::install()?;
     let factory = proto::factory(args.proto, args.limits());
-    let group = LoopGroup::bind(args.addr, args.threads, cfg, factory)?;
+    let sharing = match args.sharing {
+        SharingArg::Reuseport => Sharing::ReusePort,
+        SharingArg::Exclusive => Sharing::Exclusive,
+        SharingArg::RoundRobin => Sharing::RoundRobin,
+    };
+    let group = LoopGroup::bind_with(args.addr, args.threads, cfg, factory, sharing)?;
     super::announce(group.local_addr())?;
     let handles = group.handles().to_vec();
     shutdown.on_signal(move || {

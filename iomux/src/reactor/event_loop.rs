@@ -101,6 +101,11 @@ struct Listener {
     acceptor: Acceptor,
     factory: HandlerFactory,
     listening: bool,
+    /// Other loops this listener deals connections out to, in turn with
+    /// this one (empty: this loop serves every connection it accepts).
+    peers: Vec<LoopHandle>,
+    /// Whose turn the next connection is: 0 is this loop, i is `peers[i-1]`.
+    next: usize,
 }
 
 struct UserTimer {
@@ -270,7 +275,7 @@ impl EventLoop {
         listener: TcpListener,
         factory: HandlerFactory,
     ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, false)
+        self.add_acceptor(listener, factory, false, Vec::new())
     }
 
     /// Like [`add_listener`](Self::add_listener) for a listener shared with
@@ -281,7 +286,22 @@ impl EventLoop {
         listener: TcpListener,
         factory: HandlerFactory,
     ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, true)
+        self.add_acceptor(listener, factory, true, Vec::new())
+    }
+
+    /// Like [`add_listener`](Self::add_listener), but the connections are
+    /// dealt out round-robin: the first to this loop, the next to
+    /// `peers[0]`, and so on (muduo's main reactor handing connections to
+    /// its sub-reactors). A connection for a peer travels as a posted task
+    /// and is served by a handler made on the peer's thread. Works on every
+    /// backend, and one accept call serves the whole group.
+    pub fn add_dispatching_listener(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+        peers: Vec<LoopHandle>,
+    ) -> io::Result<()> {
+        self.add_acceptor(listener, factory, false, peers)
     }
 
     fn add_acceptor(
@@ -289,6 +309,7 @@ impl EventLoop {
         listener: TcpListener,
         factory: HandlerFactory,
         exclusive: bool,
+        peers: Vec<LoopHandle>,
     ) -> io::Result<()> {
         let i = self.listeners.len();
         if i >= MAX_LISTENERS {
@@ -307,6 +328,8 @@ impl EventLoop {
             acceptor,
             factory,
             listening: true,
+            peers,
+            next: 0,
         });
         Ok(())
     }
@@ -666,9 +689,17 @@ impl EventLoop {
             .accept_batch(batch, |fd| accepted.push(fd));
         let factory = Arc::clone(&self.listeners[i].factory);
         for fd in accepted.drain(..) {
-            if let Err(e) = self.insert(fd, factory()) {
-                eprintln!("iomux: cannot serve an accepted connection: {e}");
+            let l = &mut self.listeners[i];
+            let turn = l.next;
+            l.next = (turn + 1) % (l.peers.len() + 1);
+            if turn > 0 {
+                let factory = Arc::clone(&factory);
+                // If the peer has stopped, the task (and the socket in it)
+                // is dropped with the peer's queue: the connection closes.
+                let _ = l.peers[turn - 1].post(move |peer| peer.serve_accepted(fd, factory()));
+                continue;
             }
+            self.serve_accepted(fd, factory());
         }
         self.fd_scratch = accepted;
         if stop == Stop::Starved {
@@ -680,6 +711,13 @@ impl EventLoop {
                 self.timers
                     .push(Instant::now() + ACCEPT_PAUSE, TimerKey::Listener(i));
             }
+        }
+    }
+
+    /// Serves a socket that accept made (non-blocking already).
+    fn serve_accepted(&mut self, fd: OwnedFd, handler: Box<dyn Handler>) {
+        if let Err(e) = self.insert(fd, handler) {
+            eprintln!("iomux: cannot serve an accepted connection: {e}");
         }
     }
 

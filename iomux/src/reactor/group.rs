@@ -1,6 +1,8 @@
-//! `LoopGroup`: N event loops on N threads, each with its own SO_REUSEPORT
-//! listener on the same address, so the kernel spreads connections over the
-//! loops and no accept is shared (no thundering herd, no hand-off).
+//! `LoopGroup`: N event loops on N threads serving one address, in one of
+//! three ways ([`Sharing`]): a SO_REUSEPORT listener per loop (the kernel
+//! spreads connections, no accept is shared: no thundering herd, no
+//! hand-off), one listener shared with EPOLLEXCLUSIVE, or one listener on
+//! the first loop dealing connections out round-robin.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -42,6 +44,12 @@ pub enum Sharing {
     /// One listener, registered in every loop with EPOLLEXCLUSIVE so that
     /// a new connection wakes one loop rather than all (epoll only).
     Exclusive,
+    /// One listener, on the first loop, which accepts every connection and
+    /// hands them out in turn: to itself, then to each other loop (muduo's
+    /// main reactor and sub-reactors). Works on every backend; the spread
+    /// is exact rather than hashed, at the price of one posted task (a
+    /// lock and a wake-up) per connection handed to another loop.
+    RoundRobin,
 }
 
 /// N loops on N threads serving one address.
@@ -84,61 +92,94 @@ impl LoopGroup {
         }
         let first = bind_reuseport(addr)?;
         let addr = first.local_addr()?;
-        let mut listeners = vec![first];
-        for _ in 1..threads.max(1) {
-            let next = match sharing {
-                Sharing::ReusePort => bind_reuseport(addr)?,
-                Sharing::Exclusive => listeners[0].try_clone()?,
-            };
-            listeners.push(next);
-        }
-        let shared = sharing == Sharing::Exclusive;
+        let threads = threads.max(1);
         let mut group = LoopGroup {
             addr,
             handles: Vec::new(),
             threads: Vec::new(),
         };
-        for (i, listener) in listeners.into_iter().enumerate() {
-            let (tx, rx) = mpsc::channel();
-            let factory = factory.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("iomux-loop-{i}"))
-                .spawn(move || -> io::Result<Stats> {
-                    let started = EventLoop::new(cfg).and_then(|mut l| {
-                        if shared {
-                            l.add_shared_listener(listener, factory)?;
-                        } else {
-                            l.add_listener(listener, factory)?;
-                        }
-                        Ok(l)
+        let started = match sharing {
+            Sharing::ReusePort | Sharing::Exclusive => {
+                let exclusive = sharing == Sharing::Exclusive;
+                let mut listeners = vec![first];
+                for _ in 1..threads {
+                    listeners.push(if exclusive {
+                        listeners[0].try_clone()?
+                    } else {
+                        bind_reuseport(addr)?
                     });
-                    match started {
-                        Ok(mut event_loop) => {
-                            let _ = tx.send(Ok(event_loop.handle()));
-                            event_loop.run()?;
-                            Ok(event_loop.stats())
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
-                            Err(e)
-                        }
-                    }
-                })?;
-            group.threads.push(thread);
-            let started = rx
-                .recv()
-                .map_err(|_| io::Error::other("an event-loop thread died while starting"))
-                .and_then(|r| r);
-            match started {
-                Ok(handle) => group.handles.push(handle),
-                Err(e) => {
-                    group.stop();
-                    let _ = group.join();
-                    return Err(e);
                 }
+                listeners
+                    .into_iter()
+                    .enumerate()
+                    .try_for_each(|(i, listener)| {
+                        let factory = factory.clone();
+                        group.spawn(i, cfg, move |l| {
+                            if exclusive {
+                                l.add_shared_listener(listener, factory)
+                            } else {
+                                l.add_listener(listener, factory)
+                            }
+                        })
+                    })
             }
+            Sharing::RoundRobin => {
+                // The other loops first: the first loop needs their handles.
+                (1..threads)
+                    .try_for_each(|i| group.spawn(i, cfg, |_| Ok(())))
+                    .and_then(|()| {
+                        let peers = group.handles.clone();
+                        group.spawn(0, cfg, move |l| {
+                            l.add_dispatching_listener(first, factory, peers)
+                        })
+                    })
+                    .map(|()| {
+                        // Keep loop i at index i.
+                        group.handles.rotate_right(1);
+                        group.threads.rotate_right(1);
+                    })
+            }
+        };
+        if let Err(e) = started {
+            group.stop();
+            let _ = group.join();
+            return Err(e);
         }
         Ok(group)
+    }
+
+    /// Starts loop `i` on a thread of its own, runs `setup` on it there,
+    /// and waits until it is ready (or failed).
+    fn spawn(
+        &mut self,
+        i: usize,
+        cfg: Config,
+        setup: impl FnOnce(&mut EventLoop) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("iomux-loop-{i}"))
+            .spawn(move || -> io::Result<Stats> {
+                let started = EventLoop::new(cfg).and_then(|mut l| setup(&mut l).map(|()| l));
+                match started {
+                    Ok(mut event_loop) => {
+                        let _ = tx.send(Ok(event_loop.handle()));
+                        event_loop.run()?;
+                        Ok(event_loop.stats())
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+                        Err(e)
+                    }
+                }
+            })?;
+        self.threads.push(thread);
+        let handle = rx
+            .recv()
+            .map_err(|_| io::Error::other("an event-loop thread died while starting"))
+            .and_then(|r| r)?;
+        self.handles.push(handle);
+        Ok(())
     }
 
     /// The address the loops listen on.

@@ -5,7 +5,8 @@
 //! - connections (internal): input/output buffers, edge budget,
 //!   back-pressure, half-close, lingering close, MSG_NOSIGNAL.
 //! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each,
-//!   or one listener shared with EPOLLEXCLUSIVE ([`Sharing`]).
+//!   one listener shared with EPOLLEXCLUSIVE, or one listener whose loop
+//!   hands connections out round-robin ([`Sharing`]).
 //! - [`Handler`]: the protocol, per connection.
 //! - [`clock`]: one clock reading per turn, for handlers.
 //!
