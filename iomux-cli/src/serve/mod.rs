@@ -125,17 +125,23 @@ impl ServeArgs {
 }
 
 /// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
+/// A duration flag: a number (decimals allowed) with an optional unit,
+/// `ms`, `s` (the default) or `m`: `500ms`, `1.5s`, `2`, `1m`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("unknown unit in {s:?} (ms, s, m)")),
-    }
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let scale = match unit {
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        _ => return Err(format!("unknown unit in {s:?} (ms, s, m)")),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (e.g. 500ms, 1.5s, 2m)"))?;
+    Duration::try_from_secs_f64(n * scale).map_err(|_| format!("duration out of range: {s:?}"))
 }
 
 fn lower_nofile(limit: u64) -> std::io::Result<()> {
@@ -163,5 +169,22 @@ pub fn run(args: ServeArgs) -> CliResult {
         Model::Nonblocking => nonblocking::run(&args),
         Model::Sigio => sigio::run(&args),
         Model::Uring => uring::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "s", "1h", "-1s", "1..2s", "99999999999999999999999999m"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }
