@@ -45,14 +45,23 @@ pub fn run(args: &ServeArgs) -> CliResult {
         );
     })?;
     announce(listener.local_addr()?)?;
+    // Out of fds since the last successful accept: said once per episode,
+    // not at every retry (a log nobody drains must not block the server).
+    let mut exhausted = false;
     loop {
         let sock = match listener.accept() {
-            Ok((sock, _)) => sock,
+            Ok((sock, _)) => {
+                exhausted = false;
+                sock
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if is_fd_exhaustion(&e) => {
                 // Out of fds: nothing to do but wait for a connection to end.
                 // Without a pause this loop would spin on the pending connection.
-                eprintln!("iomux: accept: {e}");
+                if !exhausted {
+                    eprintln!("iomux: accept: {e}; waiting for connections to close");
+                    exhausted = true;
+                }
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
