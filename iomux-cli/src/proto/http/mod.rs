@@ -223,3 +223,6 @@ impl Handler for Http {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod split_tests;
