@@ -115,13 +115,16 @@ impl Drop for Server {
 }
 
 /// (model, mode) pairs every test runs on.
-pub const VARIANTS: [(&str, &str); 6] = [
+pub const VARIANTS: [(&str, &str); 9] = [
     ("select", "level"),
     ("select", "edge"),
     ("poll", "level"),
     ("poll", "edge"),
     ("epoll", "level"),
     ("epoll", "edge"),
+    ("select", "oneshot"),
+    ("poll", "oneshot"),
+    ("epoll", "oneshot"),
 ];
 
 /// Defines one `#[test]` per variant, calling `$body(model, mode)`.
@@ -152,6 +155,18 @@ macro_rules! per_variant {
             #[test]
             fn epoll_edge() {
                 super::$body("epoll", "edge");
+            }
+            #[test]
+            fn select_oneshot() {
+                super::$body("select", "oneshot");
+            }
+            #[test]
+            fn poll_oneshot() {
+                super::$body("poll", "oneshot");
+            }
+            #[test]
+            fn epoll_oneshot() {
+                super::$body("epoll", "oneshot");
             }
         }
     };
