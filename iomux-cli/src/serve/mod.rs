@@ -124,7 +124,6 @@ impl ServeArgs {
     }
 }
 
-/// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
 /// A duration flag: a number (decimals allowed) with an optional unit,
 /// `ms`, `s` (the default) or `m`: `500ms`, `1.5s`, `2`, `1m`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
