@@ -1,12 +1,14 @@
-//! An echo server on the reactor: a `LoopGroup` of event loops, each with
-//! its own SO_REUSEPORT listener, serving a six-line `Handler`.
+//! An echo server on the reactor: a `LoopGroup` of event loops serving a
+//! six-line `Handler`, each loop with its own SO_REUSEPORT listener, or
+//! (`round-robin`) the first loop accepting for all and handing
+//! connections out in turn.
 //!
-//! `cargo run --example reactor_echo -- [select|poll|epoll] [threads]`,
+//! `cargo run --example reactor_echo -- [select|poll|epoll] [threads] [round-robin]`,
 //! then `nc 127.0.0.1 <port>`. Stops on Ctrl-C (the default SIGINT action).
 
 use std::sync::Arc;
 
-use iomux::reactor::{Action, Config, Handler, LoopGroup};
+use iomux::reactor::{Action, Config, Handler, LoopGroup, Sharing};
 use iomux::{Backend, Mode};
 
 struct Echo;
@@ -22,6 +24,10 @@ fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let backend: Backend = args.next().unwrap_or_else(|| "epoll".into()).parse()?;
     let threads = args.next().map_or(1, |t| t.parse().unwrap_or(1));
+    let sharing = match args.next().as_deref() {
+        Some("round-robin") => Sharing::RoundRobin,
+        _ => Sharing::ReusePort,
+    };
     let mode = if backend.supports_edge() {
         Mode::Edge
     } else {
@@ -32,14 +38,15 @@ fn main() -> std::io::Result<()> {
         mode,
         ..Config::default()
     };
-    let group = LoopGroup::bind(
+    let group = LoopGroup::bind_with(
         "127.0.0.1:0".parse().unwrap(),
         threads,
         cfg,
         Arc::new(|| Box::new(Echo)),
+        sharing,
     )?;
     println!(
-        "listening on {} ({backend}, {mode:?}, {threads} loops)",
+        "listening on {} ({backend}, {mode:?}, {threads} loops, {sharing:?})",
         group.local_addr()
     );
     group.join()
