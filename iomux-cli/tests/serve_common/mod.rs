@@ -127,48 +127,31 @@ pub const VARIANTS: [(&str, &str); 9] = [
     ("epoll", "oneshot"),
 ];
 
-/// Defines one `#[test]` per variant, calling `$body(model, mode)`.
+/// Defines one `#[test]` per variant (the pairs of `VARIANTS`), calling
+/// `$body(model, mode)`.
 #[macro_export]
 macro_rules! per_variant {
     ($body:ident) => {
         mod $body {
-            #[test]
-            fn select_level() {
-                super::$body("select", "level");
-            }
-            #[test]
-            fn select_edge() {
-                super::$body("select", "edge");
-            }
-            #[test]
-            fn poll_level() {
-                super::$body("poll", "level");
-            }
-            #[test]
-            fn poll_edge() {
-                super::$body("poll", "edge");
-            }
-            #[test]
-            fn epoll_level() {
-                super::$body("epoll", "level");
-            }
-            #[test]
-            fn epoll_edge() {
-                super::$body("epoll", "edge");
-            }
-            #[test]
-            fn select_oneshot() {
-                super::$body("select", "oneshot");
-            }
-            #[test]
-            fn poll_oneshot() {
-                super::$body("poll", "oneshot");
-            }
-            #[test]
-            fn epoll_oneshot() {
-                super::$body("epoll", "oneshot");
-            }
+            $crate::per_variant!(@tests $body:
+                select_level("select", "level"),
+                select_edge("select", "edge"),
+                select_oneshot("select", "oneshot"),
+                poll_level("poll", "level"),
+                poll_edge("poll", "edge"),
+                poll_oneshot("poll", "oneshot"),
+                epoll_level("epoll", "level"),
+                epoll_edge("epoll", "edge"),
+                epoll_oneshot("epoll", "oneshot"));
         }
+    };
+    (@tests $body:ident: $($name:ident($model:literal, $mode:literal)),*) => {
+        $(
+            #[test]
+            fn $name() {
+                super::$body($model, $mode);
+            }
+        )*
     };
 }
 
