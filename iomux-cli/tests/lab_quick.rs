@@ -2,10 +2,12 @@
 //! every model and every cell, the implemented models succeed, and the
 //! report, plots and page are written.
 
+mod spawn;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -34,17 +36,7 @@ fn quick_lab_reports_every_model_and_cell() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn iomux lab");
-    let end = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("iomux lab --quick did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = spawn::exit_within(&mut child, LIMIT, "iomux lab --quick");
     assert!(status.success(), "iomux lab: {status}");
 
     let json: Value = serde_json::from_str(

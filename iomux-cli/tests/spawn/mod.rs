@@ -2,6 +2,8 @@
 //! its ready line, and waiting (bounded) for a child to exit. For the
 //! test helper modules (`serve_common`, `models_common`) and the tests.
 
+#![allow(dead_code)] // each test crate uses its own part
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
