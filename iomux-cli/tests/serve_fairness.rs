@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use serve_common::Server;
 
 const ROUND_TRIP_BOUND: Duration = Duration::from_secs(3);
+const MIN_ROUND_TRIPS: u32 = 100;
+const FLOOD_PROGRESS: u64 = 1 << 20;
+const FLOOD_PROGRESS_BOUND: Duration = Duration::from_secs(20);
 
 fn flood_does_not_starve(model: &str, mode: &str) {
     let server = Server::start(model, mode, "echo", &[]);
@@ -51,22 +54,30 @@ fn flood_does_not_starve(model: &str, mode: &str) {
     small.set_read_timeout(Some(ROUND_TRIP_BOUND)).unwrap();
     let mut worst = Duration::ZERO;
     let before = echoed.load(Ordering::Relaxed);
-    for i in 0..100u8 {
+    // At least MIN_ROUND_TRIPS, and on until the flood has moved on by
+    // FLOOD_PROGRESS, so that the round trips are measured under a live
+    // flood however the threads happen to be scheduled; a server that
+    // serves the small peer by stalling the flood fails the deadline.
+    let deadline = Instant::now() + FLOOD_PROGRESS_BOUND;
+    let mut i = 0u32;
+    while i < MIN_ROUND_TRIPS || echoed.load(Ordering::Relaxed) - before < FLOOD_PROGRESS {
+        assert!(
+            Instant::now() < deadline,
+            "the flood moved {} bytes in {FLOOD_PROGRESS_BOUND:?} while the small peer was served",
+            echoed.load(Ordering::Relaxed) - before
+        );
+        let byte = i as u8;
         let t = Instant::now();
-        small.write_all(&[i]).unwrap();
+        small.write_all(&[byte]).unwrap();
         let mut b = [0u8; 1];
         small.read_exact(&mut b).expect("the 1-byte peer starved");
-        assert_eq!(b[0], i);
+        assert_eq!(b[0], byte);
         worst = worst.max(t.elapsed());
+        i += 1;
     }
-    let during = echoed.load(Ordering::Relaxed) - before;
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     reader.join().unwrap();
-    assert!(
-        during > 0,
-        "the flood stalled while the small peer was served"
-    );
     assert!(
         worst < ROUND_TRIP_BOUND,
         "worst 1-byte round trip {worst:?} while flooded"
