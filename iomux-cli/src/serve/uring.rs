@@ -47,6 +47,8 @@ use crate::proto;
 mod bufring;
 mod conn;
 mod ops;
+mod requests;
+mod ring;
 mod worker;
 
 use worker::Worker;
@@ -62,8 +64,8 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let signal = block_and_signalfd()?;
     // Open the first ring before announcing, so that an unavailable io_uring
     // is an error at start rather than a dead server.
-    let entries = args.uring_entries.unwrap_or(worker::SQ_ENTRIES).max(1);
-    drop(worker::open_ring(entries)?);
+    let entries = args.uring_entries.unwrap_or(ring::SQ_ENTRIES).max(1);
+    drop(ring::open_ring(entries)?);
     // One SO_REUSEPORT listener per ring, as the reactor's LoopGroup does:
     // the kernel spreads connections across them. (Rings sharing one
     // listener would not share its connections: the wake-up goes to the

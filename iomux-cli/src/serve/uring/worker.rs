@@ -5,28 +5,27 @@
 //! completion in the CQ. Handling a completion never blocks and never makes
 //! a system call except `shutdown` and `close`.
 
+mod accept;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use io_uring::types::{Fd, Fixed, SubmitArgs, Timespec};
+use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 use iomux::reactor::Config;
-use rustix::net::{Shutdown, sockopt};
+use rustix::net::Shutdown;
 
 use super::Factory;
 use super::bufring::BufRing;
 use super::conn::{Conn, Phase};
 use super::ops::{Op, decode, encode};
+use super::requests::{Target, recv_multi, send};
+use super::ring::{fixed_table_size, open_ring};
 
-/// Submission queue entries. A full SQ is submitted and the push retried.
-pub(super) const SQ_ENTRIES: u32 = 4096;
-/// Completion queue entries per SQ entry: room for a burst from every
-/// connection (multishot requests complete many times each).
-const CQ_PER_SQ: u32 = 8;
 /// The provided buffers: 2048 of 8 KiB (16 MiB of address space per ring;
 /// pages become resident as the kernel first writes into them). Enough for
 /// a completion from every one of thousands of connections between two
@@ -36,9 +35,6 @@ const BUFFER_SIZE: usize = 8 * 1024;
 const BUFFER_GROUP: u16 = 0;
 /// How often connections with a send in flight are checked for progress.
 const SWEEP: Duration = Duration::from_secs(1);
-/// How long to wait before accepting again after running out of fds.
-const ACCEPT_RETRY: Duration = Duration::from_millis(10);
-
 /// Counters printed at exit.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Stats {
@@ -94,101 +90,6 @@ pub(super) struct Worker {
     pub stats: Stats,
 }
 
-/// Opens a ring for one server thread, with the cheapest task-run mode the
-/// kernel offers: one thread submits and reaps, so completion work can
-/// wait until it asks for events (DEFER_TASKRUN, 6.1).
-///
-/// `entries` is the SQ size; the CQ gets `CQ_PER_SQ` times as many, or only
-/// twice as many when the SQ is tiny (tests of the overflow paths).
-pub(super) fn open_ring(entries: u32) -> io::Result<IoUring> {
-    let cq = if entries < SQ_ENTRIES {
-        entries * 2
-    } else {
-        entries * CQ_PER_SQ
-    };
-    let mut last = None;
-    for attempt in 0..3 {
-        let mut b = IoUring::builder();
-        b.setup_cqsize(cq).setup_clamp();
-        match attempt {
-            0 => {
-                b.setup_single_issuer().setup_defer_taskrun();
-            }
-            1 => {
-                b.setup_coop_taskrun();
-            }
-            _ => {}
-        }
-        match b.build(entries) {
-            Ok(r) => return Ok(r),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
-            Err(e) => return Err(unavailable(e)),
-        }
-    }
-    Err(unavailable(last.unwrap_or_else(|| {
-        io::Error::other("io_uring_setup failed")
-    })))
-}
-
-fn unavailable(e: io::Error) -> io::Error {
-    let why = match e.raw_os_error() {
-        Some(libc::ENOSYS) => "this kernel has no io_uring".to_string(),
-        Some(libc::EPERM) => {
-            "io_uring is disabled (kernel.io_uring_disabled) or forbidden here".to_string()
-        }
-        _ => e.to_string(),
-    };
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("the uring model is unavailable: {why}"),
-    )
-}
-
-/// One registered-file slot per fd this process may open (connections
-/// never outnumber them), capped so that the table stays small.
-fn fixed_table_size() -> u32 {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(1 << 16);
-    limit.clamp(64, 1 << 16) as u32
-}
-
-/// Where a request finds the connection's socket.
-#[derive(Clone, Copy)]
-enum Target {
-    Fd(i32),
-    Fixed(u32),
-}
-
-fn recv_multi(target: Target, user_data: u64) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::RecvMulti::new(Fd(fd), BUFFER_GROUP).build(),
-        Target::Fixed(i) => opcode::RecvMulti::new(Fixed(i), BUFFER_GROUP).build(),
-    }
-    .user_data(user_data)
-}
-
-fn send(target: Target, data: &[u8], user_data: u64) -> squeue::Entry {
-    let (ptr, len) = (data.as_ptr(), data.len() as u32);
-    match target {
-        Target::Fd(fd) => opcode::Send::new(Fd(fd), ptr, len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build(),
-        Target::Fixed(i) => opcode::Send::new(Fixed(i), ptr, len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build(),
-    }
-    .user_data(user_data)
-}
-
-fn spare() -> io::Result<OwnedFd> {
-    Ok(rustix::fs::open(
-        "/dev/null",
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )?)
-}
-
 /// Errors of `io_uring_enter` that mean "reap and go on".
 fn transient(e: &io::Error) -> bool {
     matches!(
@@ -228,7 +129,7 @@ impl Worker {
             accept_armed: false,
             listen_polled: false,
             accept_retry: None,
-            spare: Some(spare()?),
+            spare: Some(accept::spare()?),
             timers: BinaryHeap::new(),
             backlog: VecDeque::new(),
             cqes: Vec::new(),
@@ -329,15 +230,6 @@ impl Worker {
         }
     }
 
-    fn arm_accept(&mut self) {
-        let e = opcode::AcceptMulti::new(Fd(self.listener.as_raw_fd()))
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(encode(Op::Accept, 0, 0));
-        self.accept_armed = true;
-        self.push(e);
-    }
-
     /// Handles one completion; true when the server must stop.
     fn complete(&mut self, cqe: &cqueue::Entry) -> bool {
         let Some((op, slot, generation)) = decode(cqe.user_data()) else {
@@ -359,78 +251,6 @@ impl Worker {
             }
         }
         false
-    }
-
-    fn on_accept(&mut self, res: i32, more: bool) {
-        if !more {
-            self.accept_armed = false;
-        }
-        if res >= 0 {
-            // SAFETY: a successful accept's result is a new fd owned by no one else.
-            let fd = unsafe { OwnedFd::from_raw_fd(res) };
-            let _ = sockopt::set_tcp_nodelay(&fd, true);
-            self.open(fd);
-        } else if matches!(-res, libc::EMFILE | libc::ENFILE) {
-            self.shed();
-            if more {
-                self.cancel(encode(Op::Accept, 0, 0));
-            }
-            if !self.listen_polled {
-                let e = opcode::PollAdd::new(Fd(self.listener.as_raw_fd()), libc::POLLIN as u32)
-                    .build()
-                    .user_data(encode(Op::Listen, 0, 0));
-                self.listen_polled = true;
-                self.push(e);
-            }
-        } else if matches!(-res, libc::ENOMEM | libc::ENOBUFS) && !more {
-            // Out of memory: the connection waits in the backlog; accept
-            // again shortly rather than spin on the same error.
-            self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
-        }
-        if !self.accept_armed && self.accept_retry.is_none() && !self.listen_polled {
-            self.arm_accept();
-        }
-    }
-
-    /// Out of fds: the waiting connections would stay in the backlog, and
-    /// the accept would fail again at each new one. So the spare fd is given
-    /// up, each waiting connection is accepted into its number and closed at
-    /// once (the peer sees a clean close rather than a hang), and the spare
-    /// is taken back: muduo's and libev's trick, as in the reactor.
-    fn shed(&mut self) {
-        drop(self.spare.take());
-        while let Ok(fd) = rustix::net::accept_with(
-            &self.listener,
-            rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
-        ) {
-            drop(fd);
-            self.stats.shed += 1;
-        }
-        self.spare = spare().ok();
-    }
-
-    fn open(&mut self, fd: OwnedFd) {
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None if self.slots.len() < 1 << 24 => {
-                self.slots.push(None);
-                self.generations.push(0);
-                self.slots.len() - 1
-            }
-            None => return, // no slot: dropping `fd` closes it
-        };
-        self.live += 1;
-        self.stats.accepted += 1;
-        let raw = fd.as_raw_fd();
-        let mut c = Conn::new(fd, self.generations[slot], (self.factory)());
-        c.fixed = (slot as u32) < self.fixed_files
-            && self
-                .ring
-                .submitter()
-                .register_files_update(slot as u32, &[raw])
-                .is_ok();
-        self.stats.fixed += u64::from(c.fixed);
-        self.settle(slot, c);
     }
 
     fn take(&mut self, slot: usize, generation: u32) -> Option<Conn> {
@@ -543,7 +363,7 @@ impl Worker {
         }
         if c.wants_recv(self.cfg.high_water) {
             if !c.recv_armed {
-                let e = recv_multi(target, encode(Op::Recv, slot, generation));
+                let e = recv_multi(target, BUFFER_GROUP, encode(Op::Recv, slot, generation));
                 c.recv_armed = true;
                 self.push(e);
             }
