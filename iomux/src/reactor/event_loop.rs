@@ -1,20 +1,25 @@
 //! `EventLoop`: one per thread. Each turn waits, dispatches the events,
 //! runs the expired timers, then the tasks posted from other threads.
 
+mod listening;
+mod timers;
+
+pub use timers::TimerId;
+
 use std::cell::Cell;
 use std::io;
-use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::acceptor::{Acceptor, Stop};
 use super::config::Config;
 use super::connection::{Connection, Gone};
 use super::handler::Handler;
 use super::timer::TimerHeap;
-use crate::{Event, Events, Interest, Mode, Poller, Token, Waker};
+use crate::{Event, Events, Interest, Poller, Token, Waker};
+use listening::Listener;
+use timers::{TimerKey, UserTimer};
 
 // Tokens: a connection is `generation << 32 | slab index` with a generation
 // in 1..2^31; the waker and the listeners count down from the top.
@@ -24,18 +29,12 @@ const LISTENER_BASE: usize = usize::MAX - 1;
 const MAX_LISTENERS: usize = 1 << 16;
 const GEN_LIMIT: u32 = 1 << 31;
 
-/// How long a listener rests when fds ran out and no spare was left.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
 thread_local! {
     static LOOP_ON_THIS_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Makes a handler for each accepted connection.
 pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
-
-/// What a timer runs.
-type TimerCallback = Box<dyn FnOnce(&mut EventLoop)>;
 
 /// Work posted to a loop from another thread.
 pub type Task = Box<dyn FnOnce(&mut EventLoop) + Send>;
@@ -60,20 +59,6 @@ impl ConnId {
     }
 }
 
-/// Names a timer of one loop, for [`EventLoop::cancel_timer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TimerId {
-    index: u32,
-    generation: u32,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum TimerKey {
-    Conn(ConnId),
-    User(TimerId),
-    Listener(usize),
-}
-
 /// Counters of one loop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -95,22 +80,6 @@ pub struct Stats {
 struct ConnSlot {
     generation: u32,
     conn: Option<Connection>,
-}
-
-struct Listener {
-    acceptor: Acceptor,
-    factory: HandlerFactory,
-    listening: bool,
-    /// Other loops this listener deals connections out to, in turn with
-    /// this one (empty: this loop serves every connection it accepts).
-    peers: Vec<LoopHandle>,
-    /// Whose turn the next connection is: 0 is this loop, i is `peers[i-1]`.
-    next: usize,
-}
-
-struct UserTimer {
-    generation: u32,
-    callback: Option<TimerCallback>,
 }
 
 struct Shared {
@@ -266,74 +235,6 @@ impl EventLoop {
         self.live
     }
 
-    /// Accepts connections from `listener`, each served by a handler from
-    /// `factory`. The listener is registered level-triggered whatever the
-    /// loop's mode: accepts are bounded per turn, and level brings the loop
-    /// back for the rest.
-    pub fn add_listener(
-        &mut self,
-        listener: TcpListener,
-        factory: HandlerFactory,
-    ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, false, Vec::new())
-    }
-
-    /// Like [`add_listener`](Self::add_listener) for a listener shared with
-    /// other loops: registered with [`Poller::register_exclusive`] so that a
-    /// new connection wakes one loop, not all of them. epoll only.
-    pub fn add_shared_listener(
-        &mut self,
-        listener: TcpListener,
-        factory: HandlerFactory,
-    ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, true, Vec::new())
-    }
-
-    /// Like [`add_listener`](Self::add_listener), but the connections are
-    /// dealt out round-robin: the first to this loop, the next to
-    /// `peers[0]`, and so on (muduo's main reactor handing connections to
-    /// its sub-reactors). A connection for a peer travels as a posted task
-    /// and is served by a handler made on the peer's thread. Works on every
-    /// backend, and one accept call serves the whole group.
-    pub fn add_dispatching_listener(
-        &mut self,
-        listener: TcpListener,
-        factory: HandlerFactory,
-        peers: Vec<LoopHandle>,
-    ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, false, peers)
-    }
-
-    fn add_acceptor(
-        &mut self,
-        listener: TcpListener,
-        factory: HandlerFactory,
-        exclusive: bool,
-        peers: Vec<LoopHandle>,
-    ) -> io::Result<()> {
-        let i = self.listeners.len();
-        if i >= MAX_LISTENERS {
-            return Err(io::Error::other("too many listeners on one loop"));
-        }
-        let acceptor = Acceptor::new(listener)?;
-        let token = Token(LISTENER_BASE - i);
-        if exclusive {
-            self.poller
-                .register_exclusive(&acceptor, token, Interest::READABLE, Mode::Level)?;
-        } else {
-            self.poller
-                .register(&acceptor, token, Interest::READABLE, Mode::Level)?;
-        }
-        self.listeners.push(Listener {
-            acceptor,
-            factory,
-            listening: true,
-            peers,
-            next: 0,
-        });
-        Ok(())
-    }
-
     /// Serves an already connected socket with `handler`. The socket is
     /// made non-blocking.
     pub fn add_connection(
@@ -403,45 +304,6 @@ impl EventLoop {
         self.live -= 1;
         self.stats.closed += 1;
         true
-    }
-
-    /// Calls `callback` on this thread once `at` has passed (never before).
-    pub fn add_timer(
-        &mut self,
-        at: Instant,
-        callback: impl FnOnce(&mut EventLoop) + 'static,
-    ) -> TimerId {
-        let index = match self.free_timers.pop() {
-            Some(i) => i,
-            None => {
-                self.user_timers.push(UserTimer {
-                    generation: 0,
-                    callback: None,
-                });
-                (self.user_timers.len() - 1) as u32
-            }
-        };
-        let slot = &mut self.user_timers[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.callback = Some(Box::new(callback));
-        let id = TimerId {
-            index,
-            generation: slot.generation,
-        };
-        self.timers.push(at, TimerKey::User(id));
-        id
-    }
-
-    /// Cancels a timer; false if it fired or was cancelled already.
-    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        match self.user_timers.get_mut(id.index as usize) {
-            Some(t) if t.generation == id.generation && t.callback.is_some() => {
-                t.callback = None;
-                self.free_timers.push(id.index);
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Makes [`run`](Self::run) return after the current turn.
@@ -589,24 +451,6 @@ impl EventLoop {
         self.update_timer(id);
     }
 
-    /// Keeps one heap entry per connection, no later than its deadline.
-    /// When the deadline moves later (the usual case: each request pushes
-    /// the keep-alive deadline out), nothing is done now: the old entry
-    /// comes due first, finds the connection's deadline still ahead, and
-    /// re-schedules itself there.
-    fn update_timer(&mut self, id: ConnId) {
-        let Some(conn) = self.conn_mut(id) else {
-            return;
-        };
-        let Some(at) = conn.deadline() else {
-            return;
-        };
-        if conn.timer_at.is_none_or(|t| at < t) {
-            conn.timer_at = Some(at);
-            self.timers.push(at, TimerKey::Conn(id));
-        }
-    }
-
     fn run_pending(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -626,49 +470,6 @@ impl EventLoop {
         self.pending_scratch = list;
     }
 
-    fn run_timers(&mut self, now: Instant) {
-        if self.timers.len() == 0 {
-            return;
-        }
-        while let Some(entry) = self.timers.pop_due(now) {
-            match entry.key {
-                TimerKey::Conn(id) => {
-                    let Some(conn) = self.conn_mut(id) else {
-                        continue;
-                    };
-                    if conn.timer_at != Some(entry.at) {
-                        continue; // superseded by an earlier entry
-                    }
-                    conn.timer_at = None;
-                    match conn.deadline() {
-                        Some(at) if at <= now => {
-                            self.stats.timed_out += 1;
-                            self.close(id);
-                        }
-                        Some(at) => {
-                            conn.timer_at = Some(at);
-                            self.timers.push(at, TimerKey::Conn(id));
-                        }
-                        None => {}
-                    }
-                }
-                TimerKey::User(id) => {
-                    let Some(t) = self.user_timers.get_mut(id.index as usize) else {
-                        continue;
-                    };
-                    if t.generation != id.generation {
-                        continue;
-                    }
-                    if let Some(callback) = t.callback.take() {
-                        self.free_timers.push(id.index);
-                        callback(self);
-                    }
-                }
-                TimerKey::Listener(i) => self.listen_again(i),
-            }
-        }
-    }
-
     fn run_tasks(&mut self) {
         if !self.shared.has_tasks.swap(false, Ordering::AcqRel) {
             return;
@@ -679,65 +480,6 @@ impl EventLoop {
             task(self);
         }
         self.task_scratch = tasks;
-    }
-
-    fn accept(&mut self, i: usize) {
-        let batch = self.cfg.accept_batch;
-        let mut accepted = std::mem::take(&mut self.fd_scratch);
-        let stop = self.listeners[i]
-            .acceptor
-            .accept_batch(batch, |fd| accepted.push(fd));
-        let factory = Arc::clone(&self.listeners[i].factory);
-        for fd in accepted.drain(..) {
-            let l = &mut self.listeners[i];
-            let turn = l.next;
-            l.next = (turn + 1) % (l.peers.len() + 1);
-            if turn > 0 {
-                let factory = Arc::clone(&factory);
-                // If the peer has stopped, the task (and the socket in it)
-                // is dropped with the peer's queue: the connection closes.
-                let _ = l.peers[turn - 1].post(move |peer| peer.serve_accepted(fd, factory()));
-                continue;
-            }
-            self.serve_accepted(fd, factory());
-        }
-        self.fd_scratch = accepted;
-        if stop == Stop::Starved {
-            // No spare fd to shed connections with: stop listening for a
-            // moment rather than spin on a listener that stays readable.
-            let l = &mut self.listeners[i];
-            if l.listening && self.poller.deregister(&l.acceptor).is_ok() {
-                l.listening = false;
-                self.timers
-                    .push(Instant::now() + ACCEPT_PAUSE, TimerKey::Listener(i));
-            }
-        }
-    }
-
-    /// Serves a socket that accept made (non-blocking already).
-    fn serve_accepted(&mut self, fd: OwnedFd, handler: Box<dyn Handler>) {
-        if let Err(e) = self.insert(fd, handler) {
-            eprintln!("iomux: cannot serve an accepted connection: {e}");
-        }
-    }
-
-    fn listen_again(&mut self, i: usize) {
-        let Some(l) = self.listeners.get_mut(i) else {
-            return;
-        };
-        if !l.listening
-            && self
-                .poller
-                .register(
-                    &l.acceptor,
-                    Token(LISTENER_BASE - i),
-                    Interest::READABLE,
-                    Mode::Level,
-                )
-                .is_ok()
-        {
-            l.listening = true;
-        }
     }
 
     fn close_all(&mut self) {

@@ -1,0 +1,156 @@
+//! Listeners: accepting on a loop, and dealing connections out to peers.
+
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{EventLoop, HandlerFactory, LISTENER_BASE, LoopHandle, MAX_LISTENERS, TimerKey};
+use crate::reactor::acceptor::{Acceptor, Stop};
+use crate::reactor::handler::Handler;
+use crate::{Interest, Mode, Token};
+
+/// How long a listener rests when fds ran out and no spare was left.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// A listening socket of this loop and who serves what it accepts.
+pub(super) struct Listener {
+    pub(super) acceptor: Acceptor,
+    factory: HandlerFactory,
+    listening: bool,
+    /// Other loops this listener deals connections out to, in turn with
+    /// this one (empty: this loop serves every connection it accepts).
+    peers: Vec<LoopHandle>,
+    /// Whose turn the next connection is: 0 is this loop, i is `peers[i-1]`.
+    next: usize,
+}
+
+impl EventLoop {
+    /// Accepts connections from `listener`, each served by a handler from
+    /// `factory`. The listener is registered level-triggered whatever the
+    /// loop's mode: accepts are bounded per turn, and level brings the loop
+    /// back for the rest.
+    pub fn add_listener(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+    ) -> io::Result<()> {
+        self.add_acceptor(listener, factory, false, Vec::new())
+    }
+
+    /// Like [`add_listener`](Self::add_listener) for a listener shared with
+    /// other loops: registered with [`Poller::register_exclusive`](crate::Poller::register_exclusive) so that a
+    /// new connection wakes one loop, not all of them. epoll only.
+    pub fn add_shared_listener(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+    ) -> io::Result<()> {
+        self.add_acceptor(listener, factory, true, Vec::new())
+    }
+
+    /// Like [`add_listener`](Self::add_listener), but the connections are
+    /// dealt out round-robin: the first to this loop, the next to
+    /// `peers[0]`, and so on (muduo's main reactor handing connections to
+    /// its sub-reactors). A connection for a peer travels as a posted task
+    /// and is served by a handler made on the peer's thread. Works on every
+    /// backend, and one accept call serves the whole group.
+    pub fn add_dispatching_listener(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+        peers: Vec<LoopHandle>,
+    ) -> io::Result<()> {
+        self.add_acceptor(listener, factory, false, peers)
+    }
+
+    fn add_acceptor(
+        &mut self,
+        listener: TcpListener,
+        factory: HandlerFactory,
+        exclusive: bool,
+        peers: Vec<LoopHandle>,
+    ) -> io::Result<()> {
+        let i = self.listeners.len();
+        if i >= MAX_LISTENERS {
+            return Err(io::Error::other("too many listeners on one loop"));
+        }
+        let acceptor = Acceptor::new(listener)?;
+        let token = Token(LISTENER_BASE - i);
+        if exclusive {
+            self.poller
+                .register_exclusive(&acceptor, token, Interest::READABLE, Mode::Level)?;
+        } else {
+            self.poller
+                .register(&acceptor, token, Interest::READABLE, Mode::Level)?;
+        }
+        self.listeners.push(Listener {
+            acceptor,
+            factory,
+            listening: true,
+            peers,
+            next: 0,
+        });
+        Ok(())
+    }
+
+    pub(super) fn accept(&mut self, i: usize) {
+        let batch = self.cfg.accept_batch;
+        let mut accepted = std::mem::take(&mut self.fd_scratch);
+        let stop = self.listeners[i]
+            .acceptor
+            .accept_batch(batch, |fd| accepted.push(fd));
+        let factory = Arc::clone(&self.listeners[i].factory);
+        for fd in accepted.drain(..) {
+            let l = &mut self.listeners[i];
+            let turn = l.next;
+            l.next = (turn + 1) % (l.peers.len() + 1);
+            if turn > 0 {
+                let factory = Arc::clone(&factory);
+                // If the peer has stopped, the task (and the socket in it)
+                // is dropped with the peer's queue: the connection closes.
+                let _ = l.peers[turn - 1].post(move |peer| peer.serve_accepted(fd, factory()));
+                continue;
+            }
+            self.serve_accepted(fd, factory());
+        }
+        self.fd_scratch = accepted;
+        if stop == Stop::Starved {
+            // No spare fd to shed connections with: stop listening for a
+            // moment rather than spin on a listener that stays readable.
+            let l = &mut self.listeners[i];
+            if l.listening && self.poller.deregister(&l.acceptor).is_ok() {
+                l.listening = false;
+                self.timers
+                    .push(Instant::now() + ACCEPT_PAUSE, TimerKey::Listener(i));
+            }
+        }
+    }
+
+    /// Serves a socket that accept made (non-blocking already).
+    fn serve_accepted(&mut self, fd: OwnedFd, handler: Box<dyn Handler>) {
+        if let Err(e) = self.insert(fd, handler) {
+            eprintln!("iomux: cannot serve an accepted connection: {e}");
+        }
+    }
+
+    pub(super) fn listen_again(&mut self, i: usize) {
+        let Some(l) = self.listeners.get_mut(i) else {
+            return;
+        };
+        if !l.listening
+            && self
+                .poller
+                .register(
+                    &l.acceptor,
+                    Token(LISTENER_BASE - i),
+                    Interest::READABLE,
+                    Mode::Level,
+                )
+                .is_ok()
+        {
+            l.listening = true;
+        }
+    }
+}
