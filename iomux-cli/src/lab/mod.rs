@@ -20,6 +20,7 @@ mod plots;
 mod procfs;
 mod report;
 mod sched;
+mod supervised;
 
 pub use cell::{CellResult, Status};
 pub use claims::Claim;
