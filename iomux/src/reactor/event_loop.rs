@@ -361,6 +361,7 @@ impl EventLoop {
         // timer runs early; one that came due meanwhile runs next turn.
         self.run_timers(now);
         self.run_tasks();
+        self.prune_timers();
         Ok(())
     }
 

@@ -2,8 +2,9 @@
 //! heap, and the four children of a node share a cache line or two).
 //!
 //! Insert is O(log₄ n). Cancel is O(1) and lazy: the owner forgets the entry
-//! and the loop drops it when it reaches the top. Connections keep at most
-//! one live entry each (see `event_loop`), so lazy entries stay few.
+//! and the loop drops it when it reaches the top, or earlier in a bulk
+//! prune (`retain`) once stale entries outnumber live ones
+//! (`event_loop/timers.rs`), so churn cannot grow the heap without bound.
 
 use std::time::Instant;
 
@@ -80,6 +81,18 @@ impl<K: Copy> TimerHeap<K> {
         top
     }
 
+    /// Keeps only the entries `keep` accepts, and restores the heap order
+    /// bottom-up: O(n), for dropping lazily cancelled entries in bulk.
+    pub fn retain(&mut self, keep: impl FnMut(&Entry<K>) -> bool) {
+        self.heap.retain(keep);
+        if self.heap.len() > 1 {
+            let last_parent = (self.heap.len() - 2) / ARITY;
+            for i in (0..=last_parent).rev() {
+                self.sift_down(i);
+            }
+        }
+    }
+
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
         loop {
@@ -126,5 +139,25 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(h.len(), 3);
         assert_eq!(h.peek(), Some(base + Duration::from_millis(64)));
+    }
+
+    #[test]
+    fn retain_keeps_the_order_of_what_it_keeps() {
+        let base = Instant::now();
+        let mut h = TimerHeap::new();
+        // A pseudo-random spread of deadlines, with ties.
+        let offsets: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 97).collect();
+        for (i, ms) in offsets.iter().enumerate() {
+            h.push(base + Duration::from_millis(*ms), i);
+        }
+        h.retain(|e| e.key % 3 != 0);
+        let mut want: Vec<usize> = (0..offsets.len()).filter(|i| i % 3 != 0).collect();
+        assert_eq!(h.len(), want.len());
+        want.sort_by_key(|&i| (offsets[i], i));
+        let mut got = Vec::new();
+        while let Some(e) = h.pop_due(base + Duration::from_secs(1)) {
+            got.push(e.key);
+        }
+        assert_eq!(got, want, "deadline order, ties in insertion order");
     }
 }

@@ -5,6 +5,9 @@ use std::time::Instant;
 
 use super::{ConnId, EventLoop};
 
+/// Stale heap entries tolerated beyond the live ones before a prune.
+const PRUNE_SLACK: usize = 1024;
+
 /// What a timer runs.
 type TimerCallback = Box<dyn FnOnce(&mut EventLoop)>;
 
@@ -129,5 +132,40 @@ impl EventLoop {
                 TimerKey::Listener(i) => self.listen_again(i),
             }
         }
+    }
+
+    /// Entries in the timer heap: live timers and deadlines, plus entries
+    /// left behind by cancelled timers, closed connections and deadlines
+    /// that moved. The loop prunes those in bulk, so this stays below
+    /// twice the live entries plus a constant.
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Drops the stale entries once they outnumber the live ones (plus
+    /// slack), so that churn (connections that close, timers cancelled
+    /// long before they are due) cannot grow the heap without bound.
+    /// Amortised O(1) per entry: a prune of n entries follows at least
+    /// n / 2 stale ones.
+    pub(super) fn prune_timers(&mut self) {
+        let live_users = self.user_timers.len() - self.free_timers.len();
+        let live = self.live + live_users + self.listeners.len();
+        if self.timers.len() <= 2 * live + PRUNE_SLACK {
+            return;
+        }
+        let (conns, users) = (&self.conns, &self.user_timers);
+        self.timers.retain(|e| match e.key {
+            TimerKey::Conn(id) => {
+                let (index, generation) = id.split();
+                conns.get(index).is_some_and(|slot| {
+                    slot.generation == generation
+                        && slot.conn.as_ref().is_some_and(|c| c.timer_at == Some(e.at))
+                })
+            }
+            TimerKey::User(id) => users
+                .get(id.index as usize)
+                .is_some_and(|t| t.generation == id.generation && t.callback.is_some()),
+            TimerKey::Listener(_) => true,
+        });
     }
 }
