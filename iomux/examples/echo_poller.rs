@@ -1,6 +1,6 @@
 //! A minimal level-triggered echo server on the raw Poller API.
 //!
-//! `cargo run --example echo_poller -- [select|poll|epoll]`, then
+//! `cargo run --example echo_poller -- [select|poll|epoll|uring]`, then
 //! `nc 127.0.0.1 <port>`.
 
 use std::collections::HashMap;
