@@ -129,13 +129,29 @@ pub fn run(args: LabArgs) -> CliResult {
         load_cpu: machine.load_cpu,
         perf,
     };
+    if let Some(unknown) = args
+        .models
+        .iter()
+        .find(|m| !VARIANTS.iter().any(|v| v.name == m.as_str()))
+    {
+        let known: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
+        return Err(format!(
+            "unknown model {unknown:?}; the lab knows {}",
+            known.join(", ")
+        )
+        .into());
+    }
+    if profile.cells.is_empty() {
+        return Err(format!(
+            "no cell has at most {} connections (--max-conns)",
+            args.max_conns.unwrap_or(0)
+        )
+        .into());
+    }
     let variants: Vec<_> = VARIANTS
         .iter()
         .filter(|v| args.models.is_empty() || args.models.iter().any(|m| m == v.name))
         .collect();
-    if variants.is_empty() {
-        return Err("no model selected".into());
-    }
     let total = (variants.len() * profile.cells.len() * profile.repeats) as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(

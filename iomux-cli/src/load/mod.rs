@@ -37,14 +37,14 @@ pub struct LoadArgs {
     /// The protocol: echo (checked byte for byte) or http (GET /plaintext).
     #[arg(long, value_enum, default_value = "echo")]
     pub proto: Proto,
-    /// Connections to open (N).
-    #[arg(long, default_value_t = 100)]
+    /// Connections to open (N), at least 1.
+    #[arg(long, default_value_t = 100, value_parser = crate::at_least_one)]
     pub conns: usize,
     /// Connections kept busy (K ≤ N); the rest stay idle.
     #[arg(long, default_value_t = 10)]
     pub active: usize,
-    /// Echo request size in bytes.
-    #[arg(long, default_value_t = 64)]
+    /// Echo request size in bytes, at least 1.
+    #[arg(long, default_value_t = 64, value_parser = crate::at_least_one)]
     pub size: usize,
     /// Measurement window, seconds.
     #[arg(long, default_value_t = 5.0)]

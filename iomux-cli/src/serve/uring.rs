@@ -72,7 +72,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     // first multishot accept in the queue every time.)
     let first = bind_reuseport(args.addr)?;
     let addr = first.local_addr()?;
-    let threads = args.threads.max(1);
+    let threads = args.threads;
     let mut ready = Vec::new();
     for i in 1..threads {
         let listener = bind_reuseport(addr)?;

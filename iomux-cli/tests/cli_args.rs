@@ -1,0 +1,83 @@
+//! Arguments that cannot mean anything are refused up front, with a message
+//! that names the problem, instead of being bent into something else
+//! (`--threads 0` quietly serving on one thread) or failing later in a
+//! misleading way (`--conns 0` reporting that no connection completed).
+
+mod spawn;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `iomux args…` and returns its exit code and stderr.
+fn iomux(args: &[&str]) -> (Option<i32>, String) {
+    let err_path = std::env::temp_dir().join(format!(
+        "iomux-cli-args-{}-{}.err",
+        std::process::id(),
+        args.join("_").replace(['/', ' '], "_")
+    ));
+    let err_file = std::fs::File::create(&err_path).expect("stderr file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file)
+        .spawn()
+        .expect("spawn iomux");
+    let status = spawn::exit_within(&mut child, LIMIT, &format!("iomux {}", args.join(" ")));
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&err_path);
+    (status.code(), err)
+}
+
+fn refused(args: &[&str], code: i32, says: &str) {
+    let (got, err) = iomux(args);
+    assert_eq!(got, Some(code), "iomux {args:?} should fail; stderr: {err}");
+    assert!(
+        err.contains(says),
+        "iomux {args:?}: stderr should say {says:?}, got: {err}"
+    );
+}
+
+#[test]
+fn serve_refuses_zero_threads() {
+    refused(
+        &["serve", "--threads", "0", "--addr", "127.0.0.1:0"],
+        2,
+        "must be at least 1",
+    );
+}
+
+#[test]
+fn load_refuses_zero_connections_and_empty_requests() {
+    refused(&["load", "--conns", "0"], 2, "must be at least 1");
+    refused(&["load", "--size", "0"], 2, "must be at least 1");
+}
+
+#[test]
+fn lab_refuses_unknown_models_and_an_empty_matrix() {
+    let out = std::env::temp_dir().join(format!("iomux-cli-args-lab-{}", std::process::id()));
+    let out = out.to_str().expect("utf-8 temp dir");
+    refused(
+        &[
+            "lab",
+            "--quick",
+            "--models",
+            "epoll-lt,nosuch",
+            "--out",
+            out,
+        ],
+        1,
+        "unknown model \"nosuch\"",
+    );
+    refused(
+        &["lab", "--quick", "--max-conns", "0", "--out", out],
+        1,
+        "no cell has at most 0 connections",
+    );
+    assert!(
+        !std::path::Path::new(out).join("report.json").exists(),
+        "a refused run writes no report"
+    );
+}
