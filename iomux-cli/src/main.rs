@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod args;
 mod lab;
 mod load;
 mod pipes;
@@ -10,16 +11,6 @@ mod serve;
 
 /// The result of a subcommand; errors are printed by `main`.
 pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-/// Parses a count that must be at least 1 (threads, connections, bytes):
-/// 0 is refused with a clear message instead of meaning something odd.
-pub fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
-    }
-}
 
 #[derive(Parser)]
 #[command(name = "iomux", version, about = "Linux I/O models, measured")]

@@ -56,6 +56,36 @@ fn load_refuses_zero_connections_and_empty_requests() {
 }
 
 #[test]
+fn load_refuses_times_and_rates_that_mean_nothing() {
+    refused(&["load", "--duration", "inf"], 2, "must be a finite number");
+    refused(&["load", "--duration", "0"], 2, "must be above 0");
+    refused(
+        &["load", "--connect-rate", "NaN"],
+        2,
+        "must be a finite number",
+    );
+}
+
+#[test]
+fn pipes_refuses_empty_runs_and_an_idle_chain() {
+    refused(&["pipes", "--runs", "0"], 2, "must be at least 1");
+    refused(&["pipes", "--fds", "10,0"], 2, "must be at least 1");
+    refused(
+        &[
+            "pipes",
+            "--fds",
+            "10",
+            "--active",
+            "0",
+            "--backends",
+            "epoll",
+        ],
+        1,
+        "at least 1 active pair",
+    );
+}
+
+#[test]
 fn lab_refuses_unknown_models_and_an_empty_matrix() {
     let out = std::env::temp_dir().join(format!("iomux-cli-args-lab-{}", std::process::id()));
     let out = out.to_str().expect("utf-8 temp dir");

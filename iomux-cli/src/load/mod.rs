@@ -38,25 +38,25 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value = "echo")]
     pub proto: Proto,
     /// Connections to open (N), at least 1.
-    #[arg(long, default_value_t = 100, value_parser = crate::at_least_one)]
+    #[arg(long, default_value_t = 100, value_parser = crate::args::at_least_one)]
     pub conns: usize,
     /// Connections kept busy (K ≤ N); the rest stay idle.
     #[arg(long, default_value_t = 10)]
     pub active: usize,
     /// Echo request size in bytes, at least 1.
-    #[arg(long, default_value_t = 64, value_parser = crate::at_least_one)]
+    #[arg(long, default_value_t = 64, value_parser = crate::args::at_least_one)]
     pub size: usize,
-    /// Measurement window, seconds.
-    #[arg(long, default_value_t = 5.0)]
+    /// Measurement window, seconds (above 0).
+    #[arg(long, default_value_t = 5.0, value_parser = crate::args::positive)]
     pub duration: f64,
     /// Warm-up before the window, seconds.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::args::non_negative)]
     pub warmup: f64,
     /// Print one JSON line instead of the summary.
     #[arg(long)]
     pub json: bool,
-    /// Connects per second at most.
-    #[arg(long, default_value_t = 20_000.0)]
+    /// Connects per second at most (above 0).
+    #[arg(long, default_value_t = 20_000.0, value_parser = crate::args::positive)]
     pub connect_rate: f64,
     /// For `iomux lab`: print `WARM` when the connections are up and `MEASURE`
     /// when the window opens; after the report, run `--count` more seconds
@@ -66,7 +66,7 @@ pub struct LoadArgs {
     #[arg(long, hide = true)]
     pub marks: bool,
     /// With `--marks`: seconds of the counting phase after the window.
-    #[arg(long, hide = true, default_value_t = 0.0)]
+    #[arg(long, hide = true, default_value_t = 0.0, value_parser = crate::args::non_negative)]
     pub count: f64,
 }
 

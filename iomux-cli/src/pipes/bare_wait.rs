@@ -171,8 +171,9 @@ fn set_ready(fds: &[OwnedFd], k: usize) -> io::Result<()> {
         let _ = rustix::io::read(f.as_fd(), &mut buf);
     }
     let n = fds.len();
-    for i in 0..k.min(n) {
-        // Spread the ready fds over the whole set.
+    let k = k.min(n); // spread over more slots than fds, some would repeat
+    for i in 0..k {
+        // Spread the ready fds over the whole set: k ≤ n keeps them distinct.
         rustix::io::write(&fds[i * n / k], &1u64.to_ne_bytes())?;
     }
     Ok(())
@@ -195,7 +196,8 @@ pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
     for &n in &sizes {
         let fds: Vec<OwnedFd> = (0..n)
             .map(|_| eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("cannot open {n} eventfds: {e}{}", super::fd_limit_note()))?;
         for &backend in backends {
             let poller = match Poller::with_backend(backend) {
                 Ok(p) => p,
@@ -214,8 +216,10 @@ pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
             let mut raw = Raw::new(backend, &fds)?;
             let mut events = Events::with_capacity(CAPACITY);
             for &k in &readies {
+                // More ready fds than fds: all of them.
+                let k = k.min(n);
                 set_ready(&fds, k)?;
-                let expect = k.min(n);
+                let expect = k;
                 let got = raw.wait();
                 let ours = poller.wait(&mut events, Some(Duration::ZERO))?;
                 if got != expect || ours != expect {

@@ -161,14 +161,17 @@ pub(super) fn run(args: &PipesArgs, backends: &[Backend]) -> CliResult {
         for &n in &fds {
             let pairs: Vec<Pair> = (0..n)
                 .map(|_| Pair::new(args.eventfd))
-                .collect::<io::Result<_>>()?;
+                .collect::<io::Result<_>>()
+                .map_err(|e| format!("cannot open {n} {kind}: {e}{}", super::fd_limit_note()))?;
             for &active in &actives {
+                // More active pairs than pairs: all of them.
+                let active = active.min(n);
                 let mut total = Vec::new();
                 let mut dispatch = Vec::new();
                 let mut runs = args.runs.max(1);
                 let mut i = 0;
                 while i < runs {
-                    let t = run_once(&poller, &pairs, active.min(n), args.writes)?;
+                    let t = run_once(&poller, &pairs, active, args.writes)?;
                     if i == 0 {
                         runs = runs_within_budget(args.runs, t.total);
                     }

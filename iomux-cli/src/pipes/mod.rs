@@ -23,14 +23,15 @@ pub struct PipesArgs {
     /// Time one bare wait against the raw syscall instead of the chain.
     #[arg(long)]
     pub wait: bool,
-    /// Numbers of watched fds (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    /// Numbers of watched fds (comma-separated, each at least 1).
+    #[arg(long, value_delimiter = ',', value_parser = crate::args::at_least_one)]
     pub fds: Option<Vec<usize>>,
-    /// Active pairs for the chain, or ready fds for --wait (comma-separated).
+    /// Active pairs for the chain (at least 1), or ready fds for --wait
+    /// (comma-separated). Above the number of fds, all of them.
     #[arg(long, value_delimiter = ',')]
     pub active: Option<Vec<usize>>,
     /// Writes in each chain run.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::args::at_least_one)]
     pub writes: usize,
     /// Use eventfds instead of socket pairs for the chain (one fd each, so
     /// up to ~19,000 fit under RLIMIT_NOFILE).
@@ -38,7 +39,7 @@ pub struct PipesArgs {
     pub eventfd: bool,
     /// Runs per cell (rounds for --wait); the median is reported. The chain
     /// does fewer (at least 3) in a cell whose runs would take over 3 s.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 15, value_parser = crate::args::at_least_one)]
     pub runs: usize,
     /// Backends to measure (comma-separated): epoll, poll, select, uring.
     #[arg(long, value_delimiter = ',', default_value = "epoll,poll,select,uring")]
@@ -51,7 +52,10 @@ pub struct PipesArgs {
 /// Runs the benchmark.
 pub fn run(args: PipesArgs) -> CliResult {
     if let Some(cpu) = args.cpu {
-        pin_to_cpu(cpu)?;
+        pin_to_cpu(cpu).map_err(|e| format!("cannot pin to CPU {cpu}: {e}"))?;
+    }
+    if !args.wait && args.active.as_ref().is_some_and(|a| a.contains(&0)) {
+        return Err("--active: the chain needs at least 1 active pair".into());
     }
     let mut backends = Vec::new();
     for name in &args.backends {
@@ -70,6 +74,14 @@ pub fn pin_to_cpu(cpu: usize) -> std::io::Result<()> {
     set.set(cpu);
     rustix::thread::sched_setaffinity(None, &set)?;
     Ok(())
+}
+
+/// The soft RLIMIT_NOFILE, for error messages about running out of fds.
+fn fd_limit_note() -> String {
+    match rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+        Some(limit) => format!(" (RLIMIT_NOFILE is {limit} here)"),
+        None => String::new(),
+    }
 }
 
 /// The median of some measurements (sorted in place).

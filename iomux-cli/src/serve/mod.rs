@@ -76,7 +76,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// Event-loop threads (multiplexing models), at least 1.
-    #[arg(long, default_value_t = 1, value_parser = crate::at_least_one)]
+    #[arg(long, default_value_t = 1, value_parser = crate::args::at_least_one)]
     pub threads: usize,
     /// How the loops of --threads share the address (select, poll, epoll).
     #[arg(long, value_enum, default_value = "reuseport")]
