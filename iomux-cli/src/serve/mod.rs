@@ -83,9 +83,10 @@ pub struct ServeArgs {
     pub sharing: SharingArg,
     /// HTTP: time allowed for a request once begun, and for the first one
     /// (e.g. 60s, 500ms).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration)]
     pub header_timeout: Duration,
-    /// HTTP: how long an idle connection is kept between requests.
+    /// HTTP: how long an idle connection is kept between requests (0: closed
+    /// as soon as its answers are out).
     #[arg(long, default_value = "75s", value_parser = parse_duration)]
     pub keepalive_timeout: Duration,
     /// HTTP: requests served on one connection before it is closed.
@@ -143,6 +144,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(n * scale).map_err(|_| format!("duration out of range: {s:?}"))
 }
 
+/// A duration above 0: no time at all for a request head cannot be meant.
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        Duration::ZERO => Err("must be above 0".into()),
+        d => Ok(d),
+    }
+}
+
 fn lower_nofile(limit: u64) -> std::io::Result<()> {
     let mut r = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     r.current = Some(limit);
@@ -173,8 +182,15 @@ pub fn run(args: ServeArgs) -> CliResult {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, parse_positive_duration};
     use std::time::Duration;
+
+    #[test]
+    fn header_timeout_must_allow_some_time() {
+        assert!(parse_positive_duration("0s").is_err());
+        assert!(parse_positive_duration("0").is_err());
+        assert_eq!(parse_positive_duration("1ms"), Ok(Duration::from_millis(1)));
+    }
 
     #[test]
     fn durations() {
