@@ -11,7 +11,11 @@
 # measurement window only (after the warm-up).
 #
 # Usage: scripts/bench-uring.sh [RUNS] [DURATION_S]
-#   CONNS="1000 10" SIZE=64 NICE=-10 scripts/bench-uring.sh 5 5
+#   CONNS="1000 10" SIZE=64 NICE=-10 CLIENT=load|uring scripts/bench-uring.sh 5 5
+# CLIENT=load (default) drives the servers with `iomux load` (epoll, two
+# system calls per request); CLIENT=uring with examples/uring_echo_client.rs
+# (io_uring, none per request), a cheaper client that leaves the servers,
+# not itself, as the bottleneck.
 # NICE (root only) raises both processes' priority alike, which shields
 # the measurement from other work on the machine (e.g. parallel builds).
 set -euo pipefail
@@ -22,12 +26,20 @@ WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-"1000 10"}
 SIZE=${SIZE:-64}
 BIN=${BIN:-target/release/iomux}
+CLIENT=${CLIENT:-load}
+UCLIENT=target/release/examples/uring_echo_client
 NICE=${NICE:-0}
 TICK=$(getconf CLK_TCK)
 
 cd "$(dirname "$0")/.."
 if [[ ! -x $BIN || ${BUILD:-1} == 1 ]]; then
     cargo build --release -q -p iomux-cli
+fi
+if [[ $CLIENT == uring ]]; then
+    cargo build --release -q -p iomux-cli --example uring_echo_client
+elif [[ $CLIENT != load ]]; then
+    echo "CLIENT must be load or uring" >&2
+    exit 2
 fi
 
 WORK=$(mktemp -d)
@@ -65,8 +77,13 @@ run_one() {
         sleep 0.05
     done
     [[ -n $addr ]] || { echo "no ready line from $model" >&2; cat "$WORK/serve.err" >&2; exit 1; }
-    nice -n "$NICE" taskset -c 0 "$BIN" load --addr "$addr" --proto echo --conns "$conns" --active "$conns" \
-        --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --json >"$WORK/load.json" &
+    if [[ $CLIENT == uring ]]; then
+        # Its warm-up is one second, like the default WARMUP.
+        nice -n "$NICE" taskset -c 0 "$UCLIENT" "$addr" "$conns" "$DURATION" "$SIZE" >"$WORK/load.out" &
+    else
+        nice -n "$NICE" taskset -c 0 "$BIN" load --addr "$addr" --proto echo --conns "$conns" --active "$conns" \
+            --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --json >"$WORK/load.out" &
+    fi
     local load=$!
     # The load connects, warms up, then measures for DURATION seconds.
     sleep "$WARMUP"
@@ -83,9 +100,14 @@ run_one() {
         return 1
     fi
     local rps errors
-    rps=$(json_field rps <"$WORK/load.json")
-    errors=$(json_field errors <"$WORK/load.json")
-    [[ $errors == 0 ]] || { echo "$model: $errors errors" >&2; cat "$WORK/load.json" >&2; }
+    if [[ $CLIENT == uring ]]; then
+        # The client fails (non-zero status) on any error or wrong length.
+        rps=$(sed -n 's/ requests\/s$//p' "$WORK/load.out")
+    else
+        rps=$(json_field rps <"$WORK/load.out")
+        errors=$(json_field errors <"$WORK/load.out")
+        [[ $errors == 0 ]] || { echo "$model: $errors errors" >&2; cat "$WORK/load.out" >&2; }
+    fi
     awk -v rps="$rps" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v tick="$TICK" 'BEGIN {
         cpu = (c1 - c0) / tick; wall = t1 - t0
         printf "%.0f %.2f %.0f\n", rps, cpu / (rps * wall) * 1e6, 100 * cpu / wall
@@ -94,7 +116,7 @@ run_one() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "runs=$RUNS duration=${DURATION}s warmup=${WARMUP}s size=${SIZE}B nice=$NICE server=CPU1 load=CPU0 $(uname -r)"
+echo "runs=$RUNS duration=${DURATION}s warmup=${WARMUP}s size=${SIZE}B nice=$NICE client=$CLIENT server=CPU1 load=CPU0 $(uname -r)"
 echo
 echo "| conns (all active) | model | req/s (median) | server CPU µs/req (median) | server CPU % | runs (req/s) |"
 echo "|---:|---|---:|---:|---:|---|"
