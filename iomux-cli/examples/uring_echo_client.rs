@@ -3,6 +3,8 @@
 //! no system call per request. It exists to check how much of a server
 //! comparison the load generator's own cost decides (BENCHMARKS.md, issue
 //! 5): `iomux load` pays two system calls per request, this client none.
+//! Every reply is checked byte for byte; any error ends the run with a
+//! non-zero status.
 //!
 //! `cargo run --release -p iomux-cli --example uring_echo_client -- ADDR [CONNS] [SECONDS] [SIZE]`
 //! prints `requests/s` over the window after a one-second warm-up.
@@ -112,6 +114,9 @@ fn main() -> io::Result<()> {
             let next = if c.got < size {
                 vec![recv_only(c, i, c.got)]
             } else {
+                if c.inp != c.out {
+                    return Err(io::Error::other(format!("connection {i}: wrong echo")));
+                }
                 c.got = 0;
                 done += 1;
                 requests(c, i, 0).to_vec()
