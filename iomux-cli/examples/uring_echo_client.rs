@@ -14,7 +14,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use io_uring::{IoUring, opcode, squeue, types::Fd};
+use io_uring::types::{Fd, SubmitArgs, Timespec};
+use io_uring::{IoUring, opcode, squeue};
 
 struct Conn {
     sock: TcpStream,
@@ -96,7 +97,16 @@ fn main() -> io::Result<()> {
     let end = warm + Duration::from_secs_f64(secs);
     let (mut done, mut at_warm) = (0u64, None);
     while Instant::now() < end {
-        ring.submit_and_wait(1)?;
+        // Bounded, so that a server that stops answering ends the run.
+        let ts = Timespec::from(end.saturating_duration_since(Instant::now()));
+        match ring
+            .submitter()
+            .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+        {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+            Err(e) => return Err(e),
+        }
         if at_warm.is_none() && Instant::now() >= warm {
             at_warm = Some(done);
         }
@@ -129,7 +139,10 @@ fn main() -> io::Result<()> {
             }
         }
     }
-    let measured = done - at_warm.unwrap_or(0);
+    let measured = done - at_warm.unwrap_or(done);
+    if measured == 0 {
+        return Err(io::Error::other("no reply in the window"));
+    }
     println!("{:.0} requests/s", measured as f64 / secs);
     Ok(())
 }
