@@ -331,6 +331,13 @@ pub(super) fn aio(lab: &LabReport) -> Claim {
             ratios.len()
         )
     };
+    // The lab's client is the same for every model; say what that costs
+    // this comparison in particular.
+    evidence.push_str(
+        "The client here is `iomux load` (epoll, two syscalls per request), which can saturate \
+         its core before the servers do; `scripts/bench-uring.sh` with CLIENT=uring measures \
+         the two servers with an io_uring client that makes none.",
+    );
     Claim {
         id: "aio".into(),
         claim: claim.into(),
