@@ -25,21 +25,18 @@ struct Conn {
     got: usize,
 }
 
+/// A request and its reply: the send, linked to the recv of the reply.
 /// user_data: connection index << 1 | 1 for the recv, | 0 for the send.
-fn requests(c: &mut Conn, i: usize, from: usize) -> [squeue::Entry; 2] {
-    let fd = Fd(c.sock.as_raw_fd());
-    let send = opcode::Send::new(fd, c.out.as_ptr(), c.out.len() as u32)
+fn requests(c: &mut Conn, i: usize) -> [squeue::Entry; 2] {
+    let send = opcode::Send::new(Fd(c.sock.as_raw_fd()), c.out.as_ptr(), c.out.len() as u32)
         .flags(libc::MSG_NOSIGNAL)
         .build()
         .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
         .user_data((i as u64) << 1);
-    let rest = &mut c.inp[from..];
-    let recv = opcode::Recv::new(fd, rest.as_mut_ptr(), rest.len() as u32)
-        .build()
-        .user_data(((i as u64) << 1) | 1);
-    [send, recv]
+    [send, recv_only(c, i, 0)]
 }
 
+/// A recv of the rest of the reply, from byte `from` on.
 fn recv_only(c: &mut Conn, i: usize, from: usize) -> squeue::Entry {
     let rest = &mut c.inp[from..];
     opcode::Recv::new(Fd(c.sock.as_raw_fd()), rest.as_mut_ptr(), rest.len() as u32)
@@ -87,7 +84,7 @@ fn main() -> io::Result<()> {
         .setup_defer_taskrun()
         .build(entries)?;
     for (i, c) in conns.iter_mut().enumerate() {
-        for e in requests(c, i, 0) {
+        for e in requests(c, i) {
             // SAFETY: the buffers live in `conns`, which outlives the ring's
             // requests (the process exits with them in flight, never frees).
             unsafe { ring.submission().push(&e) }.map_err(io::Error::other)?;
@@ -129,7 +126,7 @@ fn main() -> io::Result<()> {
                 }
                 c.got = 0;
                 done += 1;
-                requests(c, i, 0).to_vec()
+                requests(c, i).to_vec()
             };
             for e in next {
                 // SAFETY: as above.
