@@ -10,6 +10,7 @@
 # Usage: scripts/bench-nginx.sh [rounds=3] [duration=10s] [connections=100]
 # Env: MODE=edge|level (iomux trigger mode, default edge),
 #      IOMUX=path to a built binary (default: cargo build --release),
+#      IOMUX_ARGS="..." extra `iomux serve` flags (e.g. "--collect-interval 200us"),
 #      RT=1 (default when root) runs server and wrk SCHED_FIFO, so that
 #      other work on the machine (builds) does not preempt them; RT=0 off.
 set -euo pipefail
@@ -18,6 +19,7 @@ ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-100}
 MODE=${MODE:-edge}
+read -r -a EXTRA <<<"${IOMUX_ARGS:-}"
 if [[ ${RT:-} == "" ]]; then RT=$([[ $(id -u) == 0 ]] && command -v chrt >/dev/null && echo 1 || echo 0); fi
 # Runs a command on a CPU and, with RT=1, in a real-time class. It execs,
 # so that `pin ... &` leaves the command's own pid in $!; call it only
@@ -93,7 +95,7 @@ LUA
 start_iomux() {
     local port=$1
     pin 1 "$IOMUX" serve --model epoll --mode "$MODE" --proto http \
-        --addr "127.0.0.1:$port" --threads 1 >"$WORK/iomux.out" 2>"$WORK/iomux.err" &
+        --addr "127.0.0.1:$port" --threads 1 "${EXTRA[@]}" >"$WORK/iomux.out" 2>"$WORK/iomux.err" &
     SERVER_PID=$!
     wait_port "$port"
 }
@@ -135,7 +137,7 @@ stop_server() {
     SERVER_PID=""
 }
 
-# run SERVER SCENARIO -> prints "reqs_per_s cpu_us_per_req errors"
+# run SERVER SCENARIO -> prints "reqs_per_s cpu_us_per_req p50_latency errors"
 run() {
     local server=$1 scenario=$2 port script=()
     port=$(free_port)
@@ -143,20 +145,21 @@ run() {
     [[ $scenario == pipeline16 ]] && script=(-s "$WORK/pipeline.lua")
     local before after out
     before=$(cpu_ticks "$SERVER_PID")
-    out=$(pin 0 wrk -t1 -c"$CONNS" -d"$DURATION" "${script[@]}" "http://127.0.0.1:$port/plaintext")
+    out=$(pin 0 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "${script[@]}" "http://127.0.0.1:$port/plaintext")
     after=$(cpu_ticks "$SERVER_PID")
     stop_server
-    local rps total errors
+    local rps total errors p50
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     total=$(awk '/requests in/ {print $1}' <<<"$out")
     errors=$(awk '/Socket errors|Non-2xx/ {printf "%s; ", $0}' <<<"$out")
-    awk -v r="$rps" -v t="$total" -v d="$((after - before))" -v hz="$HZ" -v e="${errors:-none}" \
-        'BEGIN { printf "%.0f %.3f %s\n", r, d / hz * 1e6 / t, (e == "" ? "none" : e) }' | tr -s ' ' ' '
+    awk -v r="$rps" -v t="$total" -v d="$((after - before))" -v hz="$HZ" -v l="${p50:-?}" -v e="${errors:-none}" \
+        'BEGIN { printf "%.0f %.3f %s %s\n", r, d / hz * 1e6 / t, l, (e == "" ? "none" : e) }' | tr -s ' ' ' '
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-echo "# iomux $("$IOMUX" --version) (epoll, $MODE, 1 thread) vs $("$NGINX" -v 2>&1 | sed 's/.*: //') (1 process)"
+echo "# iomux $("$IOMUX" --version) (epoll, $MODE, 1 thread${IOMUX_ARGS:+, $IOMUX_ARGS}) vs $("$NGINX" -v 2>&1 | sed 's/.*: //') (1 process)"
 echo "# wrk -t1 -c$CONNS -d$DURATION; server on CPU 1, wrk on CPU 0 (SCHED_FIFO: $RT); $ROUNDS rounds, alternating"
 echo "# kernel $(uname -r); $(date -u +%FT%TZ)"
 for scenario in plain pipeline16; do
@@ -165,9 +168,9 @@ for scenario in plain pipeline16; do
         for server in iomux nginx; do
             line=$(run "$server" "$scenario")
             echo "$line" >>"$WORK/$server.$scenario"
-            read -r rps cpu errs <<<"$line"
-            printf '%-11s round %d  %-6s %10s req/s  %7s us CPU/req  errors: %s\n' \
-                "$scenario" "$round" "$server" "$rps" "$cpu" "$errs"
+            read -r rps cpu p50 errs <<<"$line"
+            printf '%-11s round %d  %-6s %10s req/s  %7s us CPU/req  p50 %8s  errors: %s\n' \
+                "$scenario" "$round" "$server" "$rps" "$cpu" "$p50" "$errs"
         done
     done
 done

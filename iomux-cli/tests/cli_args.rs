@@ -50,6 +50,15 @@ fn serve_refuses_zero_threads() {
 }
 
 #[test]
+fn serve_refuses_a_collect_interval_without_a_unit_it_knows() {
+    refused(
+        &["serve", "--collect-interval", "5h", "--addr", "127.0.0.1:0"],
+        2,
+        "unknown unit",
+    );
+}
+
+#[test]
 fn load_refuses_zero_connections_and_empty_requests() {
     refused(&["load", "--conns", "0"], 2, "must be at least 1");
     refused(&["load", "--size", "0"], 2, "must be at least 1");

@@ -40,6 +40,29 @@ fn pipelined(model: &str, mode: &str) {
 }
 per_variant!(pipelined);
 
+/// `--collect-interval` spaces the loop's waits; answers are the same.
+fn collect_interval(model: &str, mode: &str) {
+    let server = Server::start(model, mode, "http", &["--collect-interval", "2ms"]);
+    let mut conns: Vec<_> = (0..4).map(|_| server.connect()).collect();
+    for round in 0..3 {
+        for s in &mut conns {
+            s.write_all(&GET.repeat(3)).unwrap();
+        }
+        for (i, s) in conns.iter().enumerate() {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            for k in 0..3 {
+                let resp = read_response(&mut r);
+                assert_eq!(
+                    resp.status, 200,
+                    "round {round}, connection {i}, answer {k}"
+                );
+                assert_eq!(resp.body, b"Hello, World!");
+            }
+        }
+    }
+}
+per_variant!(collect_interval);
+
 fn connection_close_and_http10(model: &str, mode: &str) {
     let server = Server::start(model, mode, "http", &["--max-requests", "3"]);
     let cases: [(&[u8], usize); 4] = [

@@ -101,6 +101,12 @@ pub struct ServeArgs {
     /// HTTP: largest request body in bytes (413 beyond).
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// select, poll, epoll: let at least this long pass between one wait
+    /// and the next (libev's io_collect_interval, e.g. 100us), so that each
+    /// wait collects many events; costs up to as much latency per request.
+    /// 0 (the default): wait as soon as the work is done.
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub collect_interval: Duration,
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
     pub nofile: Option<u64>,
@@ -126,17 +132,19 @@ impl ServeArgs {
 }
 
 /// A duration flag: a number (decimals allowed) with an optional unit,
-/// `ms`, `s` (the default) or `m`: `500ms`, `1.5s`, `2`, `1m`.
+/// `us` (or `µs`), `ms`, `s` (the default) or `m`: `100us`, `500ms`, `1.5s`,
+/// `2`, `1m`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let scale = match unit {
+        "us" | "µs" => 1e-6,
         "ms" => 1e-3,
         "" | "s" => 1.0,
         "m" => 60.0,
-        _ => return Err(format!("unknown unit in {s:?} (ms, s, m)")),
+        _ => return Err(format!("unknown unit in {s:?} (us, ms, s, m)")),
     };
     let n: f64 = num
         .parse()
@@ -195,6 +203,8 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("100us"), Ok(Duration::from_micros(100)));
+        assert_eq!(parse_duration("100µs"), Ok(Duration::from_micros(100)));
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));

@@ -25,6 +25,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let cfg = Config {
         backend,
         mode,
+        collect_interval: args.collect_interval,
         ..Config::default()
     };
     if mode.is_edge() && !backend.supports_edge() {

@@ -107,6 +107,8 @@ pub struct EventLoop {
     cfg: Config,
     policy: Policy,
     edge_reads: bool,
+    /// When the last wait returned (for `Config::collect_interval`).
+    last_wait: Option<Instant>,
     events: Option<Events>,
     conns: Vec<ConnSlot>,
     free: Vec<u32>,
@@ -184,6 +186,7 @@ impl EventLoop {
             cfg,
             policy,
             edge_reads: cfg.mode.is_edge(),
+            last_wait: None,
             events: Some(Events::with_capacity(cfg.events)),
             conns: Vec::new(),
             free: Vec::new(),
@@ -344,8 +347,14 @@ impl EventLoop {
             let left = at.saturating_duration_since(Instant::now());
             wait = Some(wait.map_or(left, |w| w.min(left)));
         }
+        if wait != Some(Duration::ZERO) && !self.cfg.collect_interval.is_zero() {
+            wait = self.collect(wait);
+        }
         let mut events = self.events.take().expect("events are put back every turn");
         let waited = self.poller.wait(&mut events, wait);
+        if !self.cfg.collect_interval.is_zero() {
+            self.last_wait = Some(Instant::now());
+        }
         if let Err(e) = waited {
             self.events = Some(events);
             return Err(e);
@@ -363,6 +372,24 @@ impl EventLoop {
         self.run_tasks();
         self.prune_timers();
         Ok(())
+    }
+
+    /// Sleeps off what is left of the collect interval since the last wait
+    /// returned, no later than the next timer; returns the wait's timeout
+    /// less the time slept.
+    fn collect(&mut self, wait: Option<Duration>) -> Option<Duration> {
+        let Some(last) = self.last_wait else {
+            return wait;
+        };
+        let mut nap = self.cfg.collect_interval.saturating_sub(last.elapsed());
+        if let Some(w) = wait {
+            nap = nap.min(w);
+        }
+        if nap.is_zero() {
+            return wait;
+        }
+        std::thread::sleep(nap);
+        wait.map(|w| w.saturating_sub(nap))
     }
 
     fn dispatch(&mut self, ev: &Event) {
