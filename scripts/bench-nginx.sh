@@ -20,67 +20,16 @@ DURATION=${2:-10s}
 CONNS=${3:-100}
 MODE=${MODE:-edge}
 read -r -a EXTRA <<<"${IOMUX_ARGS:-}"
-if [[ ${RT:-} == "" ]]; then RT=$([[ $(id -u) == 0 ]] && command -v chrt >/dev/null && echo 1 || echo 0); fi
-# Runs a command on a CPU and, with RT=1, in a real-time class. It execs,
-# so that `pin ... &` leaves the command's own pid in $!; call it only
-# in a subshell (with & or inside $(...)).
-pin() {
-    local cpu=$1
-    shift
-    if [[ $RT == 1 ]]; then
-        exec taskset -c "$cpu" chrt -f 10 "$@"
-    else
-        exec taskset -c "$cpu" "$@"
-    fi
-}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-WORK=$(mktemp -d /tmp/bench-nginx.XXXXXX)
-HZ=$(getconf CLK_TCK)
-SERVER_PID=""
+# shellcheck source=scripts/bench-lib.sh
+source "$HERE/scripts/bench-lib.sh"
+bench_setup bench-nginx
 
-cleanup() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-need() {
-    if ! command -v "$1" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$1 ]]; then
-        echo "installing $2" >&2
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-    fi
-}
 need nginx nginx-light
 need wrk wrk
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-if [[ -z ${IOMUX:-} ]]; then
-    (cd "$HERE" && cargo build --release -q -p iomux-cli)
-    IOMUX=$HERE/target/release/iomux
-fi
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-    for _ in $(seq 1 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "server on port $1 did not come up" >&2
-    return 1
-}
-
-cpu_ticks() {
-    # utime and stime are fields 14 and 15; the command name may hold
-    # spaces, so count from the closing parenthesis.
-    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
+IOMUX=${IOMUX:-$(build_iomux)}
 
 cat >"$WORK/pipeline.lua" <<'LUA'
 -- 16 requests per write; wrk counts each response.
@@ -150,14 +99,12 @@ run() {
     stop_server
     local rps total errors p50
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p50=$(wrk_p50 <<<"$out")
     total=$(awk '/requests in/ {print $1}' <<<"$out")
     errors=$(awk '/Socket errors|Non-2xx/ {printf "%s; ", $0}' <<<"$out")
     awk -v r="$rps" -v t="$total" -v d="$((after - before))" -v hz="$HZ" -v l="${p50:-?}" -v e="${errors:-none}" \
         'BEGIN { printf "%.0f %.3f %s %s\n", r, d / hz * 1e6 / t, l, (e == "" ? "none" : e) }' | tr -s ' ' ' '
 }
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "# iomux $("$IOMUX" --version) (epoll, $MODE, 1 thread${IOMUX_ARGS:+, $IOMUX_ARGS}) vs $("$NGINX" -v 2>&1 | sed 's/.*: //') (1 process)"
 echo "# wrk -t1 -c$CONNS -d$DURATION; server on CPU 1, wrk on CPU 0 (SCHED_FIFO: $RT); $ROUNDS rounds, alternating"

@@ -1,0 +1,87 @@
+# Helpers shared by the wrk benchmarks (bench-nginx.sh, bench-collect.sh).
+# Source it, then call `bench_setup NAME`.
+
+# Sets RT (1: pinned commands run SCHED_FIFO; default on when root and chrt
+# exists), HZ, WORK (a scratch directory) and SERVER_PID, and removes
+# WORK and stops the server on exit.
+bench_setup() {
+    if [[ -z ${RT:-} ]]; then
+        RT=$([[ $(id -u) == 0 ]] && command -v chrt >/dev/null && echo 1 || echo 0)
+    fi
+    HZ=$(getconf CLK_TCK)
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    SERVER_PID=""
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+
+# Builds the release binary and prints its path.
+build_iomux() {
+    local root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    (cd "$root" && cargo build --release -q -p iomux-cli) >&2
+    echo "$root/target/release/iomux"
+}
+
+# Runs a command on a CPU and, with RT=1, in a real-time class. It execs,
+# so that `pin ... &` leaves the command's own pid in $!; call it only
+# in a subshell (with & or inside $(...)).
+pin() {
+    local cpu=$1
+    shift
+    if [[ $RT == 1 ]]; then
+        exec taskset -c "$cpu" chrt -f 10 "$@"
+    else
+        exec taskset -c "$cpu" "$@"
+    fi
+}
+
+# Installs Debian package $2 unless command $1 is there.
+need() {
+    if ! command -v "$1" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$1 ]]; then
+        echo "installing $2" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    for _ in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "server on port $1 did not come up" >&2
+    return 1
+}
+
+cpu_ticks() {
+    # utime and stime are fields 14 and 15; the command name may hold
+    # spaces, so count from the closing parenthesis.
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+# wrk's 50th percentile latency (needs --latency), e.g. "15.90us".
+wrk_p50() { awk '$1 == "50%" {print $2}'; }
+
+# The median of the numbers on stdin, one per line.
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# wrk's latency notation (950.00us, 1.02ms, 1.50s) in microseconds.
+to_us() {
+    awk '{ v = $1; m = 1
+           if (v ~ /us$/) sub(/us$/, "", v)
+           else if (v ~ /ms$/) { sub(/ms$/, "", v); m = 1e3 }
+           else if (v ~ /s$/) { sub(/s$/, "", v); m = 1e6 }
+           printf "%.1f\n", v * m }'
+}
