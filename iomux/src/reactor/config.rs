@@ -46,9 +46,9 @@ pub struct Config {
     /// requests that saves system calls and wake-ups; the price is up to
     /// this much latency per request, and a closed-loop client with few
     /// connections is slowed to one batch per interval. Timers still run on
-    /// time (the sleep ends at the next deadline), and a turn that starts with
-    /// work already queued (pending reads, posted tasks) does not sleep. Zero (the
-    /// default) waits as soon as the turn's work is done.
+    /// time (the sleep ends at the next deadline), and a turn that starts
+    /// with work already queued (pending reads, posted tasks) does not
+    /// sleep. Zero (the default) waits as soon as the turn's work is done.
     pub collect_interval: Duration,
 }
 
