@@ -28,21 +28,28 @@ fn served(s: &mut TcpStream) -> bool {
     }
 }
 
-fn emfile(model: &str, mode: &str) {
-    let server = Server::start(model, mode, "echo", &["--nofile", NOFILE]);
-    let mut first = server.connect();
-    assert!(served(&mut first));
-
+/// Opens 60 connections, more than the server's fds: those it serves, and
+/// how many it shed.
+fn overfill(connect: impl Fn() -> TcpStream) -> (Vec<TcpStream>, u64) {
     let mut kept = Vec::new();
     let mut shed = 0;
     for _ in 0..60 {
-        let mut s = server.connect();
+        let mut s = connect();
         if served(&mut s) {
             kept.push(s);
         } else {
             shed += 1;
         }
     }
+    (kept, shed)
+}
+
+fn emfile(model: &str, mode: &str) {
+    let server = Server::start(model, mode, "echo", &["--nofile", NOFILE]);
+    let mut first = server.connect();
+    assert!(served(&mut first));
+
+    let (mut kept, shed) = overfill(|| server.connect());
     assert!(
         shed > 0,
         "no connection was shed: the fd limit was not reached"
@@ -86,3 +93,43 @@ fn emfile(model: &str, mode: &str) {
     }
 }
 per_variant!(emfile);
+
+/// The exit report counts the connections shed at accept (it used to read
+/// the counters after the listeners were gone, and always said 0).
+#[test]
+fn exit_report_counts_shed_connections() {
+    use std::process::{Command, Stdio};
+    let err_path = std::env::temp_dir().join(format!("iomux-shed-{}.err", std::process::id()));
+    let err_file = std::fs::File::create(&err_path).expect("stderr file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iomux"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--model", "epoll"])
+        .args(["--proto", "echo", "--nofile", NOFILE])
+        .stderr(Stdio::from(err_file));
+    let (mut child, addr) = serve_common::spawn::serve_until_ready(cmd, "iomux serve", WAIT);
+    let (_kept, shed) = overfill(|| {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s
+    });
+    assert!(
+        shed > 0,
+        "no connection was shed: the fd limit was not reached"
+    );
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("kill");
+    let status = serve_common::spawn::exit_within(&mut child, WAIT, "the server, on SIGTERM,");
+    assert!(status.success(), "the server exited with {status}");
+    let err = std::fs::read_to_string(&err_path).expect("read stderr");
+    let _ = std::fs::remove_file(&err_path);
+    let reported: u64 = err
+        .lines()
+        .find_map(|l| {
+            let (before, _) = l.split_once(" shed (out of fds)")?;
+            before.rsplit(' ').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no shed count in the exit report: {err}"));
+    assert!(
+        reported >= shed,
+        "the exit report says {reported} shed, the clients saw {shed} closed at once: {err}"
+    );
+}

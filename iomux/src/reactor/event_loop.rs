@@ -229,7 +229,12 @@ impl EventLoop {
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
-        s.shed = self.listeners.iter().map(|l| l.acceptor.shed()).sum();
+        // `stats.shed` holds the counts of listeners already closed.
+        s.shed += self
+            .listeners
+            .iter()
+            .map(|l| l.acceptor.shed())
+            .sum::<u64>();
         s
     }
 
@@ -516,6 +521,7 @@ impl EventLoop {
             self.close(ConnId(Token(((generation as usize) << 32) | index)));
         }
         for l in self.listeners.drain(..) {
+            self.stats.shed += l.acceptor.shed();
             let _ = self.poller.deregister(&l.acceptor);
         }
     }
