@@ -56,11 +56,16 @@ fn elements(v: &[u8]) -> impl Iterator<Item = &[u8]> {
     v.split(|&b| b == b',').map(trim).filter(|e| !e.is_empty())
 }
 
+/// A Content-Length value, `1*DIGIT` (RFC 9110 §8.6): leading zeros are
+/// allowed, and a number too large for a u64 saturates, since it is above
+/// any body limit (413, not 400: the framing is valid, the body too big).
 fn parse_length(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+    Some(v.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// The path part of an origin-form or absolute-form target, without query.

@@ -91,6 +91,8 @@ fn refusals() {
         (b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413),
+        (b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 413),
+        (b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413),
         (long_uri.as_bytes(), 414),
         (big_head.as_bytes(), 431),
         (many.as_bytes(), 431),
@@ -106,6 +108,16 @@ fn refusals() {
         assert_eq!(action, Action::Close);
         assert!(out.contains("Connection: close"));
     }
+}
+
+#[test]
+fn content_length_may_have_leading_zeros() {
+    let (out, _, action) = run(
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 00000000000000000000005\r\n\r\nhello",
+    );
+    assert_eq!(statuses(&out), vec![200]);
+    assert!(out.ends_with("\r\n\r\nhello"), "{out}");
+    assert_eq!(action, Action::Continue);
 }
 
 #[test]
