@@ -120,3 +120,12 @@ fn lab_refuses_unknown_models_and_an_empty_matrix() {
         "a refused run writes no report"
     );
 }
+
+#[test]
+fn lab_refuses_an_output_directory_it_cannot_write_before_measuring() {
+    refused(
+        &["lab", "--quick", "--out", "/proc/iomux-lab-nowhere"],
+        1,
+        "cannot write the report to /proc/iomux-lab-nowhere",
+    );
+}

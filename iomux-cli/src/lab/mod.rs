@@ -117,6 +117,14 @@ fn machine() -> Machine {
 }
 
 /// Runs the lab.
+/// Creates `dir` if need be and proves a file can be written in it.
+fn writable_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".iomux-lab-write-probe");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(probe)
+}
+
 pub fn run(args: LabArgs) -> CliResult {
     let profile = Profile::new(args.quick, args.full, args.max_conns);
     sched::prompt();
@@ -148,6 +156,9 @@ pub fn run(args: LabArgs) -> CliResult {
         )
         .into());
     }
+    // Minutes of measuring must not end in a report with nowhere to go.
+    writable_dir(&args.out)
+        .map_err(|e| format!("cannot write the report to {}: {e}", args.out.display()))?;
     let variants: Vec<_> = VARIANTS
         .iter()
         .filter(|v| args.models.is_empty() || args.models.iter().any(|m| m == v.name))
@@ -232,7 +243,6 @@ pub fn run(args: LabArgs) -> CliResult {
     };
     lab.claims = claims::evaluate(&lab);
     println!("{}", report::terminal(&lab));
-    std::fs::create_dir_all(&args.out)?;
     let svgs = plots::write(&lab, &args.out)?;
     report::write(&lab, &args.out, &svgs)?;
     println!(
