@@ -1,25 +1,20 @@
 //! `Config::collect_interval` (libev's io_collect_interval): waits are at
 //! least the interval apart, yet timers and queued work are not held back.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use iomux::reactor::{Action, Config, EventLoop, Handler};
+use common::Echo;
+use iomux::reactor::{Config, EventLoop};
 
 const INTERVAL: Duration = Duration::from_millis(100);
 /// Far longer than any test here may take: a sleep of this length is a bug.
 const LONG: Duration = Duration::from_secs(10);
-
-struct Echo;
-impl Handler for Echo {
-    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
-        output.extend_from_slice(input);
-        (input.len(), Action::Continue)
-    }
-}
 
 fn collecting(interval: Duration) -> EventLoop {
     EventLoop::new(Config {

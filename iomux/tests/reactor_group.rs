@@ -2,22 +2,16 @@
 //! listeners, one EPOLLEXCLUSIVE-shared listener, or one listener dealing
 //! connections out round-robin; stop ends them all.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iomux::reactor::{Action, Config, Handler, LoopGroup, Sharing};
+use common::Echo;
+use iomux::reactor::{Config, LoopGroup, Sharing};
 use iomux::{Backend, Mode};
-
-struct Echo;
-
-impl Handler for Echo {
-    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
-        output.extend_from_slice(input);
-        (input.len(), Action::Continue)
-    }
-}
 
 /// Echo on `loops` loops of `backend` sharing a free port on loopback.
 fn bind(backend: Backend, loops: usize, sharing: Sharing) -> std::io::Result<LoopGroup> {

@@ -2,23 +2,18 @@
 //! closes the connection, and a lingering close gives up after the linger
 //! timeout (not before).
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::Echo;
 use iomux::reactor::{Action, Config, Handler, LoopGroup};
 use iomux::{Backend, Mode};
 
 const LIMIT: Duration = Duration::from_millis(400);
-
-struct Echo;
-impl Handler for Echo {
-    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
-        output.extend_from_slice(input);
-        (input.len(), Action::Continue)
-    }
-}
 
 /// Answers "bye" to anything and closes (lingering).
 struct Bye;

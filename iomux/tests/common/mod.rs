@@ -68,3 +68,13 @@ pub fn with_token(events: &[Event], token: Token) -> Vec<Event> {
 pub const MUST: Duration = Duration::from_secs(5);
 /// How long a test waits to see that something does not happen.
 pub const MUST_NOT: Duration = Duration::from_millis(50);
+
+/// The reactor tests' handler: every byte back, in order.
+pub struct Echo;
+
+impl iomux::reactor::Handler for Echo {
+    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, iomux::reactor::Action) {
+        output.extend_from_slice(input);
+        (input.len(), iomux::reactor::Action::Continue)
+    }
+}
