@@ -71,6 +71,16 @@ cpu_ticks() {
     sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 
+# The user and system time of this shell's finished children, in seconds
+# (the second line of `times`, e.g. "0m1.234s 0m2.345s"). `times` must
+# not run in a pipe or $(...): that subshell has no children of its own.
+children_cpu_s() {
+    times >"$WORK/times"
+    awk 'NR == 2 { t = 0
+        for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
+        printf "%.3f\n", t }' "$WORK/times"
+}
+
 # wrk's 50th percentile latency (needs --latency), e.g. "15.90us".
 wrk_p50() { awk '$1 == "50%" {print $2}'; }
 

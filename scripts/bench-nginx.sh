@@ -7,6 +7,9 @@
 # report gives each run and the medians: requests/s, and server CPU time
 # per request (utime+stime from /proc/PID/stat around the wrk run).
 #
+# Also reports wrk's own CPU time per request: wrk -t1 saturates its core
+# first, so requests/s is set by what each request costs wrk.
+#
 # Usage: scripts/bench-nginx.sh [rounds=3] [duration=10s] [connections=100]
 # Env: MODE=edge|level (iomux trigger mode, default edge),
 #      IOMUX=path to a built binary (default: cargo build --release),
@@ -86,15 +89,19 @@ stop_server() {
     SERVER_PID=""
 }
 
-# run SERVER SCENARIO -> prints "reqs_per_s cpu_us_per_req p50_latency errors"
+# run SERVER SCENARIO -> prints "reqs_per_s cpu_us_per_req wrk_cpu_us_per_req p50_latency errors"
 run() {
     local server=$1 scenario=$2 port script=()
     port=$(free_port)
     "start_$server" "$port"
     [[ $scenario == pipeline16 ]] && script=(-s "$WORK/pipeline.lua")
-    local before after out
+    local before after out wrk_cpu
     before=$(cpu_ticks "$SERVER_PID")
-    out=$(pin 0 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "${script[@]}" "http://127.0.0.1:$port/plaintext")
+    # wrk's own CPU time too: when it is saturated, its CPU per request
+    # sets requests/s, whichever server answers.
+    wrk_cpu=$( (pin 0 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "${script[@]}" \
+        "http://127.0.0.1:$port/plaintext" >"$WORK/wrk.out"); children_cpu_s)
+    out=$(<"$WORK/wrk.out")
     after=$(cpu_ticks "$SERVER_PID")
     stop_server
     local rps total errors p50
@@ -102,8 +109,8 @@ run() {
     p50=$(wrk_p50 <<<"$out")
     total=$(awk '/requests in/ {print $1}' <<<"$out")
     errors=$(awk '/Socket errors|Non-2xx/ {printf "%s; ", $0}' <<<"$out")
-    awk -v r="$rps" -v t="$total" -v d="$((after - before))" -v hz="$HZ" -v l="${p50:-?}" -v e="${errors:-none}" \
-        'BEGIN { printf "%.0f %.3f %s %s\n", r, d / hz * 1e6 / t, l, (e == "" ? "none" : e) }' | tr -s ' ' ' '
+    awk -v r="$rps" -v t="$total" -v d="$((after - before))" -v hz="$HZ" -v w="$wrk_cpu" -v l="${p50:-?}" -v e="${errors:-none}" \
+        'BEGIN { printf "%.0f %.3f %.3f %s %s\n", r, d / hz * 1e6 / t, w * 1e6 / t, l, (e == "" ? "none" : e) }' | tr -s ' ' ' '
 }
 
 echo "# iomux $("$IOMUX" --version) (epoll, $MODE, 1 thread${IOMUX_ARGS:+, $IOMUX_ARGS}) vs $("$NGINX" -v 2>&1 | sed 's/.*: //') (1 process)"
@@ -115,19 +122,22 @@ for scenario in plain pipeline16; do
         for server in iomux nginx; do
             line=$(run "$server" "$scenario")
             echo "$line" >>"$WORK/$server.$scenario"
-            read -r rps cpu p50 errs <<<"$line"
-            printf '%-11s round %d  %-6s %10s req/s  %7s us CPU/req  p50 %8s  errors: %s\n' \
-                "$scenario" "$round" "$server" "$rps" "$cpu" "$p50" "$errs"
+            read -r rps cpu wrk p50 errs <<<"$line"
+            printf '%-11s round %d  %-6s %10s req/s  %7s us CPU/req  wrk %7s us CPU/req  p50 %8s  errors: %s\n' \
+                "$scenario" "$round" "$server" "$rps" "$cpu" "$wrk" "$p50" "$errs"
         done
     done
 done
 echo
-printf '%-11s %14s %14s %8s %14s %14s %8s\n' scenario "iomux req/s" "nginx req/s" ratio "iomux us/req" "nginx us/req" ratio
+printf '%-11s %14s %14s %8s %14s %14s %8s %16s %16s\n' scenario "iomux req/s" "nginx req/s" ratio \
+    "iomux us/req" "nginx us/req" ratio "wrk us/req (i)" "wrk us/req (n)"
 for scenario in plain pipeline16; do
     ir=$(cut -d' ' -f1 "$WORK/iomux.$scenario" | median)
     nr=$(cut -d' ' -f1 "$WORK/nginx.$scenario" | median)
     ic=$(cut -d' ' -f2 "$WORK/iomux.$scenario" | median)
     nc=$(cut -d' ' -f2 "$WORK/nginx.$scenario" | median)
-    awk -v s="$scenario" -v ir="$ir" -v nr="$nr" -v ic="$ic" -v nc="$nc" \
-        'BEGIN { printf "%-11s %14.0f %14.0f %7.2fx %14.3f %14.3f %7.2fx\n", s, ir, nr, ir / nr, ic, nc, ic / nc }'
+    iw=$(cut -d' ' -f3 "$WORK/iomux.$scenario" | median)
+    nw=$(cut -d' ' -f3 "$WORK/nginx.$scenario" | median)
+    awk -v s="$scenario" -v ir="$ir" -v nr="$nr" -v ic="$ic" -v nc="$nc" -v iw="$iw" -v nw="$nw" \
+        'BEGIN { printf "%-11s %14.0f %14.0f %7.2fx %14.3f %14.3f %7.2fx %16.3f %16.3f\n", s, ir, nr, ir / nr, ic, nc, ic / nc, iw, nw }'
 done
