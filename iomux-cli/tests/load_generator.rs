@@ -104,10 +104,15 @@ fn http_load_reconnects_when_the_server_closes_at_its_limit() {
             "--active",
             "5",
             "--duration",
-            "0.5",
+            "500ms",
             "--warmup",
-            "0.1",
+            "100ms",
         ],
+    );
+    let window = num(&v, "duration_s");
+    assert!(
+        (0.5..1.0).contains(&window),
+        "--duration 500ms gave a window of {window} s: {v}"
     );
     assert!(
         num(&v, "requests") > 5.0 * 10.0,

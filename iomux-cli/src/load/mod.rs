@@ -46,11 +46,11 @@ pub struct LoadArgs {
     /// Echo request size in bytes, at least 1.
     #[arg(long, default_value_t = 64, value_parser = crate::args::at_least_one)]
     pub size: usize,
-    /// Measurement window, seconds (above 0).
-    #[arg(long, default_value_t = 5.0, value_parser = crate::args::positive)]
+    /// Measurement window, above 0: seconds, or with a unit (`500ms`, `10s`, `1m`).
+    #[arg(long, default_value_t = 5.0, value_parser = crate::args::positive_seconds)]
     pub duration: f64,
-    /// Warm-up before the window, seconds.
-    #[arg(long, default_value_t = 1.0, value_parser = crate::args::non_negative)]
+    /// Warm-up before the window: seconds, or with a unit.
+    #[arg(long, default_value_t = 1.0, value_parser = crate::args::seconds)]
     pub warmup: f64,
     /// Print one JSON line instead of the summary.
     #[arg(long)]
@@ -66,7 +66,7 @@ pub struct LoadArgs {
     #[arg(long, hide = true)]
     pub marks: bool,
     /// With `--marks`: seconds of the counting phase after the window.
-    #[arg(long, hide = true, default_value_t = 0.0, value_parser = crate::args::non_negative)]
+    #[arg(long, hide = true, default_value_t = 0.0, value_parser = crate::args::seconds)]
     pub count: f64,
 }
 

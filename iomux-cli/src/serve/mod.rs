@@ -83,11 +83,11 @@ pub struct ServeArgs {
     pub sharing: SharingArg,
     /// HTTP: time allowed for a request once begun, and for the first one
     /// (e.g. 60s, 500ms).
-    #[arg(long, default_value = "60s", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "60s", value_parser = crate::args::positive_duration)]
     pub header_timeout: Duration,
     /// HTTP: how long an idle connection is kept between requests (0: closed
     /// as soon as its answers are out).
-    #[arg(long, default_value = "75s", value_parser = parse_duration)]
+    #[arg(long, default_value = "75s", value_parser = crate::args::duration)]
     pub keepalive_timeout: Duration,
     /// HTTP: requests served on one connection before it is closed.
     #[arg(long, default_value_t = 1000)]
@@ -105,7 +105,7 @@ pub struct ServeArgs {
     /// and the next (libev's io_collect_interval, e.g. 100us), so that each
     /// wait collects many events; costs up to as much latency per request.
     /// 0 (the default): wait as soon as the work is done.
-    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    #[arg(long, default_value = "0", value_parser = crate::args::duration)]
     pub collect_interval: Duration,
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
@@ -128,35 +128,6 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             ..Limits::default()
         }
-    }
-}
-
-/// A duration flag: a number (decimals allowed) with an optional unit,
-/// `us` (or `µs`), `ms`, `s` (the default) or `m`: `100us`, `500ms`, `1.5s`,
-/// `2`, `1m`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let scale = match unit {
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        _ => return Err(format!("unknown unit in {s:?} (us, ms, s, m)")),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("not a duration: {s:?} (e.g. 500ms, 1.5s, 2m)"))?;
-    Duration::try_from_secs_f64(n * scale).map_err(|_| format!("duration out of range: {s:?}"))
-}
-
-/// A duration above 0: no time at all for a request head cannot be meant.
-fn parse_positive_duration(s: &str) -> Result<Duration, String> {
-    match parse_duration(s)? {
-        Duration::ZERO => Err("must be above 0".into()),
-        d => Ok(d),
     }
 }
 
@@ -185,31 +156,5 @@ pub fn run(args: ServeArgs) -> CliResult {
         Model::Nonblocking => nonblocking::run(&args),
         Model::Sigio => sigio::run(&args),
         Model::Uring => uring::run(&args),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{parse_duration, parse_positive_duration};
-    use std::time::Duration;
-
-    #[test]
-    fn header_timeout_must_allow_some_time() {
-        assert!(parse_positive_duration("0s").is_err());
-        assert!(parse_positive_duration("0").is_err());
-        assert_eq!(parse_positive_duration("1ms"), Ok(Duration::from_millis(1)));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("100us"), Ok(Duration::from_micros(100)));
-        assert_eq!(parse_duration("100µs"), Ok(Duration::from_micros(100)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "s", "1h", "-1s", "1..2s", "99999999999999999999999999m"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
-        }
     }
 }
