@@ -1,5 +1,6 @@
 //! Deadlines: a slowloris head is cut off at the header timeout (not
-//! before), an idle keep-alive connection at the keep-alive timeout.
+//! before), an idle keep-alive connection at the keep-alive timeout, and a
+//! reply the peer never reads at the send timeout.
 
 mod serve_common;
 
@@ -66,3 +67,44 @@ fn keepalive_timeout(model: &str, mode: &str) {
     assert!(took < LIMIT * 5, "closed only after {took:?}");
 }
 per_variant!(keepalive_timeout);
+
+/// An echo peer that writes and never reads: once both directions are full,
+/// the server's reply is stuck, and `--send-timeout` closes the connection.
+/// With our bytes still unread on its side, the close is a reset, which
+/// SO_ERROR shows without our reading anything.
+fn send_timeout(model: &str, mode: &str) {
+    let mut server = Server::start(model, mode, "echo", &["--send-timeout", "800ms"]);
+    let mut s = server.connect();
+    // A write that makes no progress for 100 ms: both directions are full.
+    s.set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let chunk = [7u8; 65536];
+    let mut pushed = 0usize;
+    let full_at = loop {
+        match s.write(&chunk) {
+            Ok(n) => pushed += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break Instant::now();
+            }
+            // The timeout may pass while a slow machine is still filling.
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+                return;
+            }
+            Err(e) => panic!("{model} {mode}: write: {e}"),
+        }
+        assert!(
+            pushed < 256 << 20,
+            "{model} {mode}: the server never pushed back"
+        );
+    };
+    while s.take_error().unwrap().is_none() {
+        assert!(
+            full_at.elapsed() < LIMIT * 5,
+            "{model} {mode}: a reply stuck for {:?} was never timed out",
+            full_at.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.assert_alive();
+}
+per_variant!(send_timeout);

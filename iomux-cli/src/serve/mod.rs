@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// HTTP: largest request body in bytes (413 beyond).
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// select, poll, epoll, uring: how long a reply may stay unsent (the
+    /// peer reads nothing) before the connection is closed; nginx's
+    /// `send_timeout`.
+    #[arg(long, alias = "write-timeout", default_value = "60s", value_parser = crate::args::positive_duration)]
+    pub send_timeout: Duration,
     /// select, poll, epoll: let at least this long pass between one wait
     /// and the next (libev's io_collect_interval, e.g. 100us), so that each
     /// wait collects many events; costs up to as much latency per request.

@@ -26,6 +26,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         backend,
         mode,
         collect_interval: args.collect_interval,
+        send_timeout: args.send_timeout,
         ..Config::default()
     };
     if mode.is_edge() && !backend.supports_edge() {

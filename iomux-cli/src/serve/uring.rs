@@ -27,7 +27,8 @@
 //!   again, like any multishot request that ends.
 //!
 //! The protocol is the same [`Handler`](iomux::reactor::Handler) every model
-//! uses, with the reactor's tunables (`iomux::reactor::Config::default()`):
+//! uses, with the reactor's tunables (`iomux::reactor::Config::default()`,
+//! and `--send-timeout`):
 //! the same back-pressure (unsent output above the high water stops
 //! receiving), input cap, send timeout (checked by a sweep a second) and
 //! lingering close. SIGINT/SIGTERM arrive through a signalfd
@@ -38,7 +39,7 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use iomux::reactor::bind_reuseport;
+use iomux::reactor::{Config, bind_reuseport};
 
 use super::{ServeArgs, announce};
 use crate::CliResult;
@@ -70,6 +71,10 @@ pub fn run(args: &ServeArgs) -> CliResult {
     // the kernel spreads connections across them. (Rings sharing one
     // listener would not share its connections: the wake-up goes to the
     // first multishot accept in the queue every time.)
+    let cfg = Config {
+        send_timeout: args.send_timeout,
+        ..Config::default()
+    };
     let first = bind_reuseport(args.addr)?;
     let addr = first.local_addr()?;
     let threads = args.threads;
@@ -81,7 +86,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         std::thread::Builder::new()
             .name(format!("uring-{i}"))
             .spawn(move || {
-                let mut w = match Worker::new(listener, factory, None, entries) {
+                let mut w = match Worker::new(listener, factory, None, entries, cfg) {
                     Ok(w) => w,
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -96,7 +101,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
             })?;
         ready.push(rx);
     }
-    let mut main = Worker::new(first, factory, Some(signal), entries)?;
+    let mut main = Worker::new(first, factory, Some(signal), entries, cfg)?;
     for rx in ready {
         rx.recv().map_err(|_| "a uring worker died at start")??;
     }

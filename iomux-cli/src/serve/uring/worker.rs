@@ -104,6 +104,7 @@ impl Worker {
         factory: Factory,
         signal: Option<OwnedFd>,
         entries: u32,
+        cfg: Config,
     ) -> io::Result<Worker> {
         let ring = open_ring(entries)?;
         let fixed_files = fixed_table_size();
@@ -120,7 +121,7 @@ impl Worker {
             bufs,
             listener,
             factory,
-            cfg: Config::default(),
+            cfg,
             next_sweep: Instant::now() + SWEEP,
             slots: Vec::new(),
             generations: Vec::new(),
