@@ -67,14 +67,14 @@ pub fn run(args: &ServeArgs) -> CliResult {
     // is an error at start rather than a dead server.
     let entries = args.uring_entries.unwrap_or(ring::SQ_ENTRIES).max(1);
     drop(ring::open_ring(entries)?);
-    // One SO_REUSEPORT listener per ring, as the reactor's LoopGroup does:
-    // the kernel spreads connections across them. (Rings sharing one
-    // listener would not share its connections: the wake-up goes to the
-    // first multishot accept in the queue every time.)
     let cfg = Config {
         send_timeout: args.send_timeout,
         ..Config::default()
     };
+    // One SO_REUSEPORT listener per ring, as the reactor's LoopGroup does:
+    // the kernel spreads connections across them. (Rings sharing one
+    // listener would not share its connections: the wake-up goes to the
+    // first multishot accept in the queue every time.)
     let first = bind_reuseport(args.addr)?;
     let addr = first.local_addr()?;
     let threads = args.threads;
