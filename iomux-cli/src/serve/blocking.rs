@@ -33,7 +33,7 @@ struct Stats {
 
 /// Runs the blocking server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let factory = model_common::factory(args);
+    let sessions = model_common::Sessions::new(args);
     let listener = model_common::listen(args.addr)?;
     let stats = Arc::new(Stats::default());
     let at_exit = stats.clone();
@@ -70,9 +70,8 @@ pub fn run(args: &ServeArgs) -> CliResult {
                 continue;
             }
         };
-        let handler = factory();
-        let spawned =
-            small_thread::spawn(STACK, move || serve_connection(sock, Session::new(handler)));
+        let session = sessions.open();
+        let spawned = small_thread::spawn(STACK, move || serve_connection(sock, session));
         match spawned {
             Ok(_) => {
                 stats.spawned.fetch_add(1, Ordering::Relaxed);
@@ -95,6 +94,9 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
 /// Serves one connection to its end.
 fn serve_connection(mut sock: TcpStream, mut s: Session) {
     let _ = sock.set_nodelay(true);
+    // A write that moves nothing for this long fails, and the connection
+    // ends: the blocking form of the send timeout.
+    let _ = sock.set_write_timeout(Some(s.send_timeout));
     let mut buf = [0u8; BUF];
     // SO_RCVTIMEO currently set; only shortened when a nearer deadline needs
     // it, so that a keep-alive deadline costs no syscall per request.

@@ -101,9 +101,8 @@ pub struct ServeArgs {
     /// HTTP: largest request body in bytes (413 beyond).
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// select, poll, epoll, uring: how long a reply may stay unsent (the
-    /// peer reads nothing) before the connection is closed; nginx's
-    /// `send_timeout`.
+    /// How long a reply may stay unsent (the peer reads nothing) before the
+    /// connection is closed; nginx's `send_timeout`. Every model.
     #[arg(long, alias = "write-timeout", default_value = "60s", value_parser = crate::args::positive_duration)]
     pub send_timeout: Duration,
     /// select, poll, epoll: let at least this long pass between one wait

@@ -1,17 +1,16 @@
 //! What the blocking, non-blocking and signal-driven models share: the
-//! listening socket, the handler factory, the per-connection buffers driven
-//! through a [`Handler`], and a minimal SIGINT/SIGTERM exit.
+//! listening socket, the per-connection sessions (buffers driven through a
+//! [`Handler`], deadlines including the send timeout), and a minimal
+//! SIGINT/SIGTERM exit.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
 
 use iomux::reactor::{Action, Handler, HandlerFactory};
 use rustix::net::{AddressFamily, SocketType, sockopt};
 
 use super::ServeArgs;
-
-/// Makes one fresh handler per connection.
-pub type Factory = HandlerFactory;
 
 /// The listen backlog: large, so that a burst of 19,000 connects is queued
 /// rather than dropped (the kernel caps it at `net.core.somaxconn`).
@@ -34,9 +33,27 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(TcpListener::from(fd))
 }
 
-/// The handler factory for the server's protocol and limits.
-pub fn factory(args: &ServeArgs) -> Factory {
-    crate::proto::factory(args.proto, args.limits())
+/// Opens one fresh session per connection: the server's protocol and
+/// limits, and its send timeout.
+#[derive(Clone)]
+pub struct Sessions {
+    handlers: HandlerFactory,
+    send_timeout: Duration,
+}
+
+impl Sessions {
+    /// Sessions as `args` describe them.
+    pub fn new(args: &ServeArgs) -> Sessions {
+        Sessions {
+            handlers: crate::proto::factory(args.proto, args.limits()),
+            send_timeout: args.send_timeout,
+        }
+    }
+
+    /// A session for a new connection.
+    pub fn open(&self) -> Session {
+        Session::new((self.handlers)(), self.send_timeout)
+    }
 }
 
 /// One connection's protocol state: unconsumed input, unsent output.
@@ -50,17 +67,23 @@ pub struct Session {
     pub written: usize,
     /// The handler asked to close once `output` is flushed.
     pub closing: bool,
+    /// How long output may stay stuck (the peer reads nothing).
+    pub send_timeout: Duration,
+    /// Since when a write has found the socket full, with no progress since.
+    stuck_since: Option<Instant>,
 }
 
 impl Session {
     /// A session around a fresh handler.
-    pub fn new(handler: Box<dyn Handler>) -> Session {
+    pub fn new(handler: Box<dyn Handler>, send_timeout: Duration) -> Session {
         Session {
             handler,
             input: Vec::new(),
             output: Vec::new(),
             written: 0,
             closing: false,
+            send_timeout,
+            stuck_since: None,
         }
     }
 
@@ -87,9 +110,14 @@ impl Session {
         }
     }
 
-    /// When the handler wants the connection closed if nothing happens.
-    pub fn deadline(&self) -> Option<std::time::Instant> {
-        self.handler.deadline()
+    /// When the connection is to be closed if nothing happens: the
+    /// handler's deadline, or the send timeout while output is stuck.
+    pub fn deadline(&self) -> Option<Instant> {
+        let stuck = self.stuck_since.map(|t| t + self.send_timeout);
+        match (self.handler.deadline(), stuck) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Bytes still to write.
@@ -99,6 +127,7 @@ impl Session {
 
     /// Records that `n` more bytes were written; resets the buffer once empty.
     pub fn advance(&mut self, n: usize) {
+        self.stuck_since = None;
         self.written += n;
         if self.written == self.output.len() {
             self.output.clear();
@@ -129,7 +158,10 @@ pub fn flush<S: Write>(sock: &mut S, s: &mut Session) -> Progress {
         match sock.write(s.pending()) {
             Ok(0) => return Progress::Done,
             Ok(n) => s.advance(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                s.stuck_since.get_or_insert_with(Instant::now);
+                return Progress::WouldBlock;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Progress::Done,
         }

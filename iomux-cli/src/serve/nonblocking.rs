@@ -29,7 +29,7 @@ struct Stats {
 
 /// Runs the busy-polling server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
-    let factory = model_common::factory(args);
+    let sessions = model_common::Sessions::new(args);
     let listener = model_common::listen(args.addr)?;
     listener.set_nonblocking(true)?;
     let stats = Arc::new(Stats::default());
@@ -53,7 +53,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
                 Ok((sock, _)) => {
                     if sock.set_nonblocking(true).is_ok() {
                         let _ = sock.set_nodelay(true);
-                        conns.push((sock, Session::new(factory())));
+                        conns.push((sock, sessions.open()));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -30,7 +30,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use super::model_common::{self, Factory, Progress, Session};
+use super::model_common::{self, Progress, Session, Sessions};
 use super::{ServeArgs, announce};
 use crate::CliResult;
 
@@ -46,7 +46,7 @@ struct Stats {
 
 struct Server {
     listener: TcpListener,
-    factory: Factory,
+    sessions: Sessions,
     signal: libc::c_int,
     /// Connections by fd: the signal names the fd.
     conns: Vec<Option<(TcpStream, Session)>>,
@@ -70,7 +70,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         rustix::process::setrlimit(rustix::process::Resource::Sigpending, limit)?;
     }
     let mut server = Server {
-        factory: model_common::factory(args),
+        sessions: Sessions::new(args),
         listener: model_common::listen(args.addr)?,
         signal,
         conns: Vec::new(),
@@ -136,7 +136,7 @@ impl Server {
                     if self.conns.len() <= slot {
                         self.conns.resize_with(slot + 1, || None);
                     }
-                    self.conns[slot] = Some((sock, Session::new((self.factory)())));
+                    self.conns[slot] = Some((sock, self.sessions.open()));
                     // Data that arrived before O_ASYNC was set raised no signal.
                     self.service(fd);
                 }
