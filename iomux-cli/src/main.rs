@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod args;
+mod bufring;
 mod lab;
 mod load;
 mod pipes;

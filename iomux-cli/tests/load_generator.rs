@@ -269,3 +269,99 @@ fn a_server_that_never_answers_right_fails_the_run() {
         "a clear reason: {err}"
     );
 }
+
+/// `--engine uring` arguments for an HTTP run of `conns` connections, all
+/// active, `pipeline` deep.
+fn uring_args(conns: &str, pipeline: &str) -> Vec<String> {
+    [
+        "--engine",
+        "uring",
+        "--proto",
+        "http",
+        "--conns",
+        conns,
+        "--active",
+        conns,
+        "--pipeline",
+        pipeline,
+        "--duration",
+        "400ms",
+        "--warmup",
+        "100ms",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn the_uring_engine_checks_pipelined_responses_and_reports_its_own_cost() {
+    let server = Served::start("epoll", "http", &[]);
+    let v = load(server.addr, &strs(&uring_args("8", "16")));
+    assert!(num(&v, "requests") > 0.0, "{v}");
+    assert_eq!(num(&v, "errors"), 0.0, "{v}");
+    assert_eq!(num(&v, "connected"), 8.0, "{v}");
+    assert!(num(&v, "client_cpu_us_per_req") > 0.0, "{v}");
+    let enters = num(&v, "enters_per_req");
+    assert!(
+        enters > 0.0 && enters < 1.0,
+        "16-deep pipelining needs far fewer than one io_uring_enter per request: {v}"
+    );
+}
+
+#[test]
+fn the_uring_engine_reconnects_when_the_server_closes_mid_batch() {
+    // 10 requests per connection, sent 4 at a time: the server answers the
+    // 10th with Connection: close and never sees (or answers) the last two
+    // of the third batch. The engine starts over on a new connection.
+    let server = Served::start_with("epoll", "http", &[], &["--max-requests", "10"]);
+    let v = load(server.addr, &strs(&uring_args("4", "4")));
+    assert!(
+        num(&v, "requests") > 4.0 * 10.0,
+        "past the per-connection limit: {v}"
+    );
+    assert_eq!(num(&v, "errors"), 0.0, "{v}");
+}
+
+#[test]
+fn the_uring_engine_counts_wrong_answers() {
+    let addr = failing_http();
+    let v = load(addr, &strs(&uring_args("3", "1")));
+    assert!(
+        num(&v, "bad_replies") >= 3.0,
+        "each 503 is a bad reply: {v}"
+    );
+    assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
+}
+
+#[test]
+fn the_uring_engine_keeps_to_its_rate() {
+    let server = Served::start("epoll", "http", &[]);
+    let mut args = uring_args("4", "1");
+    args.extend(["--rate".to_string(), "2000".to_string()]);
+    let v = load(server.addr, &strs(&args));
+    let rps = num(&v, "rps");
+    // Tokens accrue from the start of the warm-up, so the window can spend
+    // at most the warm-up's unspent ones on top of its own.
+    assert!(
+        rps > 0.0 && rps <= 2000.0 * 1.3,
+        "--rate 2000 gave {rps} req/s: {v}"
+    );
+}
+
+#[test]
+fn pipelining_and_rates_need_the_uring_engine() {
+    for extra in [["--pipeline", "2"], ["--rate", "100"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_iomux"))
+            .args(["load", "--proto", "http", "--addr", "127.0.0.1:9"])
+            .args(extra)
+            .output()
+            .expect("run iomux load");
+        assert!(!out.status.success(), "{extra:?} on the poller engine");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--engine uring"), "a clear reason: {err}");
+    }
+}

@@ -4,9 +4,9 @@
 use crate::proto::Proto;
 
 /// The HTTP request every active connection sends (TechEmpower plaintext).
-const HTTP_REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: iomux\r\n\r\n";
+pub(super) const HTTP_REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: iomux\r\n\r\n";
 /// The body `GET /plaintext` must return.
-const HTTP_BODY: &[u8] = b"Hello, World!";
+pub(super) const HTTP_BODY: &[u8] = b"Hello, World!";
 
 /// How a reply turned out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,6 +19,8 @@ use crate::proto::Proto;
 mod connect;
 mod exchange;
 mod report;
+mod responses;
+mod uring_engine;
 
 use exchange::{Exchange, Verdict};
 pub use report::LoadReport;
@@ -58,6 +60,19 @@ pub struct LoadArgs {
     /// Connects per second at most (above 0).
     #[arg(long, default_value_t = 20_000.0, value_parser = crate::args::positive)]
     pub connect_rate: f64,
+    /// The client's machinery: `poller` (the iomux Poller, epoll; echo and
+    /// http) or `uring` (io_uring: multishot receives into provided buffers,
+    /// sends batched into one system call per loop turn; http only).
+    #[arg(long, value_enum, default_value = "poller")]
+    pub engine: Engine,
+    /// Requests sent back to back on a connection before its responses are
+    /// awaited (HTTP pipelining; at least 1; above 1 needs `--engine uring`).
+    #[arg(long, default_value_t = 1, value_parser = crate::args::at_least_one)]
+    pub pipeline: usize,
+    /// Requests per second at most, over all connections (above 0; needs
+    /// `--engine uring`): latency at a fixed load instead of at saturation.
+    #[arg(long, value_parser = crate::args::positive)]
+    pub rate: Option<f64>,
     /// For `iomux lab`: print `WARM` when the connections are up and `MEASURE`
     /// when the window opens; after the report, run `--count` more seconds
     /// between `COUNT-START` and `COUNT-END <requests>` (the lab counts the
@@ -70,9 +85,18 @@ pub struct LoadArgs {
     pub count: f64,
 }
 
+/// The machinery `iomux load` drives its connections with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Readiness on the iomux Poller (epoll), one read and write per reply.
+    Poller,
+    /// Completions on io_uring, HTTP only.
+    Uring,
+}
+
 /// Runs `iomux load`.
 pub fn run(args: LoadArgs) -> CliResult {
-    generate(&args, |report| {
+    let print = |report: &LoadReport| {
         let line = if args.json {
             serde_json::to_string(report).expect("a report serialises")
         } else {
@@ -81,7 +105,17 @@ pub fn run(args: LoadArgs) -> CliResult {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
-    })?;
+    };
+    match args.engine {
+        Engine::Poller if args.pipeline > 1 || args.rate.is_some() => {
+            return Err("--pipeline above 1 and --rate need --engine uring".into());
+        }
+        Engine::Poller => generate(&args, print)?,
+        Engine::Uring if args.proto != Proto::Http || args.marks => {
+            return Err("--engine uring speaks --proto http only, outside the lab".into());
+        }
+        Engine::Uring => uring_engine::generate(&args, print)?,
+    };
     Ok(())
 }
 

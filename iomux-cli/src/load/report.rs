@@ -36,6 +36,13 @@ pub struct LoadReport {
     pub connect_s: f64,
     /// Length of the measurement window, seconds.
     pub duration_s: f64,
+    /// The client's own CPU time (user + system) per request in the window,
+    /// µs (`--engine uring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_us_per_req: Option<f64>,
+    /// `io_uring_enter` calls per request in the window (`--engine uring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enters_per_req: Option<f64>,
 }
 
 /// A latency histogram in nanoseconds, 3 significant digits, up to a minute.
@@ -76,6 +83,11 @@ impl LoadReport {
             self.bad_replies,
             self.closed,
             self.connect_errors
-        )
+        ) + &match (self.client_cpu_us_per_req, self.enters_per_req) {
+            (Some(cpu), Some(enters)) => {
+                format!("\nclient CPU {cpu:.3} µs/request, {enters:.3} io_uring_enter/request")
+            }
+            _ => String::new(),
+        }
     }
 }

@@ -45,7 +45,7 @@ use super::{ServeArgs, announce};
 use crate::CliResult;
 use crate::proto;
 
-mod bufring;
+use crate::bufring;
 mod conn;
 mod ops;
 mod requests;

@@ -1,4 +1,5 @@
-//! A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19).
+//! A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19), shared by
+//! the uring server model and the uring engine of `iomux load`.
 //!
 //! Receives do not name a buffer: the kernel picks one from this ring when
 //! data arrives and says which in the completion. So a thousand idle
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use io_uring::IoUring;
 use io_uring::types::BufRingEntry;
 
-pub(super) struct BufRing {
+pub(crate) struct BufRing {
     entries: NonNull<BufRingEntry>,
     base: NonNull<u8>,
     count: u16,
@@ -35,7 +36,7 @@ pub(super) struct BufRing {
 impl BufRing {
     /// Maps `count` buffers of `size` bytes (count a power of two, at most
     /// 32768) and registers them with `ring` as buffer group `bgid`.
-    pub(super) fn new(ring: &IoUring, bgid: u16, count: u16, size: usize) -> io::Result<BufRing> {
+    pub(crate) fn new(ring: &IoUring, bgid: u16, count: u16, size: usize) -> io::Result<BufRing> {
         assert!(count.is_power_of_two() && count <= 32768);
         let entries = map(count as usize * std::mem::size_of::<BufRingEntry>())?.cast();
         let base = map(count as usize * size)?;
@@ -66,7 +67,7 @@ impl BufRing {
 
     /// The first `len` bytes of buffer `bid`, which a completion has just
     /// handed to us.
-    pub(super) fn get(&self, bid: u16, len: usize) -> &[u8] {
+    pub(crate) fn get(&self, bid: u16, len: usize) -> &[u8] {
         assert!(bid < self.count && len <= self.size);
         // SAFETY: in bounds (checked above); the kernel wrote this buffer
         // before posting the completion that named it and will not touch it
@@ -75,7 +76,7 @@ impl BufRing {
     }
 
     /// Returns buffer `bid` to the kernel (visible after `publish`).
-    pub(super) fn give_back(&mut self, bid: u16) {
+    pub(crate) fn give_back(&mut self, bid: u16) {
         let slot = (self.tail & (self.count - 1)) as usize;
         // SAFETY: `slot` < count; the kernel only reads entries between its
         // head and the published tail, and this one lies beyond the tail.
@@ -88,7 +89,7 @@ impl BufRing {
     }
 
     /// Makes the buffers given back so far visible to the kernel.
-    pub(super) fn publish(&mut self) {
+    pub(crate) fn publish(&mut self) {
         if !self.unpublished {
             return;
         }
