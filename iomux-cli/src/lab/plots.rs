@@ -205,9 +205,18 @@ pub fn write(plots: &[Plot], dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Three significant figures or so: 305245, 292, 3.2, 0.14.
+fn figure(v: f64) -> String {
+    let digits = match v.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        _ => 2,
+    };
+    format!("{v:.digits$}")
+}
+
 fn value(v: f64, unit: &str) -> String {
-    let digits = if v >= 100.0 { 0 } else { 1 };
-    format!("{v:.digits$} {unit}")
+    format!("{} {unit}", figure(v))
 }
 
 /// The best and the worst model at the largest N every line reaches.
@@ -235,9 +244,10 @@ fn this_run(spec: &Spec, series: &Series) -> Option<String> {
         ("lowest", "highest")
     };
     Some(format!(
-        "At N = {n:.0}: {word_best} {best} ({}), {word_worst} {worst} ({}, ×{ratio:.2}).",
+        "At N = {n:.0}: {word_best} {best} ({}), {word_worst} {worst} ({}, ×{}).",
         value(b, spec.unit),
-        value(w, spec.unit)
+        value(w, spec.unit),
+        figure(ratio)
     ))
 }
 

@@ -280,11 +280,19 @@ pub fn markdown(lab: &LabReport, plots: &[Plot]) -> String {
     }
     let _ = writeln!(out, "\n## The seeds' claims, measured\n");
     for c in &lab.claims {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "- **{}** — {} Evidence: {}",
             c.claim, c.verdict, c.evidence
         );
+        if !c.original.is_empty() {
+            let _ = write!(
+                out,
+                " Seed: “{}” ({}; “{}”)",
+                c.original, c.source, c.translation
+            );
+        }
+        out.push('\n');
     }
     out
 }

@@ -53,7 +53,7 @@ fn palette(html: &str) -> BTreeMap<String, String> {
 
 /// The colours of an SVG's series lines in drawing order (each line, then
 /// its markers, then the legend).
-fn series_colours(svg: &str, n: usize) -> Vec<String> {
+pub fn series_colours(svg: &str, n: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for poly in svg.split("<polyline").skip(1) {
         let tag = &poly[..poly.find('>').unwrap()];

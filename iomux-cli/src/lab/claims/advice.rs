@@ -326,7 +326,7 @@ fn no_clients(lab: &LabReport) -> Option<Situation> {
         let sep = if quiet.is_empty() { "" } else { "; " };
         let _ = write!(
             out,
-            "{sep}avoid {} (≥ {BURN:.0} % counts as burning)",
+            "{sep}avoid {} — {BURN:.0} % or more counts as burning",
             avoid.join(", ")
         );
     }
@@ -367,10 +367,10 @@ fn overall(lab: &LabReport, rows: &[Situation]) -> Option<Situation> {
         .models
         .iter()
         .filter_map(|m| {
-            let at: Vec<&str> = rows
+            let at: Vec<String> = rows
                 .iter()
                 .filter(|r| r.avoid.iter().any(|(a, _)| a == m))
-                .map(|r| r.label.as_str())
+                .map(|r| format!("N = {}, K = {}", r.conns, r.active))
                 .collect();
             match at.len() {
                 0 => None,
@@ -381,7 +381,18 @@ fn overall(lab: &LabReport, rows: &[Situation]) -> Option<Situation> {
         .collect();
     let mut out = String::from("over every situation measured: ");
     if everywhere.is_empty() {
+        let count = |m: &String| rows.iter().filter(|r| r.use_models.contains(m)).count();
+        let most = lab.models.iter().map(count).max().unwrap_or(0);
+        let often: Vec<String> = lab
+            .models
+            .iter()
+            .filter(|m| most > 0 && count(m) == most && idle_burn(lab, m).is_none())
+            .cloned()
+            .collect();
         out.push_str("no model was among the best in all of them");
+        if !often.is_empty() {
+            let _ = write!(out, ", {} in {most} of {}", list(&often), rows.len());
+        }
     } else {
         let _ = write!(out, "{} among the best in all of them", list(&everywhere));
     }

@@ -13,11 +13,14 @@ fn date(lab: &LabReport) -> String {
 /// The run in one line, for the page's header.
 pub fn one_line(lab: &LabReport) -> String {
     format!(
-        "{} profile, {} cells in {:.0} s, run {} on Linux {} ({} CPUs) — <a href=\"#machine\">machine and command</a>",
+        "{} profile, {} cells in {:.0} s, {} on Linux {} ({} CPUs) — <a href=\"#machine\">machine and command</a>",
         esc(&lab.profile),
         lab.cells.len(),
         lab.elapsed_s,
-        esc(&date(lab)),
+        esc(&lab
+            .date
+            .as_ref()
+            .map_or("date not recorded".into(), |d| format!("run {d}"))),
         esc(&lab.machine.kernel),
         lab.machine.cpus
     )

@@ -10,6 +10,12 @@ use super::super::plots::{self, Plot};
 use super::super::{LabReport, claims};
 use super::html;
 
+// The integration tests' page checks, for their helpers.
+#[allow(dead_code)]
+#[path = "../../../tests/lab_page_checks/mod.rs"]
+mod checks;
+use checks::{between, series_colours};
+
 const ERROR: &str = "server did not start (exit status: 1): synthetic <failure> & more";
 
 fn lab() -> LabReport {
@@ -38,15 +44,6 @@ fn lab() -> LabReport {
 fn page(lab: &LabReport) -> (String, Vec<Plot>) {
     let plots = plots::render(lab).expect("plots draw");
     (html(lab, &plots, &lab.advice), plots)
-}
-
-/// The part of `html` from `start` to the next `end`.
-fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
-    let from = html
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} is on the page"));
-    let rest = &html[from..];
-    &rest[..rest.find(end).unwrap_or(rest.len())]
 }
 
 #[test]
@@ -122,25 +119,6 @@ fn every_plot_is_inline_with_a_caption() {
     );
     let rps_idle = between(&html, "<figure id=\"plot-rps_idle\"", "</figure>");
     assert!(rps_idle.contains("blocking at N = 100, 1000, 10000: not built here"));
-}
-
-/// The colours of the series lines, in drawing order: plotters writes each
-/// line, then its markers (some of them polylines of the same colour), then
-/// the legend.
-fn series_colours(svg: &str, n: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for poly in svg.split("<polyline").skip(1) {
-        let tag = &poly[..poly.find('>').unwrap()];
-        if !tag.contains("stroke-width=\"2\"") {
-            continue;
-        }
-        let colour = between(tag, "stroke=\"", "\" ")["stroke=\"".len()..].to_string();
-        if out.last() != Some(&colour) {
-            out.push(colour);
-        }
-    }
-    out.truncate(n);
-    out
 }
 
 #[test]
