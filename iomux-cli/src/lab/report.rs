@@ -304,6 +304,6 @@ pub fn write(lab: &LabReport, dir: &Path, plots: &[Plot]) -> io::Result<()> {
         dir.join("report.json"),
         serde_json::to_string_pretty(lab).map_err(io::Error::other)?,
     )?;
-    std::fs::write(dir.join("index.html"), page::html(lab, plots, &lab.advice))?;
+    std::fs::write(dir.join("index.html"), page::html(lab, plots))?;
     Ok(())
 }

@@ -16,7 +16,6 @@ mod tests;
 use std::fmt::Write as _;
 
 use super::LabReport;
-use super::claims::Situation;
 use super::matrix::Sweep;
 use super::plots::Plot;
 use markup::esc;
@@ -32,7 +31,7 @@ pub struct Section {
 }
 
 /// The page's sections, in order.
-fn sections(lab: &LabReport, plots: &[Plot], advice: &[Situation]) -> Vec<Section> {
+fn sections(lab: &LabReport, plots: &[Plot]) -> Vec<Section> {
     let mut out = vec![
         Section {
             id: "claims",
@@ -42,7 +41,7 @@ fn sections(lab: &LabReport, plots: &[Plot], advice: &[Situation]) -> Vec<Sectio
         Section {
             id: "which-model-when",
             title: "Which model when".into(),
-            body: advice_table::render(advice),
+            body: advice_table::render(&lab.advice),
         },
     ];
     for (id, sweep) in [("plots-idle", Sweep::Idle), ("plots-active", Sweep::Active)] {
@@ -76,8 +75,8 @@ fn sections(lab: &LabReport, plots: &[Plot], advice: &[Situation]) -> Vec<Sectio
 }
 
 /// The whole page.
-pub fn html(lab: &LabReport, plots: &[Plot], advice: &[Situation]) -> String {
-    let sections = sections(lab, plots, advice);
+pub fn html(lab: &LabReport, plots: &[Plot]) -> String {
+    let sections = sections(lab, plots);
     let mut out = String::from("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     out.push_str("<title>iomux lab: which I/O model should I use?</title>\n<style>");

@@ -43,7 +43,7 @@ fn lab() -> LabReport {
 
 fn page(lab: &LabReport) -> (String, Vec<Plot>) {
     let plots = plots::render(lab).expect("plots draw");
-    (html(lab, &plots, &lab.advice), plots)
+    (html(lab, &plots), plots)
 }
 
 #[test]
