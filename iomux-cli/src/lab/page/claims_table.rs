@@ -16,7 +16,9 @@ fn shown_in(id: &str) -> &'static [&'static str] {
         "blocking-latency" => &["p99_active.svg"],
         "blocking-memory" => &["rss_idle.svg", "cpu_active.svg"],
         "busy-polling" => &["cpu_idle.svg"],
-        "sigio" | "aio" => &["cpu_active.svg", "cpu_idle.svg"],
+        "sigio" => &["cpu_active.svg", "cpu_idle.svg", "waits_active.svg"],
+        "aio" => &["cpu_active.svg", "syscalls_active.svg", "cpu_idle.svg"],
+        "lt-et" => &["waits_active.svg", "syscalls_active.svg"],
         _ => &[],
     }
 }

@@ -85,7 +85,7 @@ fn the_claims_table_comes_first_with_every_verdict() {
 fn every_plot_is_inline_with_a_caption() {
     let lab = lab();
     let (html, plots) = page(&lab);
-    assert_eq!(plots.len(), 7, "seven plots");
+    assert_eq!(plots.len(), 9, "nine plots (syscalls were counted)");
     for p in &plots {
         let fig = between(
             &html,
