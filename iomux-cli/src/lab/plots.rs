@@ -264,11 +264,11 @@ fn this_run(spec: &Spec, series: &Series) -> Option<String> {
         at.reverse();
     }
     let ((best, b), (worst, w)) = (at[0], at[at.len() - 1]);
-    // A ratio to nothing says nothing.
-    let ratio = if b > 0.0 {
-        format!(", ×{}", figure(w / b))
-    } else {
-        String::new()
+    // A ratio to nothing says nothing; a small share reads better as 1/x.
+    let ratio = match (b > 0.0, w > 0.0, spec.higher_is_better) {
+        (true, true, true) if w * 10.0 < b => format!(", 1/{:.0} of {best}'s", b / w),
+        (true, _, _) => format!(", ×{}", figure(w / b)),
+        _ => String::new(),
     };
     let (word_best, word_worst) = if spec.higher_is_better {
         ("most", "fewest")
@@ -304,7 +304,9 @@ fn missing(lab: &LabReport, sweep: Sweep) -> Vec<String> {
 }
 
 fn label(v: f64) -> String {
-    if v >= 10_000.0 {
+    if v == 0.0 {
+        "0".into()
+    } else if v >= 10_000.0 {
         format!("{:.0}k", v / 1000.0)
     } else if v >= 10.0 {
         format!("{v:.0}")

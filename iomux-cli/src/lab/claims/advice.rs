@@ -172,7 +172,11 @@ fn costs(lab: &LabReport, c: &CellResult, s: &Situation) -> Vec<String> {
     if let (Some(p), Some(v)) = (&s.rps, c.rps)
         && v * AVOID <= p.value
     {
-        why.push(format!("req/s ×{:.2} {}'s", v / p.value, p.best));
+        why.push(if v * 10.0 < p.value && v > 0.0 {
+            format!("req/s 1/{:.0} of {}'s", p.value / v, p.best)
+        } else {
+            format!("req/s ×{:.2} {}'s", v / p.value, p.best)
+        });
     }
     if let (Some(p), Some(v)) = (&s.p99, c.p99_us)
         && v >= p.value * AVOID
