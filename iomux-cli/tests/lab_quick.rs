@@ -1,7 +1,9 @@
 //! `iomux lab --quick` on a reduced matrix (N ≤ 100): report.json holds
 //! every model and every cell, the implemented models succeed, and the
-//! report, plots and page are written.
+//! report, plots and page are written, the page with the claims table,
+//! captions, one palette and the machine.
 
+mod lab_page_checks;
 mod spawn;
 
 use std::collections::BTreeSet;
@@ -119,7 +121,13 @@ fn quick_lab_reports_every_model_and_cell() {
         10,
         "report.md ends with the claims"
     );
-    let html = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    let (html, _) = lab_page_checks::check_page(&out);
+    let machine = lab_page_checks::between(&html, "<dl id=\"machine-block\"", "</dl>");
+    let date = json["date"].as_str().expect("the run's date");
+    assert!(
+        date.ends_with(" UTC") && machine.contains(date),
+        "{machine}"
+    );
     let svgs: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
         .flatten()

@@ -48,6 +48,16 @@ impl Sweep {
             Sweep::Active => "active",
         }
     }
+
+    /// The sweep in words, for captions.
+    pub fn describe(self) -> String {
+        match self {
+            Sweep::Idle => format!(
+                "idle scaling: N connections, K = {IDLE_K} of them busy, the rest open and idle"
+            ),
+            Sweep::Active => "all active: N = K, every connection busy".into(),
+        }
+    }
 }
 
 /// One cell of the matrix, for one variant.

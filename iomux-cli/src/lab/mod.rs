@@ -14,7 +14,10 @@ use crate::CliResult;
 
 mod cell;
 mod claims;
+mod clock;
 mod matrix;
+mod page;
+mod palette;
 mod perf;
 mod plots;
 mod procfs;
@@ -23,7 +26,7 @@ mod sched;
 mod supervised;
 
 pub use cell::{CellResult, Status};
-pub use claims::Claim;
+pub use claims::{Claim, Situation};
 use matrix::{Profile, VARIANTS};
 
 /// A cell in which other processes took more than this % of a measured
@@ -51,6 +54,11 @@ pub struct LabArgs {
     /// Only these variants, comma-separated (for debugging).
     #[arg(long, hide = true, value_delimiter = ',')]
     pub models: Vec<String>,
+    /// Measure nothing: write the report (report.md, plots, index.html)
+    /// again from an earlier run's report.json, with this version's
+    /// verdicts and page.
+    #[arg(long, value_name = "REPORT_JSON")]
+    pub from_json: Option<PathBuf>,
 }
 
 /// The machine the lab ran on.
@@ -70,6 +78,12 @@ pub struct Machine {
     pub server_cpu: usize,
     /// CPU the load generator ran on.
     pub load_cpu: usize,
+    /// The CPU's model name (/proc/cpuinfo).
+    #[serde(default)]
+    pub cpu_model: Option<String>,
+    /// Memory, MiB (/proc/meminfo).
+    #[serde(default)]
+    pub mem_total_mib: Option<u64>,
 }
 
 /// Everything the lab writes to report.json.
@@ -79,6 +93,12 @@ pub struct LabReport {
     pub profile: String,
     /// The command line that produced it.
     pub command: String,
+    /// When the run started, UTC.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// When and from what the page was rendered, if not by the run itself.
+    #[serde(default)]
+    pub rendered: Option<String>,
     /// Wall time of the whole run, seconds.
     pub elapsed_s: f64,
     /// Warm-up and window per cell, seconds.
@@ -97,6 +117,9 @@ pub struct LabReport {
     pub cells: Vec<CellResult>,
     /// The seeds' claims with evidence and verdict.
     pub claims: Vec<Claim>,
+    /// Which model when: the run's situations, best and worst models.
+    #[serde(default)]
+    pub advice: Vec<Situation>,
 }
 
 fn machine() -> Machine {
@@ -113,10 +136,11 @@ fn machine() -> Machine {
         fd_set_bits: std::mem::size_of::<libc::fd_set>() * 8,
         server_cpu: if cpus > 1 { 1 } else { 0 },
         load_cpu: 0,
+        cpu_model: procfs::cpu_model(),
+        mem_total_mib: procfs::mem_total_kib().map(|k| k / 1024),
     }
 }
 
-/// Runs the lab.
 /// Creates `dir` if need be and proves a file can be written in it.
 fn writable_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -125,7 +149,44 @@ fn writable_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::remove_file(probe)
 }
 
+/// Computes the verdicts and the advice, prints the summary, writes the report.
+fn finish(mut lab: LabReport, out: &std::path::Path) -> CliResult {
+    lab.claims = claims::evaluate(&lab);
+    lab.advice = claims::which_model_when(&lab);
+    println!("{}", report::terminal(&lab));
+    let plots = plots::render(&lab)?;
+    plots::write(&plots, out)?;
+    report::write(&lab, out, &plots)?;
+    println!(
+        "report: {}/report.md, report.json, index.html ({} plots)",
+        out.display(),
+        plots.len()
+    );
+    Ok(())
+}
+
+/// Writes the report again from an earlier run's report.json.
+fn rerender(from: &std::path::Path, out: &std::path::Path) -> CliResult {
+    let text = std::fs::read_to_string(from)
+        .map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    let mut lab: LabReport = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a lab report: {e}", from.display()))?;
+    writable_dir(out).map_err(|e| format!("cannot write the report to {}: {e}", out.display()))?;
+    lab.rendered = Some(format!(
+        "rendered {} from {} by `{}`",
+        clock::now(),
+        from.display(),
+        std::env::args().collect::<Vec<_>>().join(" ")
+    ));
+    finish(lab, out)
+}
+
+/// Runs the lab.
 pub fn run(args: LabArgs) -> CliResult {
+    if let Some(from) = &args.from_json {
+        return rerender(from, &args.out);
+    }
+    let date = clock::now();
     let profile = Profile::new(args.quick, args.full, args.max_conns);
     sched::prompt();
     let exe = std::env::current_exe()?;
@@ -228,9 +289,11 @@ pub fn run(args: LabArgs) -> CliResult {
         }
     }
     bar.finish_and_clear();
-    let mut lab = LabReport {
+    let lab = LabReport {
         profile: profile.name.to_string(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        date: Some(date),
+        rendered: None,
         elapsed_s: started.elapsed().as_secs_f64(),
         warmup_s: profile.warmup,
         measure_s: profile.measure,
@@ -240,15 +303,7 @@ pub fn run(args: LabArgs) -> CliResult {
         models: variants.iter().map(|v| v.name.to_string()).collect(),
         cells,
         claims: Vec::new(),
+        advice: Vec::new(),
     };
-    lab.claims = claims::evaluate(&lab);
-    println!("{}", report::terminal(&lab));
-    let svgs = plots::write(&lab, &args.out)?;
-    report::write(&lab, &args.out, &svgs)?;
-    println!(
-        "report: {}/report.md, report.json, index.html ({} plots)",
-        args.out.display(),
-        svgs.len()
-    );
-    Ok(())
+    finish(lab, &args.out)
 }

@@ -146,6 +146,25 @@ pub fn has_epoll_fd(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The CPU's model name, from /proc/cpuinfo.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// MemTotal from /proc/meminfo, KiB.
+pub fn mem_total_kib() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use super::LabReport;
 use super::cell::{CellResult, Status};
+use super::page;
+use super::plots::Plot;
 
 /// The median of repeated runs of one cell, field by field over the runs
 /// that succeeded; if none did, the first run (with its error).
@@ -73,7 +75,8 @@ fn status(r: &CellResult) -> &'static str {
     }
 }
 
-const HEADER: [&str; 17] = [
+/// The cells table's columns.
+pub const HEADER: [&str; 17] = [
     "model",
     "sweep",
     "N",
@@ -93,7 +96,8 @@ const HEADER: [&str; 17] = [
     "others %",
 ];
 
-fn row(r: &CellResult) -> [String; 17] {
+/// One cell's values, in the order of [`HEADER`].
+pub fn row(r: &CellResult) -> [String; 17] {
     [
         r.model.clone(),
         r.sweep.name().into(),
@@ -188,7 +192,7 @@ fn markdown_table(lab: &LabReport) -> String {
 }
 
 /// report.md: the setup, the table, errors, plots, and the claims.
-pub fn markdown(lab: &LabReport, svgs: &[(String, String)]) -> String {
+pub fn markdown(lab: &LabReport, plots: &[Plot]) -> String {
     let m = &lab.machine;
     let mut out = String::new();
     let _ = writeln!(out, "# iomux lab report\n");
@@ -259,82 +263,47 @@ pub fn markdown(lab: &LabReport, svgs: &[(String, String)]) -> String {
             );
         }
     }
-    if !svgs.is_empty() {
+    if !plots.is_empty() {
         let _ = writeln!(out, "\n## Plots\n");
-        for (file, title) in svgs {
-            let _ = writeln!(out, "![{title}]({file})");
+        for p in plots {
+            let _ = writeln!(out, "![{}]({})\n", p.title, p.file);
+            if let Some(t) = &p.this_run {
+                let _ = writeln!(out, "{t}\n");
+            }
+        }
+    }
+    if !lab.advice.is_empty() {
+        let _ = writeln!(out, "\n## Which model when\n");
+        for s in &lab.advice {
+            let _ = writeln!(out, "- {}", s.sentence);
         }
     }
     let _ = writeln!(out, "\n## The seeds' claims, measured\n");
     for c in &lab.claims {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "- **{}** — {} Evidence: {}",
             c.claim, c.verdict, c.evidence
         );
-    }
-    out
-}
-
-fn html(lab: &LabReport, svgs: &[(String, String)]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let mut out = String::from(
-        "<!doctype html><meta charset=\"utf-8\"><title>iomux lab</title>\
-         <style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;font-size:12px}\
-         td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}</style>\n<h1>iomux lab</h1>\n",
-    );
-    let _ = writeln!(
-        out,
-        "<p>{} profile, {} cells in {:.0} s — <a href=\"report.md\">report.md</a>, <a href=\"report.json\">report.json</a></p>",
-        lab.profile,
-        lab.cells.len(),
-        lab.elapsed_s
-    );
-    for (file, title) in svgs {
-        let _ = writeln!(
-            out,
-            "<h3>{}</h3><img src=\"{file}\" alt=\"{}\">",
-            esc(title),
-            esc(title)
-        );
-    }
-    out.push_str("<h2>Cells</h2><table><tr>");
-    for h in HEADER {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr>\n");
-    for r in &lab.cells {
-        out.push_str("<tr>");
-        for c in row(r) {
-            let _ = write!(out, "<td>{}</td>", esc(&c));
+        if !c.original.is_empty() {
+            let _ = write!(
+                out,
+                " Seed: “{}” ({}; “{}”)",
+                c.original, c.source, c.translation
+            );
         }
-        out.push_str("</tr>\n");
+        out.push('\n');
     }
-    out.push_str("</table><h2>Claims</h2><ul>\n");
-    for c in &lab.claims {
-        let _ = writeln!(
-            out,
-            "<li><b>{}</b> — {} <br><small>{}</small></li>",
-            esc(&c.claim),
-            esc(&c.verdict),
-            esc(&c.evidence)
-        );
-    }
-    out.push_str("</ul>\n");
     out
 }
 
 /// Writes report.md, report.json and index.html into `dir`.
-pub fn write(lab: &LabReport, dir: &Path, svgs: &[(String, String)]) -> io::Result<()> {
-    std::fs::write(dir.join("report.md"), markdown(lab, svgs))?;
+pub fn write(lab: &LabReport, dir: &Path, plots: &[Plot]) -> io::Result<()> {
+    std::fs::write(dir.join("report.md"), markdown(lab, plots))?;
     std::fs::write(
         dir.join("report.json"),
         serde_json::to_string_pretty(lab).map_err(io::Error::other)?,
     )?;
-    std::fs::write(dir.join("index.html"), html(lab, svgs))?;
+    std::fs::write(dir.join("index.html"), page::html(lab, plots))?;
     Ok(())
 }

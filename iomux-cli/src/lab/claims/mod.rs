@@ -4,8 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+mod advice;
 mod models;
 mod multiplexers;
+mod quotes;
+
+pub use advice::{Pick, Situation, which_model_when};
 
 use models::{aio, blocking_latency, blocking_memory, busy_polling, sigio};
 use multiplexers::{all_active, lt_et, mmap, scan_cost, select_limit};
@@ -25,6 +29,72 @@ pub struct Claim {
     pub evidence: String,
     /// holds / does not hold / holds only when … / not measured.
     pub verdict: String,
+    /// The claim in the seed's own words (Chinese).
+    #[serde(default)]
+    pub original: String,
+    /// An English translation of `original`.
+    #[serde(default)]
+    pub translation: String,
+    /// The seed it comes from.
+    #[serde(default)]
+    pub source: String,
+}
+
+impl Claim {
+    /// A claim as its check words it, without the seed's quote yet.
+    fn new(id: &str, claim: &str, evidence: String, verdict: String) -> Claim {
+        Claim {
+            id: id.into(),
+            claim: claim.into(),
+            evidence,
+            verdict,
+            original: String::new(),
+            translation: String::new(),
+            source: String::new(),
+        }
+    }
+
+    /// What the verdict amounts to, from its first words.
+    pub fn outcome(&self) -> Outcome {
+        let v = self.verdict.as_str();
+        if v.starts_with("not measured") || v.starts_with("not decided") {
+            Outcome::NotMeasured
+        } else if v.starts_with("does not hold") {
+            Outcome::DoesNotHold
+        } else if ["holds:", "holds here", "holds up"]
+            .iter()
+            .any(|p| v.starts_with(p))
+        {
+            Outcome::Holds
+        } else {
+            Outcome::InPart
+        }
+    }
+}
+
+/// A verdict in one word, for the page's badges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The claim holds on this machine.
+    Holds,
+    /// It does not.
+    DoesNotHold,
+    /// It holds in part, or with a condition.
+    InPart,
+    /// The run could not decide it.
+    NotMeasured,
+}
+
+impl Outcome {
+    /// The badge's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Holds => "holds",
+            Outcome::DoesNotHold => "does not hold",
+            Outcome::InPart => "in part",
+            Outcome::NotMeasured => "not measured",
+        }
+    }
 }
 
 /// Ratios closer to 1 than this count as "the same".
@@ -70,21 +140,16 @@ fn missing(lab: &LabReport, model: &str) -> Option<String> {
 }
 
 fn not_measured(id: &str, claim: &str, why: String) -> Claim {
-    Claim {
-        id: id.into(),
-        claim: claim.into(),
-        evidence: why,
-        verdict: "not measured.".into(),
-    }
+    Claim::new(id, claim, why, "not measured.".into())
 }
 
 fn f(v: Option<f64>, d: usize) -> String {
     v.map_or("–".into(), |x| format!("{x:.d$}"))
 }
 
-/// Evaluates every claim.
+/// Evaluates every claim, each with its seed's words.
 pub fn evaluate(lab: &LabReport) -> Vec<Claim> {
-    vec![
+    let mut claims = vec![
         select_limit(lab),
         scan_cost(lab),
         all_active(lab),
@@ -95,5 +160,13 @@ pub fn evaluate(lab: &LabReport) -> Vec<Claim> {
         lt_et(lab),
         mmap(lab),
         aio(lab),
-    ]
+    ];
+    for c in &mut claims {
+        if let Some(q) = quotes::quote(&c.id) {
+            c.original = q.original.into();
+            c.translation = q.translation.into();
+            c.source = q.source.into();
+        }
+    }
+    claims
 }

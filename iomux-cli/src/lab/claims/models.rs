@@ -41,12 +41,7 @@ pub(super) fn blocking_latency(lab: &LabReport) -> Claim {
             bp / ep
         )
     };
-    Claim {
-        id: "blocking-latency".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("blocking-latency", claim, evidence, verdict)
 }
 
 pub(super) fn blocking_memory(lab: &LabReport) -> Claim {
@@ -122,12 +117,7 @@ pub(super) fn blocking_memory(lab: &LabReport) -> Claim {
         (false, true) => "holds for context switches, not for memory here.".into(),
         (false, false) => "does not hold at these connection counts.".into(),
     };
-    Claim {
-        id: "blocking-memory".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("blocking-memory", claim, evidence, verdict)
 }
 
 fn first_ok<'a>(lab: &'a LabReport, model: &str) -> Option<&'a CellResult> {
@@ -178,12 +168,7 @@ pub(super) fn busy_polling(lab: &LabReport) -> Claim {
     } else {
         format!("does not hold here: {idle_nb:.0}% of a core idle.")
     };
-    Claim {
-        id: "busy-polling".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("busy-polling", claim, evidence, verdict)
 }
 
 fn stat(line: &str, key: &str) -> Option<u64> {
@@ -251,12 +236,7 @@ pub(super) fn sigio(lab: &LabReport) -> Claim {
             "works but costs more: CPU per request ×{lo:.2}–×{hi:.2} epoll's (one sigtimedwait per event, no batching), no queue overflow."
         )
     };
-    Claim {
-        id: "sigio".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("sigio", claim, evidence, verdict)
 }
 
 pub(super) fn aio(lab: &LabReport) -> Claim {
@@ -338,10 +318,5 @@ pub(super) fn aio(lab: &LabReport) -> Claim {
          its core before the servers do; `scripts/bench-uring.sh` with CLIENT=uring measures \
          the two servers with an io_uring client that makes none.",
     );
-    Claim {
-        id: "aio".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("aio", claim, evidence, verdict)
 }

@@ -49,12 +49,7 @@ pub(super) fn select_limit(lab: &LabReport) -> Claim {
             "holds for glibc's fd_set; this run stayed below fd {limit}, so iomux's select was not tested past it."
         )
     };
-    Claim {
-        id: "select-1024".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("select-1024", claim, evidence, verdict)
 }
 
 /// CPU per request at the smallest and largest N of the idle sweep.
@@ -101,12 +96,7 @@ pub(super) fn scan_cost(lab: &LabReport) -> Claim {
     } else {
         format!("holds only in part: select ×{s:.1}, poll ×{p:.1}, epoll ×{e:.1}.")
     };
-    Claim {
-        id: "scan-cost".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("scan-cost", claim, evidence, verdict)
 }
 
 pub(super) fn all_active(lab: &LabReport) -> Claim {
@@ -175,12 +165,7 @@ pub(super) fn all_active(lab: &LabReport) -> Claim {
             not.join(", ")
         )
     };
-    Claim {
-        id: "all-active".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("all-active", claim, evidence, verdict)
 }
 
 pub(super) fn lt_et(lab: &LabReport) -> Claim {
@@ -249,12 +234,7 @@ pub(super) fn lt_et(lab: &LabReport) -> Claim {
             f(w, 2)
         )
     };
-    Claim {
-        id: "lt-et".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("lt-et", claim, evidence, verdict)
 }
 
 pub(super) fn mmap(lab: &LabReport) -> Claim {
@@ -315,12 +295,7 @@ pub(super) fn mmap(lab: &LabReport) -> Claim {
     } else {
         "not decided: no epoll fd was seen.".to_string()
     };
-    Claim {
-        id: "epoll-mmap".into(),
-        claim: claim.into(),
-        evidence,
-        verdict,
-    }
+    Claim::new("epoll-mmap", claim, evidence, verdict)
 }
 
 #[cfg(test)]
