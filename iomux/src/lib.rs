@@ -17,9 +17,11 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod deliver;
 mod event;
 mod interest;
 mod poller;
+mod registered;
 mod table;
 mod waker;
 
@@ -29,4 +31,5 @@ pub use backend::Backend;
 pub use event::{Event, Events, Token};
 pub use interest::{Interest, Mode};
 pub use poller::Poller;
+pub use registered::Registered;
 pub use waker::Waker;

@@ -13,12 +13,12 @@ use std::sync::Mutex;
 
 use rustix::time::Timespec;
 
-use super::scan::{FdIndex, Notify, already_registered, not_registered};
+use super::scan::{FdIndex, Notify};
 use super::{Sys, flags_from_poll, poll_mask, whole_millis};
+use crate::deliver::translate_one;
 use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
-use crate::poller::translate_one;
-use crate::table::Table;
+use crate::table::{Table, already_exists, not_found};
 
 #[derive(Default)]
 struct Set {
@@ -78,7 +78,7 @@ impl Sys for PollSys {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
         if set.index.get(fd).is_some() {
-            return Err(already_registered());
+            return Err(already_exists());
         }
         let at = set.fds.len();
         set.fds.push(libc::pollfd {
@@ -106,7 +106,7 @@ impl Sys for PollSys {
     ) -> io::Result<()> {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
-        let at = set.index.get(fd).ok_or_else(not_registered)?;
+        let at = set.index.get(fd).ok_or_else(not_found)?;
         set.fds[at] = libc::pollfd {
             fd, // re-arms a fired oneshot entry
             events: poll_mask(interest),
@@ -122,8 +122,12 @@ impl Sys for PollSys {
     }
 
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.forget(fd.as_raw_fd())
+    }
+
+    fn forget(&self, fd: RawFd) -> io::Result<()> {
         let mut set = self.set.lock().unwrap();
-        remove(&mut set, fd.as_raw_fd())?;
+        remove(&mut set, fd)?;
         let waiting = set.waiting;
         drop(set);
         self.changed(waiting)
@@ -284,7 +288,7 @@ fn settle(set: &mut Set, key: u64, f: u8) {
 }
 
 fn remove(set: &mut Set, fd: RawFd) -> io::Result<()> {
-    let at = set.index.get(fd).ok_or_else(not_registered)?;
+    let at = set.index.get(fd).ok_or_else(not_found)?;
     set.fds.swap_remove(at);
     set.keys.swap_remove(at);
     set.oneshots -= usize::from(set.oneshot.swap_remove(at));

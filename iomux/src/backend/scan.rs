@@ -73,11 +73,3 @@ impl FdIndex {
         }
     }
 }
-
-pub(crate) fn already_registered() -> io::Error {
-    io::Error::new(io::ErrorKind::AlreadyExists, "fd is already registered")
-}
-
-pub(crate) fn not_registered() -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, "fd is not registered")
-}

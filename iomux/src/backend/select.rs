@@ -20,11 +20,11 @@ use std::sync::Mutex;
 use rustix::time::Timespec;
 
 use super::Sys;
-use super::scan::{FdIndex, Notify, already_registered, not_registered};
+use super::scan::{FdIndex, Notify};
+use crate::deliver::translate_one;
 use crate::event::{Events, Ready, flags};
 use crate::interest::{Interest, Mode};
-use crate::poller::translate_one;
-use crate::table::{NO_KEY, Table};
+use crate::table::{NO_KEY, Table, already_exists, not_found};
 
 const BITS: usize = 64;
 
@@ -84,7 +84,7 @@ impl Set {
     }
 
     fn remove(&mut self, fd: RawFd) -> io::Result<()> {
-        let at = self.index.get(fd).ok_or_else(not_registered)?;
+        let at = self.index.get(fd).ok_or_else(not_found)?;
         self.paint(fd, self.interest[at], false);
         self.fds.swap_remove(at);
         self.keys.swap_remove(at);
@@ -171,7 +171,7 @@ impl Sys for SelectSys {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
         if set.index.get(fd).is_some() {
-            return Err(already_registered());
+            return Err(already_exists());
         }
         let at = set.fds.len();
         set.fds.push(fd);
@@ -199,7 +199,7 @@ impl Sys for SelectSys {
     ) -> io::Result<()> {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
-        let at = set.index.get(fd).ok_or_else(not_registered)?;
+        let at = set.index.get(fd).ok_or_else(not_found)?;
         let old = set.interest[at];
         set.paint(fd, old, false);
         set.paint(fd, interest, true);
@@ -215,8 +215,12 @@ impl Sys for SelectSys {
     }
 
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.forget(fd.as_raw_fd())
+    }
+
+    fn forget(&self, fd: RawFd) -> io::Result<()> {
         let mut set = self.set.lock().unwrap();
-        set.remove(fd.as_raw_fd())?;
+        set.remove(fd)?;
         let waiting = set.waiting;
         drop(set);
         self.changed(waiting)

@@ -69,11 +69,11 @@ use io_uring::types::{SubmitArgs, Timespec as UringTimespec};
 use io_uring::{IoUring, cqueue, opcode, types};
 use rustix::time::Timespec;
 
-use super::scan::{Notify, already_registered, not_registered};
+use super::scan::Notify;
 use super::{Sys, flags_from_poll, poll_mask};
 use crate::event::{Events, Ready, flags};
 use crate::interest::{Interest, Mode};
-use crate::table::Table;
+use crate::table::{Table, already_exists, not_found};
 
 mod requests;
 mod setup;
@@ -319,7 +319,7 @@ impl Sys for UringSys {
         let st = &mut *guard;
         let r = st.requests.slot_mut(fd);
         if r.registered {
-            return Err(already_registered());
+            return Err(already_exists());
         }
         r.key = key;
         r.mask = poll_mask(interest) as u16 as u32;
@@ -347,7 +347,7 @@ impl Sys for UringSys {
         let st = &mut *guard;
         let r = st.requests.slot_mut(fd);
         if !r.registered {
-            return Err(not_registered());
+            return Err(not_found());
         }
         let removal = r.in_flight.then(|| r.disarm(fd));
         r.key = key;
@@ -361,12 +361,17 @@ impl Sys for UringSys {
     }
 
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let fd = fd.as_raw_fd();
+        self.forget(fd.as_raw_fd())
+    }
+
+    fn forget(&self, fd: RawFd) -> io::Result<()> {
+        // The poll is cancelled by its user_data, not by the fd number, so
+        // this releases the file even when the number was closed.
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         let r = st.requests.slot_mut(fd);
         if !r.registered {
-            return Err(not_registered());
+            return Err(not_found());
         }
         r.registered = false;
         if r.in_flight {
