@@ -6,6 +6,7 @@
 use std::os::fd::{BorrowedFd, RawFd};
 
 use crate::event::{Event, flags};
+use crate::eventfd;
 use crate::table::{Table, split_key};
 
 /// Appends the events of `reports` (key, flags) to `list[*n..]`, dropping
@@ -85,6 +86,5 @@ fn drain_eventfd(fd: RawFd) {
     // SAFETY: see above; the table lock held by the caller keeps the waker's
     // eventfd open for the duration of this call.
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    let mut buf = [0u8; 8];
-    let _ = rustix::io::read(fd, &mut buf);
+    eventfd::reset(fd);
 }

@@ -26,6 +26,7 @@ compile_error!(
 mod backend;
 mod deliver;
 mod event;
+mod eventfd;
 mod interest;
 mod poller;
 mod registered;

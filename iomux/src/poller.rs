@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use crate::backend::{self, Backend, Sys};
 use crate::deliver::translate;
 use crate::event::{Events, Token};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
-use crate::registered::Registered;
 use crate::table::{self, NO_KEY, Slot, Table, already_exists, not_found};
 
 /// An interest set that persists between waits, and a wait that returns
@@ -99,19 +99,6 @@ impl Poller {
     ) -> io::Result<()> {
         self.inner
             .add(source.as_fd(), token, interest, mode, false, false)
-    }
-
-    /// Registers `source` and hands back a guard that owns it and
-    /// deregisters it when dropped (before the fd closes), so that a
-    /// registration cannot outlive its file. Errors as [`register`](Poller::register).
-    pub fn register_owned<T: AsFd>(
-        &self,
-        source: T,
-        token: Token,
-        interest: Interest,
-        mode: Mode,
-    ) -> io::Result<Registered<T>> {
-        Registered::new(self, source, token, interest, mode)
     }
 
     /// Registers a source shared by several pollers so that a readiness
@@ -388,7 +375,7 @@ impl Inner {
     pub(crate) fn retire_waker(&self, fd: OwnedFd) {
         let mut table = self.table.lock().unwrap();
         let raw = table::check_fd(fd.as_fd()).unwrap_or(-1);
-        let pending = crate::waker::is_pending(fd.as_fd());
+        let pending = eventfd::is_signalled(fd.as_fd());
         match table.registered_mut(raw) {
             Some(slot) if pending => {
                 slot.orphan = true;

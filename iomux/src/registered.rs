@@ -43,6 +43,21 @@ struct Deregister {
     armed: bool,
 }
 
+impl Poller {
+    /// Registers `source` and hands back a guard that owns it and
+    /// deregisters it when dropped (before the fd closes), so that a
+    /// registration cannot outlive its file. Errors as [`register`](Poller::register).
+    pub fn register_owned<T: AsFd>(
+        &self,
+        source: T,
+        token: Token,
+        interest: Interest,
+        mode: Mode,
+    ) -> io::Result<Registered<T>> {
+        Registered::new(self, source, token, interest, mode)
+    }
+}
+
 impl<T: AsFd> Registered<T> {
     /// Registers `source` with `poller` (as [`Poller::register`]) and keeps it.
     pub fn new(

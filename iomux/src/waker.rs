@@ -1,12 +1,11 @@
 //! `Waker`: wakes a thread blocked in `Poller::wait`, from any thread.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd};
-
 use crate::event::Token;
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
 use crate::poller::{Inner, Poller};
 
@@ -29,7 +28,7 @@ pub struct Waker {
 impl Waker {
     /// Registers a new waker with `poller` under `token`.
     pub fn new(poller: &Poller, token: Token) -> io::Result<Waker> {
-        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        let fd = eventfd::new()?;
         poller.inner.add(
             fd.as_fd(),
             token,
@@ -46,11 +45,9 @@ impl Waker {
 
     /// Wakes the poller. Cheap, callable from any thread, never blocks.
     pub fn wake(&self) -> io::Result<()> {
-        let Some(fd) = &self.fd else { return Ok(()) };
-        match rustix::io::write(fd, &1u64.to_ne_bytes()) {
-            // EAGAIN: the counter is full, so a wake-up is pending already.
-            Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
-            Err(e) => Err(e.into()),
+        match &self.fd {
+            Some(fd) => eventfd::signal(fd.as_fd()),
+            None => Ok(()),
         }
     }
 }
@@ -70,10 +67,4 @@ impl std::fmt::Debug for Waker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waker").field("fd", &self.fd).finish()
     }
-}
-
-/// True when the eventfd's counter is non-zero: a wake not yet delivered.
-pub(crate) fn is_pending(fd: BorrowedFd<'_>) -> bool {
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    matches!(rustix::event::poll(&mut fds, Some(&rustix::time::Timespec::default())), Ok(n) if n > 0)
 }
