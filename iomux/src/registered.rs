@@ -6,9 +6,11 @@
 //! closed"): forgetting to deregister is not undefined behaviour here. The
 //! Poller tags each registration with a generation, drops stale events and
 //! tells a reused fd number from a duplicate, so the plain `register` stays
-//! safe (as mio's is). What a forgotten deregister costs is a logic error, and
-//! on io_uring a file kept open; a guard that owns the source rules both out
-//! at compile time, which an `unsafe` contract would only document.
+//! safe (mio's `Registry::register` is safe too, and its docs say a source
+//! dropped without deregister leaks resources, since a drop cannot reach the
+//! registry). What a forgotten deregister costs here is a logic error, and on
+//! io_uring a file kept open; a guard that owns the source and holds the
+//! poller rules both out, which an `unsafe` contract would only document.
 
 use std::fmt;
 use std::io;
