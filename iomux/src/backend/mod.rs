@@ -113,8 +113,9 @@ impl Backend {
     /// forgets such an fd silently. io_uring notices it only when a poll is
     /// submitted after the close (a level registration that already fired);
     /// an armed poll holds its own reference to the file, so the close
-    /// neither completes it nor closes the file until `deregister` or until
-    /// the fd number is registered again.
+    /// neither completes it nor closes the file until `deregister`,
+    /// [`Poller::purge_closed`](crate::Poller::purge_closed), or until the
+    /// fd number is registered again (the last two log a warning).
     pub const fn notices_closed_fd(self) -> bool {
         matches!(self, Backend::Poll | Backend::Select)
     }
@@ -122,7 +123,8 @@ impl Backend {
     /// True when a registration keeps the open file alive in the kernel, so
     /// that closing a registered fd without `deregister` does not close the
     /// file (a socket sends no FIN): io_uring's poll requests hold a file
-    /// reference.
+    /// reference. [`Registered`](crate::Registered) rules this out;
+    /// [`Poller::purge_closed`](crate::Poller::purge_closed) repairs it.
     pub const fn pins_registered_files(self) -> bool {
         matches!(self, Backend::IoUring)
     }

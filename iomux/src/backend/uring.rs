@@ -55,7 +55,10 @@
 //! Poller sees a different file and replaces the registration, which removes
 //! the old poll). Only a poll *submitted* after the close sees it: that one
 //! fails with EBADF and yields one error event, and the registration is
-//! dropped, as on poll. So: deregister before closing, as on every backend.
+//! dropped, as on poll. So: deregister before closing, as on every backend
+//! (or let a `Registered` guard do it); `Poller::purge_closed` finds and
+//! releases what was forgotten, and the Poller logs a warning when it finds
+//! such a file on re-registration of its number or on drop.
 //!
 //! [`Backend::supports_edge`]: super::Backend::supports_edge
 //! [`Backend::notices_closed_fd`]: super::Backend::notices_closed_fd
