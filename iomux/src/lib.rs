@@ -27,6 +27,7 @@ mod backend;
 mod deliver;
 mod event;
 mod eventfd;
+mod forgotten;
 mod interest;
 mod poller;
 mod registered;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,9 +37,9 @@ pub struct Poller {
 }
 
 pub(crate) struct Inner {
-    backend: Backend,
-    sys: Box<dyn Sys>,
-    table: Mutex<Table>,
+    pub(crate) backend: Backend,
+    pub(crate) sys: Box<dyn Sys>,
+    pub(crate) table: Mutex<Table>,
     /// How many dropped wakers wait for their last wake to be delivered
     /// (`Table::orphans`): one relaxed load per wait when there are none.
     orphans: AtomicUsize,
@@ -219,21 +219,6 @@ impl Poller {
     /// `AsFd`, which could not fail.)
     pub fn as_fd(&self) -> Option<BorrowedFd<'_>> {
         self.inner.sys.pollable_fd()
-    }
-
-    /// Finds the registrations whose fd was closed without
-    /// [`deregister`](Poller::deregister) (or whose fd number now names
-    /// another file), removes them, logs a warning for each through the
-    /// `log` crate, and returns their tokens.
-    ///
-    /// On io_uring such a registration keeps the closed file open in the
-    /// kernel ([`Backend::pins_registered_files`]): a socket closed that way
-    /// sends no FIN until this is called, the number is registered again or
-    /// the poller is dropped (which also logs a warning). Elsewhere it only
-    /// tidies the interest table. It looks at every registration: call it
-    /// from time to time, not at every wait.
-    pub fn purge_closed(&self) -> Vec<Token> {
-        self.inner.purge_closed()
     }
 }
 
@@ -421,77 +406,6 @@ impl Inner {
         } = events;
         let reports = ready.as_slice().iter().map(|r| (r.key, r.flags));
         translate(&mut table, reports, list, len);
-    }
-
-    fn purge_closed(&self) -> Vec<Token> {
-        let mut table = self.table.lock().unwrap();
-        let closed = closed_registrations(&table);
-        for &(fd, token) in &closed {
-            log::warn!(
-                "iomux: fd {fd} (token {}) was closed without deregister; removed from the {} poller{}",
-                token.0,
-                self.backend,
-                if self.backend.pins_registered_files() {
-                    ", which kept its file open until now"
-                } else {
-                    ""
-                }
-            );
-            if let Some(slot) = table.get_mut(fd as usize) {
-                slot.registered = false;
-                slot.refresh(fd);
-            }
-            let _ = self.sys.forget(fd);
-        }
-        closed.into_iter().map(|(_, token)| token).collect()
-    }
-}
-
-/// The registrations (not wakers) whose fd number no longer names the
-/// registered file: closed, or closed and reused.
-fn closed_registrations(table: &Table) -> Vec<(RawFd, Token)> {
-    table
-        .registered()
-        .filter(|(_, slot, _)| !slot.waker)
-        .filter(|&(fd, _, identity)| match file_identity(fd) {
-            None => true,
-            Some(now) => identity != (0, 0) && now != identity,
-        })
-        .map(|(fd, slot, _)| (fd, slot.token))
-        .collect()
-}
-
-/// (st_dev, st_ino) of whatever file the number `fd` names now, or `None`
-/// if it is closed.
-fn file_identity(fd: RawFd) -> Option<(u64, u64)> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat only reads the number and writes `st`, a valid buffer;
-    // a number that is not open yields EBADF and touches nothing.
-    let r = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
-    if r < 0 {
-        return None;
-    }
-    // SAFETY: fstat succeeded, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    Some((st.st_dev, st.st_ino))
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if !self.backend.pins_registered_files() {
-            return;
-        }
-        let table = self.table.get_mut().unwrap_or_else(|e| e.into_inner());
-        let closed = closed_registrations(table);
-        if !closed.is_empty() {
-            let tokens: Vec<usize> = closed.iter().map(|(_, t)| t.0).collect();
-            log::warn!(
-                "iomux: {} registration(s) of the {} poller (tokens {tokens:?}) had their fd closed \
-                 without deregister; their files stayed open until this poller was dropped",
-                closed.len(),
-                self.backend
-            );
-        }
     }
 }
 

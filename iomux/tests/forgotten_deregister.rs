@@ -7,7 +7,6 @@ use common::*;
 use iomux::{Backend, Interest, Mode, Token};
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, Once};
 
 /// Keeps every warning logged by the library, for the tests to look at.
@@ -49,14 +48,6 @@ fn warnings_with(needle: &str) -> Vec<String> {
         .filter(|l| l.contains(needle))
         .cloned()
         .collect()
-}
-
-/// True when the peer of a closed socket sees EOF within `MUST`.
-fn peer_sees_close(b: &UnixStream) -> bool {
-    b.set_nonblocking(false).unwrap();
-    b.set_read_timeout(Some(MUST)).unwrap();
-    let mut buf = [0u8; 1];
-    matches!((&*b).read(&mut buf), Ok(0))
 }
 
 #[test]
@@ -141,7 +132,7 @@ fn uring_warns_when_a_pinned_fd_number_is_registered_again() {
 fn uring_warns_on_drop_about_forgotten_registrations() {
     let _serial = capture();
     let p = poller(Backend::IoUring);
-    let (a, _b) = pair();
+    let (a, b) = pair();
     p.register(&a, Token(44_001), Interest::READABLE, Mode::Level)
         .unwrap();
     drop(a);
@@ -149,4 +140,6 @@ fn uring_warns_on_drop_about_forgotten_registrations() {
     let said = warnings_with("44001");
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].contains("dropped"), "{said:?}");
+    // The ring is gone, and with it the poll that held the file.
+    assert!(peer_sees_close(&b), "the file outlived the poller");
 }

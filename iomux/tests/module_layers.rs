@@ -13,6 +13,7 @@ fn core_modules() -> BTreeMap<&'static str, Vec<String>> {
         "deliver",
         "event",
         "eventfd",
+        "forgotten",
         "interest",
         "poller",
         "registered",

@@ -42,14 +42,7 @@ fn dropping_the_guard_deregisters_then_closes() {
         let reg = Registered::new(&p, a, Token(4), Interest::READABLE, Mode::Level).unwrap();
         drop(reg);
         // Closed for real (no registration pins the file): the peer sees EOF.
-        b.set_nonblocking(false).unwrap();
-        b.set_read_timeout(Some(MUST)).unwrap();
-        let mut buf = [0u8; 1];
-        let got = (&b).read(&mut buf);
-        assert!(
-            matches!(got, Ok(0)),
-            "{backend}: peer did not see the close: {got:?}"
-        );
+        assert!(peer_sees_close(&b), "{backend}: peer did not see the close");
         // Nothing registered is left behind for that token or fd number.
         let mut events = Events::with_capacity(8);
         assert!(wait(&p, &mut events, MUST_NOT).is_empty(), "{backend}");
