@@ -27,10 +27,8 @@ fn main() -> std::io::Result<()> {
     // Owned: dropped at the end of main, deregistered before it closes.
     // EdgeOrLevel: edge on epoll, and it would be level on poll or select.
     let a = inner.register_owned(a, SOCKET, Interest::READABLE, Mode::EdgeOrLevel)?;
-    let inner_fd = inner
-        .as_fd()
-        .ok_or_else(|| std::io::Error::new(ErrorKind::Unsupported, "inner has no fd"))?;
-    outer.register(&inner_fd, INNER, Interest::READABLE, Mode::Level)?;
+    // A Poller is `AsFd`: on epoll, its fd is readable when it has events.
+    outer.register(&inner, INNER, Interest::READABLE, Mode::Level)?;
 
     let waker = Waker::new(&outer, WAKE)?;
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
@@ -64,7 +62,7 @@ fn main() -> std::io::Result<()> {
         "outer on {outer_backend}: read {:?}",
         String::from_utf8_lossy(&got)
     );
-    outer.deregister(&inner_fd)?;
+    outer.deregister(&inner)?;
     writer.join().expect("writer thread")?;
     Ok(())
 }

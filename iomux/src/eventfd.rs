@@ -2,13 +2,22 @@
 //! notification: one counter, written to signal, read to reset.
 
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd};
 
 /// A new non-blocking, close-on-exec eventfd with its counter at zero.
 pub(crate) fn new() -> io::Result<OwnedFd> {
     Ok(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?)
+}
+
+/// An eventfd that is readable for good: its counter is set and nobody
+/// resets it. What a poller without one fd of its own gives to an outer
+/// event loop (see `Poller`'s `AsFd`).
+pub(crate) fn always_readable() -> io::Result<OwnedFd> {
+    let fd = new()?;
+    signal(fd.as_fd())?;
+    Ok(fd)
 }
 
 /// Adds one to the counter, making the fd readable. EAGAIN means the

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     /// How many dropped wakers wait for their last wake to be delivered
     /// (`Table::orphans`): one relaxed load per wait when there are none.
     orphans: AtomicUsize,
+    /// The always-readable nesting fd was handed out (and a warning logged).
+    warned_nesting: AtomicBool,
 }
 
 impl Poller {
@@ -74,6 +76,7 @@ impl Poller {
                 sys,
                 table: Mutex::new(Table::default()),
                 orphans: AtomicUsize::new(0),
+                warned_nesting: AtomicBool::new(false),
             }),
         })
     }
@@ -215,10 +218,40 @@ impl Poller {
     /// ([`Backend::supports_nesting`]): poll and select hand their set to
     /// the kernel only during a wait, and an io_uring's completion queue
     /// does not show level registrations that are still ready, since those
-    /// are re-armed only by the next wait. (So `Poller` does not implement
-    /// `AsFd`, which could not fail.)
-    pub fn as_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.inner.sys.pollable_fd()
+    /// are re-armed only by the next wait. The `AsFd` of `Poller` gives the
+    /// same fd where this is `Some`.
+    pub fn pollable_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner
+            .backend
+            .supports_nesting()
+            .then(|| self.inner.sys.nest_fd())
+    }
+}
+
+/// The fd to watch to nest this poller in another event loop.
+///
+/// On epoll it is the epoll fd: readable exactly when a wait would report
+/// something, so a level or an edge watch both work. On poll, select and
+/// io_uring, which have no such fd ([`Backend::supports_nesting`]), it is
+/// an fd that is always readable: watched level-triggered, the outer loop
+/// then looks at this poller (a wait with a zero timeout) at every turn,
+/// which misses nothing but never sleeps; watched edge-triggered it would
+/// report once only. A warning says so (through the `log` crate) the first
+/// time such a poller gives its fd; [`Poller::pollable_fd`] is the fallible
+/// accessor that gives only a real one.
+impl AsFd for Poller {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        if !self.inner.backend.supports_nesting()
+            && !self.inner.warned_nesting.swap(true, Ordering::Relaxed)
+        {
+            log::warn!(
+                "iomux: the {} backend has no fd that shows readiness; the fd given to nest \
+                 this poller is always readable (watch it level-triggered: the outer loop \
+                 will look at this poller at every turn)",
+                self.inner.backend
+            );
+        }
+        self.inner.sys.nest_fd()
     }
 }
 

@@ -171,8 +171,8 @@ impl Sys for EpollSys {
         Ok(())
     }
 
-    fn pollable_fd(&self) -> Option<BorrowedFd<'_>> {
-        Some(self.epfd.as_fd())
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.epfd.as_fd()
     }
 
     fn forget(&self, _fd: RawFd) -> io::Result<()> {

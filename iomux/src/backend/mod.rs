@@ -83,7 +83,8 @@ impl Backend {
 
     /// True when the poller itself is one fd that turns readable when a
     /// wait would report something, so that it can be watched by another
-    /// event loop ([`Poller::as_fd`](crate::Poller::as_fd)): epoll only.
+    /// event loop ([`Poller::pollable_fd`](crate::Poller::pollable_fd)):
+    /// epoll only. Elsewhere the `AsFd` of a `Poller` is always readable.
     pub const fn supports_nesting(self) -> bool {
         matches!(self, Backend::Epoll)
     }
@@ -216,11 +217,10 @@ pub(crate) trait Sys: Send + Sync {
     /// open file (epoll's EEXIST). Otherwise the Poller compares file
     /// identities to tell a duplicate from an fd number reused after close.
     fn kernel_rejects_duplicates(&self) -> bool;
-    /// The one fd that turns readable when a wait would report something,
-    /// for backends that have one (epoll).
-    fn pollable_fd(&self) -> Option<BorrowedFd<'_>> {
-        None
-    }
+    /// The fd an outer event loop watches: for epoll its own fd, which
+    /// turns readable when a wait would report something; for the others,
+    /// which have no such fd, one that is always readable.
+    fn nest_fd(&self) -> BorrowedFd<'_>;
 }
 
 /// Converts a timeout for the kernel. `None` blocks forever; huge values are

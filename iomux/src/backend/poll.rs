@@ -8,7 +8,7 @@
 //! stopped, so fds at the front of the array cannot starve the rest.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
 use rustix::time::Timespec;
@@ -17,6 +17,7 @@ use super::scan::{FdIndex, Notify};
 use super::{Sys, flags_from_poll, poll_mask, whole_millis};
 use crate::deliver::translate_one;
 use crate::event::{Events, flags};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
 use crate::table::{Table, already_exists, not_found};
 
@@ -50,6 +51,8 @@ pub(crate) struct PollSys {
     set: Mutex<Set>,
     scratch: Mutex<Scratch>,
     notify: Notify,
+    /// What an outer event loop watches (see `Sys::nest_fd`).
+    always_readable: OwnedFd,
 }
 
 impl PollSys {
@@ -58,6 +61,7 @@ impl PollSys {
             set: Mutex::new(Set::default()),
             scratch: Mutex::new(Scratch::default()),
             notify: Notify::new()?,
+            always_readable: eventfd::always_readable()?,
         })
     }
 
@@ -220,6 +224,10 @@ impl Sys for PollSys {
 
     fn kernel_rejects_duplicates(&self) -> bool {
         false
+    }
+
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.always_readable.as_fd()
     }
 }
 

@@ -14,7 +14,7 @@
 //! closed ones get one error event and are dropped, and the rest carry on.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
 use rustix::time::Timespec;
@@ -23,6 +23,7 @@ use super::Sys;
 use super::scan::{FdIndex, Notify};
 use crate::deliver::translate_one;
 use crate::event::{Events, Ready, flags};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
 use crate::table::{NO_KEY, Table, already_exists, not_found};
 
@@ -116,6 +117,8 @@ pub(crate) struct SelectSys {
     set: Mutex<Set>,
     scratch: Mutex<Scratch>,
     notify: Notify,
+    /// What an outer event loop watches (see `Sys::nest_fd`).
+    always_readable: OwnedFd,
 }
 
 impl SelectSys {
@@ -127,6 +130,7 @@ impl SelectSys {
             }),
             scratch: Mutex::new(Scratch::default()),
             notify: Notify::new()?,
+            always_readable: eventfd::always_readable()?,
         })
     }
 
@@ -349,6 +353,10 @@ impl Sys for SelectSys {
 
     fn kernel_rejects_duplicates(&self) -> bool {
         false
+    }
+
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.always_readable.as_fd()
     }
 }
 

@@ -64,7 +64,7 @@
 //! [`Backend::notices_closed_fd`]: super::Backend::notices_closed_fd
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use io_uring::squeue::{self, SubmissionQueue};
@@ -75,6 +75,7 @@ use rustix::time::Timespec;
 use super::scan::Notify;
 use super::{Sys, flags_from_poll, poll_mask};
 use crate::event::{Events, Ready, flags};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
 use crate::table::{Table, already_exists, not_found};
 
@@ -95,6 +96,8 @@ pub(crate) struct UringSys {
     ring_lock: Mutex<()>,
     state: Mutex<State>,
     notify: Notify,
+    /// What an outer event loop watches (see `Sys::nest_fd`).
+    always_readable: OwnedFd,
 }
 
 #[derive(Default)]
@@ -130,6 +133,7 @@ impl UringSys {
             ring_lock: Mutex::new(()),
             state: Mutex::new(State::default()),
             notify: Notify::new()?,
+            always_readable: eventfd::always_readable()?,
         })
     }
 
@@ -439,5 +443,9 @@ impl Sys for UringSys {
 
     fn kernel_rejects_duplicates(&self) -> bool {
         false
+    }
+
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.always_readable.as_fd()
     }
 }
