@@ -28,7 +28,7 @@ fn lab_reports_uring_as_unavailable() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY (test): the closure only makes system calls.
+    // SAFETY: (test) the closure only makes system calls.
     unsafe {
         cmd.pre_exec(|| seccomp::deny_io_uring_setup(libc::EPERM as u32));
     }

@@ -177,7 +177,7 @@ fn spawn_captured(extra: &[&str]) -> (std::process::Child, std::net::SocketAddr)
 
 /// Sends SIGTERM, checks the exit is clean, returns the stats line.
 fn terminate(mut child: std::process::Child) -> String {
-    // SAFETY (test): kill(2) on our own child's pid.
+    // SAFETY: (test) kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let status = spawn::exit_within(&mut child, WAIT, "the server, on SIGTERM,");
     let mut err = String::new();
@@ -242,7 +242,7 @@ fn unavailable_io_uring_is_a_clear_error_at_start() {
         "127.0.0.1:0",
     ])
     .stdin(Stdio::null());
-    // SAFETY (test): the closure only makes system calls.
+    // SAFETY: (test) the closure only makes system calls.
     unsafe {
         cmd.pre_exec(|| seccomp::deny_io_uring_setup(libc::EPERM as u32));
     }

@@ -73,7 +73,7 @@ fn tiny_ring_full_sq_and_cq_overflow_lose_nothing() {
         }
     });
 
-    // SAFETY (test): kill(2) on our own child.
+    // SAFETY: (test) kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let status = spawn::exit_within(&mut child, WAIT, "the server, on SIGTERM,");
     let mut err = String::new();

@@ -28,11 +28,8 @@ fn main() -> std::io::Result<()> {
         Some("round-robin") => Sharing::RoundRobin,
         _ => Sharing::ReusePort,
     };
-    let mode = if backend.supports_edge() {
-        Mode::Edge
-    } else {
-        Mode::Level
-    };
+    // Edge where the backend has it, level on poll and select.
+    let mode = Mode::EdgeOrLevel;
     let cfg = Config {
         backend,
         mode,

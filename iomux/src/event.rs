@@ -1,6 +1,7 @@
 //! `Token`, `Event` and `Events`: what `Poller::wait` hands back.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 /// The caller's name for a registration; it comes back in every event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,10 +141,43 @@ pub struct Events {
     /// events (see `ReadyList` for why not a `Vec`).
     pub(crate) list: Box<[Event]>,
     pub(crate) len: usize,
-    /// Scratch for backends that report into user memory (epoll_event array).
-    pub(crate) epoll: Vec<rustix::event::epoll::Event>,
-    /// Scratch for backends that scan (poll, select) or complete (io_uring).
+    /// Memory a backend's kernel writes its own records into (epoll's
+    /// `struct epoll_event` array), read back by that backend only.
+    pub(crate) raw: RawBuf,
+    /// Raw reports the Poller translates after the backend's wait (io_uring's
+    /// completions, select's closed fds).
     pub(crate) ready: ReadyList,
+}
+
+/// Untyped, uninitialised scratch of 16 bytes per event, 8-aligned: room for
+/// one kernel record of any backend per event (epoll_event is 12 bytes on
+/// x86_64, 16 elsewhere). The backend that uses it picks the record type, so
+/// `Events` names no backend's types.
+pub(crate) struct RawBuf {
+    cells: Box<[MaybeUninit<[u64; 2]>]>,
+}
+
+impl RawBuf {
+    fn with_capacity(capacity: usize) -> RawBuf {
+        RawBuf {
+            cells: Box::new_uninit_slice(capacity),
+        }
+    }
+
+    /// The buffer as `capacity` uninitialised records of type `T` (at least;
+    /// a smaller `T` gets a few more).
+    pub(crate) fn records<T>(&mut self) -> &mut [MaybeUninit<T>] {
+        const {
+            assert!(size_of::<T>() <= 16 && size_of::<T>() > 0 && align_of::<T>() <= 8);
+        }
+        let len = self.cells.len() * 16 / size_of::<T>();
+        // SAFETY: the cells are owned and exclusively borrowed for the
+        // returned lifetime, `len` records of `T` fit in their bytes, and
+        // their alignment (8) is at least `T`'s (both asserted above).
+        // `MaybeUninit<T>` has no validity requirement, so any bytes are a
+        // valid value of it.
+        unsafe { std::slice::from_raw_parts_mut(self.cells.as_mut_ptr().cast(), len) }
+    }
 }
 
 impl Events {
@@ -153,7 +187,7 @@ impl Events {
         Events {
             list: vec![Event::new(Token(0), 0); capacity].into_boxed_slice(),
             len: 0,
-            epoll: Vec::with_capacity(capacity),
+            raw: RawBuf::with_capacity(capacity),
             ready: ReadyList::with_capacity(capacity),
         }
     }

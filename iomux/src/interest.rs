@@ -72,19 +72,29 @@ impl fmt::Debug for Interest {
     }
 }
 
-/// How readiness is reported, the seeds' LT / ET / ONESHOT.
+/// How readiness is reported: level-triggered, edge-triggered or oneshot
+/// (epoll's default, EPOLLET and EPOLLONESHOT).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
-    /// Reported at every wait while the condition holds (EPOLL's default, LT).
+    /// Reported at every wait while the condition holds (epoll's default, LT).
     Level,
-    /// Reported when the condition becomes true (EPOLLET). On backends without
-    /// native edges it is delivered as level, which never loses a wake-up; see
-    /// [`Backend::supports_edge`](crate::Backend::supports_edge).
+    /// Reported when the condition becomes true (EPOLLET). A backend without
+    /// native edges (poll, select: see
+    /// [`Backend::supports_edge`](crate::Backend::supports_edge)) refuses it
+    /// with `ErrorKind::Unsupported`; ask for [`Mode::EdgeOrLevel`] to accept
+    /// level delivery there.
     Edge,
     /// At most one event, then silent until [`Poller::modify`](crate::Poller::modify) re-arms.
     Oneshot,
-    /// Edge and oneshot together (EPOLLET | EPOLLONESHOT).
+    /// Edge and oneshot together (EPOLLET | EPOLLONESHOT). Like `Edge`,
+    /// `Unsupported` on a backend without native edges.
     EdgeOneshot,
+    /// Edge where the backend has native edges, level where it has not (the
+    /// explicit fallback). Level delivery never gives fewer events than edge
+    /// triggering would to a caller that reads until `EAGAIN`, possibly more.
+    /// [`Backend::effective_mode`](crate::Backend::effective_mode) tells
+    /// which one a backend gives.
+    EdgeOrLevel,
 }
 
 impl Mode {
@@ -92,8 +102,8 @@ impl Mode {
     pub const fn is_oneshot(self) -> bool {
         matches!(self, Mode::Oneshot | Mode::EdgeOneshot)
     }
-    /// True for the modes that ask for edge triggering.
+    /// True for the modes that ask for edge triggering (`EdgeOrLevel` too).
     pub const fn is_edge(self) -> bool {
-        matches!(self, Mode::Edge | Mode::EdgeOneshot)
+        matches!(self, Mode::Edge | Mode::EdgeOneshot | Mode::EdgeOrLevel)
     }
 }

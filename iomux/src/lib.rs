@@ -1,5 +1,5 @@
 //! iomux: one `Poller` API over epoll, poll, select and io_uring, with the
-//! same semantics everywhere, and a reactor for TCP servers.
+//! same semantics everywhere, and a reactor for TCP servers. Linux only.
 //!
 //! ```
 //! use std::time::Duration;
@@ -16,10 +16,21 @@
 //! ```
 #![warn(missing_docs)]
 
+// epoll, eventfd, io_uring and the rest of the syscalls underneath are
+// Linux's; there is no fallback for other systems.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "iomux supports Linux only: its backends are epoll, io_uring, and Linux's poll/select with eventfd"
+);
+
 mod backend;
+mod deliver;
 mod event;
+mod eventfd;
+mod forgotten;
 mod interest;
 mod poller;
+mod registered;
 mod table;
 mod waker;
 
@@ -29,4 +40,5 @@ pub use backend::Backend;
 pub use event::{Event, Events, Token};
 pub use interest::{Interest, Mode};
 pub use poller::Poller;
+pub use registered::Registered;
 pub use waker::Waker;

@@ -2,39 +2,49 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::backend::{self, Backend, Sys};
-use crate::event::{Event, Events, Token, flags};
+use crate::deliver::translate;
+use crate::event::{Events, Token};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
-use crate::table::{self, NO_KEY, Slot, Table, split_key};
+use crate::table::{self, NO_KEY, Slot, Table, already_exists, not_found};
 
-/// The seeds' `struct eventpoll`, in user space: an interest set that
-/// persists between waits, and a wait that returns what is ready.
+/// An interest set that persists between waits, and a wait that returns
+/// what is ready: the kernel's eventpoll (`struct eventpoll`), with the same
+/// semantics on every backend.
 ///
 /// `Poller` is `Send + Sync`; every method takes `&self`. Registering,
 /// modifying or deregistering from another thread while a thread is blocked
 /// in [`wait`](Poller::wait) takes effect in that wait on every backend.
 /// Clones share the same poller.
+///
+/// A registration made with [`register`](Poller::register) borrows the
+/// source: deregister it before the fd is closed. A forgotten deregister
+/// is not undefined behaviour (stale events are recognised and dropped by
+/// a generation count), but on io_uring the kernel keeps the file open
+/// until the registration goes ([`Backend::pins_registered_files`]); see
+/// [`purge_closed`](Poller::purge_closed). [`register_owned`](Poller::register_owned)
+/// returns a guard that owns the source and deregisters it on drop, so it
+/// cannot be forgotten.
 #[derive(Clone)]
 pub struct Poller {
     pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
-    backend: Backend,
-    sys: Box<dyn Sys>,
-    table: Mutex<Table>,
-}
-
-fn already_exists() -> io::Error {
-    io::Error::new(io::ErrorKind::AlreadyExists, "fd is already registered")
-}
-
-fn not_found() -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, "fd is not registered")
+    pub(crate) backend: Backend,
+    pub(crate) sys: Box<dyn Sys>,
+    pub(crate) table: Mutex<Table>,
+    /// How many dropped wakers wait for their last wake to be delivered
+    /// (`Table::orphans`): one relaxed load per wait when there are none.
+    orphans: AtomicUsize,
+    /// The always-readable nesting fd was handed out (and a warning logged).
+    warned_nesting: AtomicBool,
 }
 
 impl Poller {
@@ -65,6 +75,8 @@ impl Poller {
                 backend,
                 sys,
                 table: Mutex::new(Table::default()),
+                orphans: AtomicUsize::new(0),
+                warned_nesting: AtomicBool::new(false),
             }),
         })
     }
@@ -76,8 +88,11 @@ impl Poller {
 
     /// Starts watching `source` for `interest`, reported under `token`.
     ///
-    /// Errors: `AlreadyExists` if the fd is registered already; OS errors
-    /// keep their code (e.g. EPERM for a regular file on epoll).
+    /// Errors: `AlreadyExists` (EEXIST) if the fd is registered already;
+    /// `Unsupported` for [`Mode::Edge`] or [`Mode::EdgeOneshot`] on a backend
+    /// without native edges (ask for [`Mode::EdgeOrLevel`] to accept level
+    /// delivery there); OS errors keep their code (e.g. EPERM for a regular
+    /// file on epoll).
     pub fn register<S: AsFd + ?Sized>(
         &self,
         source: &S,
@@ -116,7 +131,8 @@ impl Poller {
     }
 
     /// Changes the token, interest or mode of a registration; re-arms a
-    /// oneshot registration. `NotFound` if the fd is not registered.
+    /// oneshot registration. `NotFound` (ENOENT) if the fd is not
+    /// registered; `Unsupported` as in [`register`](Poller::register).
     pub fn modify<S: AsFd + ?Sized>(
         &self,
         source: &S,
@@ -129,7 +145,7 @@ impl Poller {
 
     /// Stops watching `source`. Nothing arrives under its token afterwards,
     /// not even an event already in the kernel's ready list.
-    /// `NotFound` if the fd is not registered.
+    /// `NotFound` (ENOENT) if the fd is not registered.
     pub fn deregister<S: AsFd + ?Sized>(&self, source: &S) -> io::Result<()> {
         self.inner.remove(source.as_fd())
     }
@@ -143,24 +159,35 @@ impl Poller {
     /// forever. When more is ready than `events` holds, the rest comes in the
     /// following waits. `wait` allocates nothing.
     pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
-        events.clear();
-        let zero = timeout == Some(Duration::ZERO);
+        if timeout == Some(Duration::ZERO) {
+            return self.wait_until(events, Until::Now);
+        }
         // A deadline that does not fit an Instant is as good as forever.
-        let deadline = match timeout {
-            Some(t) if !zero => Instant::now().checked_add(t),
-            _ => None,
-        };
-        let forever = !zero && deadline.is_none();
+        match timeout.and_then(|t| Instant::now().checked_add(t)) {
+            Some(d) => self.wait_until(events, Until::Deadline(d)),
+            None => self.wait_until(events, Until::Forever),
+        }
+    }
+
+    /// [`wait`](Poller::wait) until `deadline`: returns when events arrive
+    /// or once `deadline` has passed (a deadline already past only looks).
+    /// For loops that compute their next timer as an `Instant`: the time
+    /// left is recomputed after each interruption, so it never drifts.
+    pub fn wait_deadline(&self, events: &mut Events, deadline: Instant) -> io::Result<usize> {
+        self.wait_until(events, Until::Deadline(deadline))
+    }
+
+    fn wait_until(&self, events: &mut Events, until: Until) -> io::Result<usize> {
+        events.clear();
         loop {
-            let ts = match deadline {
-                Some(d) => Some(backend::timespec(
+            let ts = match until {
+                Until::Deadline(d) => Some(backend::timespec(
                     d.saturating_duration_since(Instant::now()),
                 )),
-                None if forever => None,
-                None => Some(backend::timespec(Duration::ZERO)),
+                Until::Forever => None,
+                Until::Now => Some(backend::timespec(Duration::ZERO)),
             };
             // Reports of an earlier wait (perhaps on another backend) go.
-            events.epoll.clear();
             events.ready.clear();
             match self.inner.sys.wait(events, ts.as_ref(), &self.inner.table) {
                 Ok(()) => {}
@@ -168,18 +195,73 @@ impl Poller {
                 Err(e) => return Err(e),
             }
             self.inner.deliver(events);
-            if !events.is_empty() || zero {
+            if self.inner.orphans.load(Ordering::Relaxed) != 0 {
+                self.inner.retire_orphans();
+            }
+            if !events.is_empty() {
                 return Ok(events.len());
             }
             // Nothing for the caller: a timeout, an interrupted call, an
             // internal wake-up or only stale events. Go on with what is left.
-            if let Some(d) = deadline
-                && Instant::now() >= d
-            {
-                return Ok(0);
+            match until {
+                Until::Now => return Ok(0),
+                Until::Deadline(d) if Instant::now() >= d => return Ok(0),
+                _ => {}
             }
         }
     }
+
+    /// The fd that turns readable when a [`wait`](Poller::wait) would
+    /// report something, so that this poller can be watched by another
+    /// event loop (registered in another `Poller`, say): epoll's own fd.
+    /// `None` on the backends that have no such single fd
+    /// ([`Backend::supports_nesting`]): poll and select hand their set to
+    /// the kernel only during a wait, and an io_uring's completion queue
+    /// does not show level registrations that are still ready, since those
+    /// are re-armed only by the next wait. The `AsFd` of `Poller` gives the
+    /// same fd where this is `Some`.
+    pub fn pollable_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner
+            .backend
+            .supports_nesting()
+            .then(|| self.inner.sys.nest_fd())
+    }
+}
+
+/// The fd to watch to nest this poller in another event loop.
+///
+/// On epoll it is the epoll fd: readable exactly when a wait would report
+/// something, so a level or an edge watch both work. On poll, select and
+/// io_uring, which have no such fd ([`Backend::supports_nesting`]), it is
+/// an fd that is always readable: watched level-triggered, the outer loop
+/// then looks at this poller (a wait with a zero timeout) at every turn,
+/// which misses nothing but never sleeps; watched edge-triggered it would
+/// report once only. A warning says so (through the `log` crate) the first
+/// time such a poller gives its fd; [`Poller::pollable_fd`] is the fallible
+/// accessor that gives only a real one.
+impl AsFd for Poller {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        if !self.inner.backend.supports_nesting()
+            && !self.inner.warned_nesting.swap(true, Ordering::Relaxed)
+        {
+            log::warn!(
+                "iomux: the {} backend has no fd that shows readiness; the fd given to nest \
+                 this poller is always readable (watch it level-triggered: the outer loop \
+                 will look at this poller at every turn)",
+                self.inner.backend
+            );
+        }
+        self.inner.sys.nest_fd()
+    }
+}
+
+/// When a wait gives up.
+#[derive(Clone, Copy)]
+enum Until {
+    /// Only look (a zero timeout).
+    Now,
+    Deadline(Instant),
+    Forever,
 }
 
 impl Inner {
@@ -193,6 +275,7 @@ impl Inner {
         waker: bool,
     ) -> io::Result<()> {
         let raw = table::check_fd(fd)?;
+        let mode = self.backend.effective_mode(mode)?;
         if exclusive && mode.is_oneshot() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -213,6 +296,14 @@ impl Inner {
             }
             // The registered file was closed and its number reused: the old
             // registration is stale, replace it.
+            if self.backend.pins_registered_files() {
+                log::warn!(
+                    "iomux: fd {raw} (token {}) was closed without deregister; the {} backend \
+                     kept its file open until this new registration of the number",
+                    slot.token.0,
+                    self.backend
+                );
+            }
             let _ = self.sys.delete(fd);
         }
         let next = Slot {
@@ -224,6 +315,7 @@ impl Inner {
             armed: true,
             exclusive,
             waker,
+            orphan: false,
             plain_key: NO_KEY,
         };
         match self.sys.add(fd, next.key(raw), interest, mode, exclusive) {
@@ -239,7 +331,7 @@ impl Inner {
         Ok(())
     }
 
-    fn modify(
+    pub(crate) fn modify(
         &self,
         fd: BorrowedFd<'_>,
         token: Token,
@@ -247,6 +339,7 @@ impl Inner {
         mode: Mode,
     ) -> io::Result<()> {
         let raw = table::check_fd(fd)?;
+        let mode = self.backend.effective_mode(mode)?;
         let mut table = self.table.lock().unwrap();
         let slot = table.registered_mut(raw).ok_or_else(not_found)?;
         if slot.exclusive && mode.is_oneshot() {
@@ -276,8 +369,12 @@ impl Inner {
     }
 
     pub(crate) fn remove(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let raw = table::check_fd(fd)?;
         let mut table = self.table.lock().unwrap();
+        self.remove_locked(&mut table, fd)
+    }
+
+    fn remove_locked(&self, table: &mut Table, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let raw = table::check_fd(fd)?;
         let slot = table.registered_mut(raw).ok_or_else(not_found)?;
         slot.registered = false;
         slot.refresh(raw);
@@ -288,92 +385,61 @@ impl Inner {
         }
     }
 
-    /// Turns the backend's raw reports into events (see `accept`).
+    /// A `Waker` is going away. If a wake is pending (its eventfd is
+    /// readable: written and not yet drained by a delivery), the poller
+    /// keeps the eventfd registered until that wake is delivered, so a
+    /// wait never misses it; else it is deregistered and closed now.
+    /// Under the table lock, which delivery holds while it drains.
+    pub(crate) fn retire_waker(&self, fd: OwnedFd) {
+        let mut table = self.table.lock().unwrap();
+        let raw = table::check_fd(fd.as_fd()).unwrap_or(-1);
+        let pending = eventfd::is_signalled(fd.as_fd());
+        match table.registered_mut(raw) {
+            Some(slot) if pending => {
+                slot.orphan = true;
+                table.orphans.push(fd);
+                self.orphans.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                let _ = self.remove_locked(&mut table, fd.as_fd());
+            }
+        }
+    }
+
+    /// Closes the eventfds of dropped wakers whose last wake was delivered
+    /// (their slot is no longer registered).
+    #[cold]
+    fn retire_orphans(&self) {
+        let mut guard = self.table.lock().unwrap();
+        let table = &mut *guard;
+        let mut orphans = std::mem::take(&mut table.orphans);
+        orphans.retain(|fd| {
+            let raw = table::check_fd(fd.as_fd()).unwrap_or(-1);
+            if table.registered_mut(raw).is_some() {
+                return true;
+            }
+            if let Some(slot) = table.get_mut(raw as usize) {
+                slot.orphan = false;
+            }
+            let _ = self.sys.delete(fd.as_fd());
+            self.orphans.fetch_sub(1, Ordering::Relaxed);
+            false
+        });
+        table.orphans = orphans;
+    }
+
+    /// Turns the raw reports a backend left in `events.ready` into events.
     fn deliver(&self, events: &mut Events) {
-        if events.ready.is_empty() && events.epoll.is_empty() {
+        if events.ready.is_empty() {
             return;
         }
         let mut table = self.table.lock().unwrap();
         let Events {
-            list,
-            len,
-            epoll,
-            ready,
+            list, len, ready, ..
         } = events;
-        let mut n = *len;
-        let epoll_reports = epoll
-            .iter()
-            .map(|e| (e.data.u64(), backend::epoll::flags_from_epoll(e.flags)));
-        translate(&mut table, epoll_reports, list, &mut n);
-        let scan_reports = ready.as_slice().iter().map(|r| (r.key, r.flags));
-        translate(&mut table, scan_reports, list, &mut n);
-        *len = n;
+        let reports = ready.as_slice().iter().map(|r| (r.key, r.flags));
+        translate(&mut table, reports, list, len);
     }
-}
-
-/// Appends the events of `reports` (key, flags) to `list[*n..]`, dropping
-/// stale ones. Backends report at most `capacity` raw events, so every
-/// accepted one has a slot. Kept tight, with `n` in a register: it runs once
-/// per ready fd, and for poll and select at small N it is most of what
-/// `wait` adds to the raw syscall.
-#[inline(always)]
-fn translate(
-    table: &mut Table,
-    reports: impl Iterator<Item = (u64, u8)>,
-    list: &mut [Event],
-    n: &mut usize,
-) {
-    let mut at = *n;
-    for (key, bits) in reports {
-        let Some(ev) = translate_one(table, key, bits) else {
-            continue;
-        };
-        if let Some(out) = list.get_mut(at) {
-            *out = ev;
-            at += 1;
-        }
-    }
-    *n = at;
-}
-
-/// One report turned into an event, or `None` if stale; used by `translate`
-/// and by the backends that fill the event list themselves while they scan.
-#[inline(always)]
-pub(crate) fn translate_one(table: &mut Table, key: u64, bits: u8) -> Option<Event> {
-    let (fd, _) = split_key(key);
-    match table.get_mut(fd) {
-        // The common case: a live plain registration reporting readiness.
-        Some(slot) if slot.plain_key == key && bits & flags::INVALID == 0 => {
-            Some(Event::new(slot.token, bits))
-        }
-        _ => accept(table, key, bits),
-    }
-}
-
-/// Checks one raw report against the interest table: `None` for a stale
-/// one (wrong generation, deregistered, or a oneshot that already fired).
-/// Drains a waker; forgets an fd found closed.
-#[cold]
-fn accept(table: &mut Table, key: u64, bits: u8) -> Option<Event> {
-    let (fd, generation) = split_key(key);
-    let slot = table.get_mut(fd)?;
-    if !slot.registered || slot.generation != generation {
-        return None;
-    }
-    if slot.mode.is_oneshot() {
-        if !slot.armed {
-            return None;
-        }
-        slot.armed = false;
-    }
-    if slot.waker {
-        crate::waker::drain(fd as i32);
-    }
-    if bits & flags::INVALID != 0 {
-        slot.registered = false;
-        slot.refresh(fd as i32);
-    }
-    Some(Event::new(slot.token, bits))
 }
 
 impl fmt::Debug for Poller {

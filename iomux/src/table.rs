@@ -8,7 +8,7 @@
 //! cache-friendly when a batch of events is translated (libev does the same).
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::event::Token;
 use crate::interest::{Interest, Mode};
@@ -30,6 +30,9 @@ pub(crate) struct Slot {
     pub exclusive: bool,
     /// The slot belongs to a `Waker`'s eventfd: drain it on delivery.
     pub waker: bool,
+    /// A waker slot whose `Waker` was dropped with a wake not yet delivered:
+    /// the Poller owns its eventfd until that wake is delivered.
+    pub orphan: bool,
     /// `key(fd)` while the slot is registered as a plain level or edge
     /// registration (not oneshot, not a waker), else `NO_KEY`: one compare
     /// then accepts the common event (see `refresh`).
@@ -50,6 +53,7 @@ impl Default for Slot {
             armed: false,
             exclusive: false,
             waker: false,
+            orphan: false,
             plain_key: NO_KEY,
         }
     }
@@ -83,6 +87,8 @@ pub(crate) struct Table {
     /// kernel cannot tell a duplicate registration from an fd number reused
     /// after close.
     identities: Vec<(u64, u64)>,
+    /// The eventfds of dropped wakers whose last wake is not delivered yet.
+    pub orphans: Vec<OwnedFd>,
 }
 
 impl Table {
@@ -106,6 +112,27 @@ impl Table {
     pub fn get_mut(&mut self, fd: usize) -> Option<&mut Slot> {
         self.slots.get_mut(fd)
     }
+
+    /// Every registered slot with its fd number and recorded file identity
+    /// ((0, 0) where the backend's kernel checks duplicates itself).
+    pub fn registered(&self) -> impl Iterator<Item = (RawFd, &Slot, (u64, u64))> {
+        self.slots
+            .iter()
+            .zip(&self.identities)
+            .enumerate()
+            .filter(|(_, (s, _))| s.registered)
+            .map(|(fd, (s, id))| (fd as RawFd, s, *id))
+    }
+}
+
+/// `AlreadyExists`, with EEXIST as its OS error on every backend.
+pub(crate) fn already_exists() -> io::Error {
+    io::Error::from_raw_os_error(libc::EEXIST)
+}
+
+/// `NotFound`, with ENOENT as its OS error on every backend.
+pub(crate) fn not_found() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOENT)
 }
 
 /// The identity of the open file behind `fd`.

@@ -1,12 +1,11 @@
 //! `Waker`: wakes a thread blocked in `Poller::wait`, from any thread.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use rustix::event::{EventfdFlags, eventfd};
-
 use crate::event::Token;
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
 use crate::poller::{Inner, Poller};
 
@@ -15,15 +14,21 @@ use crate::poller::{Inner, Poller};
 /// `wake` makes the poller's `wait` return an event with the waker's token;
 /// the poller resets the eventfd when it delivers that event, so each burst
 /// of wakes gives at least one event and a quiet waker gives none.
+///
+/// A wake is never lost: a `Waker` dropped right after `wake` still makes
+/// the wait return its event (the poller keeps the eventfd until that event
+/// is delivered, then closes it). A poller may have any number of wakers,
+/// each with its own token.
 pub struct Waker {
     poller: Arc<Inner>,
-    fd: OwnedFd,
+    /// `None` only while `drop` hands the fd over to the poller.
+    fd: Option<OwnedFd>,
 }
 
 impl Waker {
     /// Registers a new waker with `poller` under `token`.
     pub fn new(poller: &Poller, token: Token) -> io::Result<Waker> {
-        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        let fd = eventfd::new()?;
         poller.inner.add(
             fd.as_fd(),
             token,
@@ -34,25 +39,27 @@ impl Waker {
         )?;
         Ok(Waker {
             poller: Arc::clone(&poller.inner),
-            fd,
+            fd: Some(fd),
         })
     }
 
     /// Wakes the poller. Cheap, callable from any thread, never blocks.
     pub fn wake(&self) -> io::Result<()> {
-        match rustix::io::write(&self.fd, &1u64.to_ne_bytes()) {
-            // EAGAIN: the counter is full, so a wake-up is pending already.
-            Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
-            Err(e) => Err(e.into()),
+        match &self.fd {
+            Some(fd) => eventfd::signal(fd.as_fd()),
+            None => Ok(()),
         }
     }
 }
 
 impl Drop for Waker {
     fn drop(&mut self) {
-        // Deregister before the fd closes, so its number cannot be reused
-        // while the poller still thinks it is ours.
-        let _ = self.poller.remove(self.fd.as_fd());
+        // The poller deregisters the eventfd before it closes, so its number
+        // cannot be reused while the poller still thinks it is ours; if a
+        // wake is pending it first lets a wait deliver it.
+        if let Some(fd) = self.fd.take() {
+            self.poller.retire_waker(fd);
+        }
     }
 }
 
@@ -60,15 +67,4 @@ impl std::fmt::Debug for Waker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waker").field("fd", &self.fd).finish()
     }
-}
-
-/// Resets a waker's eventfd. Called by the poller with its table locked:
-/// a waker deregisters (under the same lock) before it closes the fd, so the
-/// fd is open here.
-pub(crate) fn drain(fd: RawFd) {
-    // SAFETY: see above; the table lock held by the caller keeps the waker's
-    // eventfd registered, and thus open, for the duration of this call.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    let mut buf = [0u8; 8];
-    let _ = rustix::io::read(fd, &mut buf);
 }

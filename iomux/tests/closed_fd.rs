@@ -19,7 +19,7 @@ fn closed_fd_yields_one_error_and_is_dropped() {
         // Close the number without reuse: keep the slot empty by closing it
         // after taking it out of the UnixStream.
         let raw = a.into_raw_fd();
-        // SAFETY (test): `raw` came from into_raw_fd just above.
+        // SAFETY: (test) `raw` came from into_raw_fd just above.
         drop(unsafe { OwnedFd::from_raw_fd(raw) });
         send(&d, b"x");
         let mut errors = 0;

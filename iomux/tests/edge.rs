@@ -1,7 +1,10 @@
-//! Edge triggering: once per edge on epoll; never fewer events than edges
-//! on backends that deliver Edge as level.
+//! Edge triggering: once per edge where native (epoll, io_uring);
+//! `Unsupported` elsewhere unless the caller asks for the level fallback
+//! (`Mode::EdgeOrLevel`), which never gives fewer events than edges.
 mod common;
 use common::*;
+use std::io::ErrorKind;
+
 use iomux::{Events, Interest, Mode, Token};
 
 #[test]
@@ -39,7 +42,7 @@ fn edge_never_loses_a_wakeup() {
     for backend in BACKENDS {
         let p = poller(backend);
         let (a, b) = pair();
-        p.register(&a, Token(1), Interest::READABLE, Mode::Edge)
+        p.register(&a, Token(1), Interest::READABLE, Mode::EdgeOrLevel)
             .unwrap();
         let mut events = Events::with_capacity(16);
         for round in 0..20 {
@@ -65,7 +68,7 @@ fn edge_capability_matches_behaviour() {
     for backend in BACKENDS {
         let p = poller(backend);
         let (a, b) = pair();
-        p.register(&a, Token(1), Interest::READABLE, Mode::Edge)
+        p.register(&a, Token(1), Interest::READABLE, Mode::EdgeOrLevel)
             .unwrap();
         let mut events = Events::with_capacity(16);
         send(&b, b"x");
@@ -79,8 +82,60 @@ fn edge_capability_matches_behaviour() {
         } else {
             assert_eq!(
                 again, 1,
-                "{backend} claims level delivery of Edge but did not repeat"
+                "{backend} claims level delivery of EdgeOrLevel but did not repeat"
             );
         }
+    }
+}
+
+#[test]
+fn edge_without_native_edges_is_unsupported() {
+    for backend in BACKENDS {
+        let p = poller(backend);
+        let (a, _b) = pair();
+        for mode in [Mode::Edge, Mode::EdgeOneshot] {
+            let r = p.register(&a, Token(1), Interest::READABLE, mode);
+            if backend.supports_edge() {
+                r.unwrap_or_else(|e| panic!("{backend} {mode:?}: {e}"));
+                p.deregister(&a).unwrap();
+            } else {
+                let e = r.expect_err(&format!("{backend} accepted {mode:?}"));
+                assert_eq!(e.kind(), ErrorKind::Unsupported, "{backend} {mode:?}: {e}");
+                assert!(e.to_string().contains("EdgeOrLevel"), "{backend}: {e}");
+            }
+        }
+        // A refused registration left nothing behind: the fd registers anew,
+        // and modify refuses a native edge the same way.
+        p.register(&a, Token(2), Interest::READABLE, Mode::Level)
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        let r = p.modify(&a, Token(2), Interest::READABLE, Mode::Edge);
+        assert_eq!(
+            r.err().map(|e| e.kind()),
+            (!backend.supports_edge()).then_some(ErrorKind::Unsupported),
+            "{backend}: modify to Edge"
+        );
+        p.modify(&a, Token(2), Interest::READABLE, Mode::EdgeOrLevel)
+            .unwrap_or_else(|e| panic!("{backend}: modify to EdgeOrLevel: {e}"));
+    }
+}
+
+#[test]
+fn effective_mode_names_the_fallback() {
+    for backend in BACKENDS {
+        let fallback = backend.effective_mode(Mode::EdgeOrLevel).unwrap();
+        let expected = if backend.supports_edge() {
+            Mode::Edge
+        } else {
+            Mode::Level
+        };
+        assert_eq!(fallback, expected, "{backend}");
+        for mode in [Mode::Level, Mode::Oneshot] {
+            assert_eq!(backend.effective_mode(mode).unwrap(), mode, "{backend}");
+        }
+        assert_eq!(
+            backend.effective_mode(Mode::Edge).is_ok(),
+            backend.supports_edge(),
+            "{backend}"
+        );
     }
 }

@@ -5,7 +5,7 @@ use iomux::{Events, Interest, Mode, Token};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 fn dup_to(fd: i32, target: i32) -> OwnedFd {
-    // SAFETY (test): dup2 onto a number this test owns; the result is a new
+    // SAFETY: (test) dup2 onto a number this test owns; the result is a new
     // descriptor we take ownership of.
     let r = unsafe { libc::dup2(fd, target) };
     assert_eq!(

@@ -1,4 +1,5 @@
-//! Misuse gives the documented error kinds; OS errors keep their code.
+//! Misuse gives the documented error kinds, with the errno (EEXIST, ENOENT)
+//! on every backend; OS errors keep their code.
 mod common;
 use common::*;
 use iomux::{Backend, Interest, Mode, Token};
@@ -19,6 +20,7 @@ fn misuse_errors() {
             ErrorKind::AlreadyExists,
             "{backend}: double register: {e}"
         );
+        assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{backend}: {e}");
         let e = p
             .modify(&b, Token(2), Interest::READABLE, Mode::Level)
             .unwrap_err();
@@ -27,10 +29,20 @@ fn misuse_errors() {
             ErrorKind::NotFound,
             "{backend}: modify unknown: {e}"
         );
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ENOENT),
+            "{backend}: modify unknown: {e}"
+        );
         let e = p.deregister(&b).unwrap_err();
         assert_eq!(
             e.kind(),
             ErrorKind::NotFound,
+            "{backend}: deregister unknown: {e}"
+        );
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ENOENT),
             "{backend}: deregister unknown: {e}"
         );
         p.deregister(&a).unwrap();
@@ -38,6 +50,11 @@ fn misuse_errors() {
         assert_eq!(
             e.kind(),
             ErrorKind::NotFound,
+            "{backend}: deregister twice: {e}"
+        );
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ENOENT),
             "{backend}: deregister twice: {e}"
         );
         let e = p

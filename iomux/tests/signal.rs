@@ -15,7 +15,7 @@ extern "C" fn on_usr1(_: libc::c_int) {
 }
 
 fn install_handler() {
-    // SAFETY (test): a plain handler that only touches an atomic; no
+    // SAFETY: (test) a plain handler that only touches an atomic; no
     // SA_RESTART, so blocking calls fail with EINTR.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -38,7 +38,7 @@ fn signals_during_wait_are_retried() {
         let (tid_tx, tid_rx) = mpsc::channel();
         let before = HITS.load(Ordering::Relaxed);
         let waiter = thread::spawn(move || {
-            // SAFETY (test): pthread_self has no preconditions.
+            // SAFETY: (test) pthread_self has no preconditions.
             tid_tx
                 .send(unsafe { libc::pthread_self() } as usize)
                 .unwrap();
@@ -55,7 +55,7 @@ fn signals_during_wait_are_retried() {
                 Instant::now() < deadline,
                 "{backend}: wait never returned under signals"
             );
-            // SAFETY (test): the thread is alive until is_finished() is true.
+            // SAFETY: (test) the thread is alive until is_finished() is true.
             unsafe { libc::pthread_kill(tid, libc::SIGUSR1) };
             thread::sleep(Duration::from_millis(5));
         }

@@ -36,7 +36,7 @@ fn io_uring_unavailable_is_a_clear_error() {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.args(["--exact", TEST, "--nocapture", "--test-threads=1"])
             .env(CHILD, "1");
-        // SAFETY (test): the closure makes only system calls (prctl), which
+        // SAFETY: (test) the closure makes only system calls (prctl), which
         // is what is allowed between fork and exec.
         unsafe {
             cmd.pre_exec(move || deny_io_uring_setup(errno as u32));

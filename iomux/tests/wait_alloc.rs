@@ -38,7 +38,7 @@ fn wait_allocates_nothing_on(backend: iomux::Backend) {
     let mut edge = Vec::new();
     for i in 0..50 {
         let (a, b) = UnixStream::pair().unwrap();
-        p.register(&a, Token(1000 + i), Interest::READABLE, Mode::Edge)
+        p.register(&a, Token(1000 + i), Interest::READABLE, Mode::EdgeOrLevel)
             .unwrap();
         edge.push((a, b));
     }

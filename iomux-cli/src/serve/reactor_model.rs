@@ -19,7 +19,9 @@ pub fn run(args: &ServeArgs) -> CliResult {
     };
     let mode = match args.mode {
         TriggerMode::Level => Mode::Level,
-        TriggerMode::Edge => Mode::Edge,
+        // Edge where the backend has it; on poll and select the explicit
+        // level fallback, announced below.
+        TriggerMode::Edge => Mode::EdgeOrLevel,
         TriggerMode::Oneshot => Mode::Oneshot,
     };
     let cfg = Config {

@@ -1,18 +1,18 @@
-//! epoll(7): the seeds' design, in the kernel. The interest set (the
+//! epoll(7): the kernel's eventpoll. The interest set (the
 //! red-black tree of epitems) persists between calls, the ready list is
 //! filled by wait-queue callbacks, and `epoll_wait` copies out only what is
 //! ready. Level, edge and oneshot are native. `epoll_pwait2` takes a
 //! nanosecond timespec, so sub-millisecond timeouts are not rounded.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
-use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::time::Timespec;
 
 use super::{Sys, whole_millis};
+use crate::deliver::translate;
 use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
 use crate::table::Table;
@@ -56,7 +56,7 @@ fn epoll_flags(interest: Interest, mode: Mode, exclusive: bool) -> EventFlags {
 }
 
 /// Translates epoll's event bits into our flags.
-pub(crate) fn flags_from_epoll(e: EventFlags) -> u8 {
+fn flags_from_epoll(e: EventFlags) -> u8 {
     let mut f = 0;
     if e.contains(EventFlags::IN) {
         f |= flags::READABLE;
@@ -128,38 +128,55 @@ impl Sys for EpollSys {
         &self,
         events: &mut Events,
         timeout: Option<&Timespec>,
-        _table: &Mutex<Table>,
+        table: &Mutex<Table>,
     ) -> io::Result<()> {
-        // The kernel writes straight into the caller's buffer; the Poller
-        // translates from there (no intermediate copy on the hot path).
-        events.epoll.clear();
-        if let Some(ms) = whole_millis(timeout) {
+        // The kernel writes into the caller's scratch, and the reports are
+        // turned into events from there in one pass (no intermediate copy).
+        let Events { list, len, raw, .. } = events;
+        let buf = raw.records::<epoll::Event>();
+        let cap = buf.len().min(list.len());
+        let buf = &mut buf[..cap];
+        let n = if let Some(ms) = whole_millis(timeout) {
             // epoll_pwait2 reads the clock to turn a relative timeout into a
             // deadline even for zero; plain epoll_wait does not. Use it
             // whenever milliseconds are exact: that is the common case
             // (forever, zero, the reactor's timers).
-            let buf = events.epoll.spare_capacity_mut();
-            let cap = buf.len().min(i32::MAX as usize) as i32;
-            // SAFETY: `buf` is the Vec's uninitialised spare capacity, valid
-            // for `cap` entries; rustix's epoll::Event is layout-compatible
-            // with the kernel's struct epoll_event (packed on x86_64, like
-            // libc's), and the kernel writes only the first `n` entries.
+            let len = cap.min(i32::MAX as usize) as i32;
+            // SAFETY: `buf` is exclusively borrowed memory for `len` entries;
+            // rustix's epoll::Event is layout-compatible with the kernel's
+            // struct epoll_event (packed on x86_64, like libc's), and the
+            // kernel writes only the first `n` entries.
             let n = unsafe {
-                libc::epoll_wait(self.epfd.as_raw_fd(), buf.as_mut_ptr().cast(), cap, ms)
+                libc::epoll_wait(self.epfd.as_raw_fd(), buf.as_mut_ptr().cast(), len, ms)
             };
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
-            // SAFETY: the kernel initialised the first `n` (≤ cap) entries.
-            unsafe { events.epoll.set_len(n as usize) };
+            n as usize
+        } else {
+            // Sub-millisecond precision: epoll_pwait2 takes a timespec.
+            epoll::wait(self.epfd.as_fd(), &mut *buf, timeout)?.0.len()
+        };
+        if n == 0 {
             return Ok(());
         }
-        // Sub-millisecond precision: epoll_pwait2 takes a timespec.
-        epoll::wait(
-            self.epfd.as_fd(),
-            spare_capacity(&mut events.epoll),
-            timeout,
-        )?;
+        // SAFETY: the kernel initialised the first `n` (≤ cap) entries.
+        let reported: &[epoll::Event] =
+            unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) };
+        let mut table = table.lock().unwrap();
+        let reports = reported
+            .iter()
+            .map(|e| (e.data.u64(), flags_from_epoll(e.flags)));
+        translate(&mut table, reports, list, len);
+        Ok(())
+    }
+
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.epfd.as_fd()
+    }
+
+    fn forget(&self, _fd: RawFd) -> io::Result<()> {
+        // The kernel drops a closed file from the interest set by itself.
         Ok(())
     }
 

@@ -1,9 +1,9 @@
 //! The mechanisms under the Poller, one file each, behind one small trait
-//! (Redis' `ae_*.c` idea: a backend is a handful of functions).
+//! (as in Redis' `ae_*.c`: a backend is a handful of functions).
 
 use std::fmt;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -53,13 +53,40 @@ impl Backend {
         }
     }
 
-    /// True when [`Mode::Edge`] is a real edge trigger. When false, `Edge`
-    /// is delivered as level: never fewer events than edge triggering would
-    /// give to a caller that reads until `EAGAIN`, possibly more.
+    /// True when [`Mode::Edge`] is a real edge trigger. When false,
+    /// registering with `Edge` or `EdgeOneshot` fails with `Unsupported`,
+    /// and [`Mode::EdgeOrLevel`] is delivered as level.
     /// io_uring's multishot poll reports each wake-up of the fd's wait queue,
     /// as epoll's ET does, so it counts as a real edge trigger.
     pub const fn supports_edge(self) -> bool {
         matches!(self, Backend::Epoll | Backend::IoUring)
+    }
+
+    /// The mode a registration asking for `mode` gets on this backend:
+    /// `mode` itself, except that [`Mode::EdgeOrLevel`] becomes `Edge` or
+    /// `Level`. `Unsupported` for `Edge` and `EdgeOneshot` on a backend
+    /// without native edges ([`supports_edge`](Backend::supports_edge)).
+    pub fn effective_mode(self, mode: Mode) -> io::Result<Mode> {
+        match mode {
+            Mode::EdgeOrLevel if self.supports_edge() => Ok(Mode::Edge),
+            Mode::EdgeOrLevel => Ok(Mode::Level),
+            Mode::Edge | Mode::EdgeOneshot if !self.supports_edge() => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "the {self} backend has no edge triggering: ask for Mode::EdgeOrLevel \
+                     to accept level delivery, or use Mode::Level / Mode::Oneshot"
+                ),
+            )),
+            other => Ok(other),
+        }
+    }
+
+    /// True when the poller itself is one fd that turns readable when a
+    /// wait would report something, so that it can be watched by another
+    /// event loop ([`Poller::pollable_fd`](crate::Poller::pollable_fd)):
+    /// epoll only. Elsewhere the `AsFd` of a `Poller` is always readable.
+    pub const fn supports_nesting(self) -> bool {
+        matches!(self, Backend::Epoll)
     }
 
     /// True when oneshot is native in the kernel. Where it is not, the
@@ -87,8 +114,9 @@ impl Backend {
     /// forgets such an fd silently. io_uring notices it only when a poll is
     /// submitted after the close (a level registration that already fired);
     /// an armed poll holds its own reference to the file, so the close
-    /// neither completes it nor closes the file until `deregister` or until
-    /// the fd number is registered again.
+    /// neither completes it nor closes the file until `deregister`,
+    /// [`Poller::purge_closed`](crate::Poller::purge_closed), or until the
+    /// fd number is registered again (the last two log a warning).
     pub const fn notices_closed_fd(self) -> bool {
         matches!(self, Backend::Poll | Backend::Select)
     }
@@ -96,7 +124,8 @@ impl Backend {
     /// True when a registration keeps the open file alive in the kernel, so
     /// that closing a registered fd without `deregister` does not close the
     /// file (a socket sends no FIN): io_uring's poll requests hold a file
-    /// reference.
+    /// reference. [`Registered`](crate::Registered) rules this out;
+    /// [`Poller::purge_closed`](crate::Poller::purge_closed) repairs it.
     pub const fn pins_registered_files(self) -> bool {
         matches!(self, Backend::IoUring)
     }
@@ -164,12 +193,15 @@ pub(crate) trait Sys: Send + Sync {
     ) -> io::Result<()>;
     /// Stops watching `fd`.
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()>;
-    /// Blocks until something is ready or `timeout` passes, and writes at
-    /// most `events.capacity()` reports: raw ones into `events.ready` or
-    /// `events.epoll`, which the Poller then checks against `table`, or,
-    /// for a backend that scans its own copy of the interest set, finished
-    /// events straight into the list (checked there with
-    /// `poller::translate_one`, which saves a pass over the batch). EINTR
+    /// Stops watching an fd number whose file was closed (or replaced)
+    /// behind the Poller's back, without touching the number itself.
+    fn forget(&self, fd: RawFd) -> io::Result<()>;
+    /// Blocks until something is ready or `timeout` passes, and delivers at
+    /// most `events.capacity()` reports: either finished events straight
+    /// into the list, checked against `table` with
+    /// `deliver::translate_one` as the backend reads its kernel's output
+    /// (epoll, poll, select: one pass over the batch), or raw reports into
+    /// `events.ready`, which the Poller then translates (io_uring). EINTR
     /// comes back as an `Interrupted` error; the Poller retries with the
     /// time left.
     ///
@@ -185,6 +217,10 @@ pub(crate) trait Sys: Send + Sync {
     /// open file (epoll's EEXIST). Otherwise the Poller compares file
     /// identities to tell a duplicate from an fd number reused after close.
     fn kernel_rejects_duplicates(&self) -> bool;
+    /// The fd an outer event loop watches: for epoll its own fd, which
+    /// turns readable when a wait would report something; for the others,
+    /// which have no such fd, one that is always readable.
+    fn nest_fd(&self) -> BorrowedFd<'_>;
 }
 
 /// Converts a timeout for the kernel. `None` blocks forever; huge values are

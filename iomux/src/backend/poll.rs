@@ -8,17 +8,18 @@
 //! stopped, so fds at the front of the array cannot starve the rest.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
 use rustix::time::Timespec;
 
-use super::scan::{FdIndex, Notify, already_registered, not_registered};
+use super::scan::{FdIndex, Notify};
 use super::{Sys, flags_from_poll, poll_mask, whole_millis};
+use crate::deliver::translate_one;
 use crate::event::{Events, flags};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
-use crate::poller::translate_one;
-use crate::table::Table;
+use crate::table::{Table, already_exists, not_found};
 
 #[derive(Default)]
 struct Set {
@@ -50,6 +51,8 @@ pub(crate) struct PollSys {
     set: Mutex<Set>,
     scratch: Mutex<Scratch>,
     notify: Notify,
+    /// What an outer event loop watches (see `Sys::nest_fd`).
+    always_readable: OwnedFd,
 }
 
 impl PollSys {
@@ -58,6 +61,7 @@ impl PollSys {
             set: Mutex::new(Set::default()),
             scratch: Mutex::new(Scratch::default()),
             notify: Notify::new()?,
+            always_readable: eventfd::always_readable()?,
         })
     }
 
@@ -78,7 +82,7 @@ impl Sys for PollSys {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
         if set.index.get(fd).is_some() {
-            return Err(already_registered());
+            return Err(already_exists());
         }
         let at = set.fds.len();
         set.fds.push(libc::pollfd {
@@ -106,7 +110,7 @@ impl Sys for PollSys {
     ) -> io::Result<()> {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
-        let at = set.index.get(fd).ok_or_else(not_registered)?;
+        let at = set.index.get(fd).ok_or_else(not_found)?;
         set.fds[at] = libc::pollfd {
             fd, // re-arms a fired oneshot entry
             events: poll_mask(interest),
@@ -122,8 +126,12 @@ impl Sys for PollSys {
     }
 
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.forget(fd.as_raw_fd())
+    }
+
+    fn forget(&self, fd: RawFd) -> io::Result<()> {
         let mut set = self.set.lock().unwrap();
-        remove(&mut set, fd.as_raw_fd())?;
+        remove(&mut set, fd)?;
         let waiting = set.waiting;
         drop(set);
         self.changed(waiting)
@@ -217,6 +225,10 @@ impl Sys for PollSys {
     fn kernel_rejects_duplicates(&self) -> bool {
         false
     }
+
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.always_readable.as_fd()
+    }
 }
 
 /// One pass over the result of a poll(2) call, turning ready entries
@@ -284,7 +296,7 @@ fn settle(set: &mut Set, key: u64, f: u8) {
 }
 
 fn remove(set: &mut Set, fd: RawFd) -> io::Result<()> {
-    let at = set.index.get(fd).ok_or_else(not_registered)?;
+    let at = set.index.get(fd).ok_or_else(not_found)?;
     set.fds.swap_remove(at);
     set.keys.swap_remove(at);
     set.oneshots -= usize::from(set.oneshot.swap_remove(at));

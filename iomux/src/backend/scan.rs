@@ -5,7 +5,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
-use rustix::event::{EventfdFlags, eventfd};
+use crate::eventfd;
 
 /// An eventfd the backend watches besides the user's fds. Writing to it makes
 /// a blocked wait return so that it picks up a changed interest set; this is
@@ -16,28 +16,23 @@ pub(crate) struct Notify {
 
 impl Notify {
     pub(crate) fn new() -> io::Result<Notify> {
-        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-        Ok(Notify { fd })
+        Ok(Notify {
+            fd: eventfd::new()?,
+        })
     }
 
     pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
-    /// Wakes the waiter. EAGAIN means the counter is saturated: a wake-up is
-    /// already pending, which is all we need.
+    /// Wakes the waiter.
     pub(crate) fn wake(&self) -> io::Result<()> {
-        match rustix::io::write(self.fd.as_fd(), &1u64.to_ne_bytes()) {
-            Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        eventfd::signal(self.fd.as_fd())
     }
 
-    /// Resets the counter after a wake-up was seen.
+    /// Resets the counter after a wake-up was seen (perhaps by another wait).
     pub(crate) fn drain(&self) {
-        let mut buf = [0u8; 8];
-        // Nothing to do on EAGAIN: another wait already drained it.
-        let _ = rustix::io::read(self.fd.as_fd(), &mut buf);
+        eventfd::reset(self.fd.as_fd());
     }
 }
 
@@ -72,12 +67,4 @@ impl FdIndex {
             *p = NONE;
         }
     }
-}
-
-pub(crate) fn already_registered() -> io::Error {
-    io::Error::new(io::ErrorKind::AlreadyExists, "fd is already registered")
-}
-
-pub(crate) fn not_registered() -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, "fd is not registered")
 }

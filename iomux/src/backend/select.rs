@@ -14,17 +14,18 @@
 //! closed ones get one error event and are dropped, and the rest carry on.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
 use rustix::time::Timespec;
 
 use super::Sys;
-use super::scan::{FdIndex, Notify, already_registered, not_registered};
+use super::scan::{FdIndex, Notify};
+use crate::deliver::translate_one;
 use crate::event::{Events, Ready, flags};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
-use crate::poller::translate_one;
-use crate::table::{NO_KEY, Table};
+use crate::table::{NO_KEY, Table, already_exists, not_found};
 
 const BITS: usize = 64;
 
@@ -84,7 +85,7 @@ impl Set {
     }
 
     fn remove(&mut self, fd: RawFd) -> io::Result<()> {
-        let at = self.index.get(fd).ok_or_else(not_registered)?;
+        let at = self.index.get(fd).ok_or_else(not_found)?;
         self.paint(fd, self.interest[at], false);
         self.fds.swap_remove(at);
         self.keys.swap_remove(at);
@@ -116,6 +117,8 @@ pub(crate) struct SelectSys {
     set: Mutex<Set>,
     scratch: Mutex<Scratch>,
     notify: Notify,
+    /// What an outer event loop watches (see `Sys::nest_fd`).
+    always_readable: OwnedFd,
 }
 
 impl SelectSys {
@@ -127,6 +130,7 @@ impl SelectSys {
             }),
             scratch: Mutex::new(Scratch::default()),
             notify: Notify::new()?,
+            always_readable: eventfd::always_readable()?,
         })
     }
 
@@ -171,7 +175,7 @@ impl Sys for SelectSys {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
         if set.index.get(fd).is_some() {
-            return Err(already_registered());
+            return Err(already_exists());
         }
         let at = set.fds.len();
         set.fds.push(fd);
@@ -199,7 +203,7 @@ impl Sys for SelectSys {
     ) -> io::Result<()> {
         let fd = fd.as_raw_fd();
         let mut set = self.set.lock().unwrap();
-        let at = set.index.get(fd).ok_or_else(not_registered)?;
+        let at = set.index.get(fd).ok_or_else(not_found)?;
         let old = set.interest[at];
         set.paint(fd, old, false);
         set.paint(fd, interest, true);
@@ -215,8 +219,12 @@ impl Sys for SelectSys {
     }
 
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.forget(fd.as_raw_fd())
+    }
+
+    fn forget(&self, fd: RawFd) -> io::Result<()> {
         let mut set = self.set.lock().unwrap();
-        set.remove(fd.as_raw_fd())?;
+        set.remove(fd)?;
         let waiting = set.waiting;
         drop(set);
         self.changed(waiting)
@@ -345,6 +353,10 @@ impl Sys for SelectSys {
 
     fn kernel_rejects_duplicates(&self) -> bool {
         false
+    }
+
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.always_readable.as_fd()
     }
 }
 

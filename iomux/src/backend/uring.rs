@@ -55,13 +55,16 @@
 //! Poller sees a different file and replaces the registration, which removes
 //! the old poll). Only a poll *submitted* after the close sees it: that one
 //! fails with EBADF and yields one error event, and the registration is
-//! dropped, as on poll. So: deregister before closing, as on every backend.
+//! dropped, as on poll. So: deregister before closing, as on every backend
+//! (or let a `Registered` guard do it); `Poller::purge_closed` finds and
+//! releases what was forgotten, and the Poller logs a warning when it finds
+//! such a file on re-registration of its number or on drop.
 //!
 //! [`Backend::supports_edge`]: super::Backend::supports_edge
 //! [`Backend::notices_closed_fd`]: super::Backend::notices_closed_fd
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use io_uring::squeue::{self, SubmissionQueue};
@@ -69,11 +72,12 @@ use io_uring::types::{SubmitArgs, Timespec as UringTimespec};
 use io_uring::{IoUring, cqueue, opcode, types};
 use rustix::time::Timespec;
 
-use super::scan::{Notify, already_registered, not_registered};
+use super::scan::Notify;
 use super::{Sys, flags_from_poll, poll_mask};
 use crate::event::{Events, Ready, flags};
+use crate::eventfd;
 use crate::interest::{Interest, Mode};
-use crate::table::Table;
+use crate::table::{Table, already_exists, not_found};
 
 mod requests;
 mod setup;
@@ -92,6 +96,8 @@ pub(crate) struct UringSys {
     ring_lock: Mutex<()>,
     state: Mutex<State>,
     notify: Notify,
+    /// What an outer event loop watches (see `Sys::nest_fd`).
+    always_readable: OwnedFd,
 }
 
 #[derive(Default)]
@@ -127,6 +133,7 @@ impl UringSys {
             ring_lock: Mutex::new(()),
             state: Mutex::new(State::default()),
             notify: Notify::new()?,
+            always_readable: eventfd::always_readable()?,
         })
     }
 
@@ -319,7 +326,7 @@ impl Sys for UringSys {
         let st = &mut *guard;
         let r = st.requests.slot_mut(fd);
         if r.registered {
-            return Err(already_registered());
+            return Err(already_exists());
         }
         r.key = key;
         r.mask = poll_mask(interest) as u16 as u32;
@@ -347,7 +354,7 @@ impl Sys for UringSys {
         let st = &mut *guard;
         let r = st.requests.slot_mut(fd);
         if !r.registered {
-            return Err(not_registered());
+            return Err(not_found());
         }
         let removal = r.in_flight.then(|| r.disarm(fd));
         r.key = key;
@@ -361,12 +368,17 @@ impl Sys for UringSys {
     }
 
     fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let fd = fd.as_raw_fd();
+        self.forget(fd.as_raw_fd())
+    }
+
+    fn forget(&self, fd: RawFd) -> io::Result<()> {
+        // The poll is cancelled by its user_data, not by the fd number, so
+        // this releases the file even when the number was closed.
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         let r = st.requests.slot_mut(fd);
         if !r.registered {
-            return Err(not_registered());
+            return Err(not_found());
         }
         r.registered = false;
         if r.in_flight {
@@ -431,5 +443,9 @@ impl Sys for UringSys {
 
     fn kernel_rejects_duplicates(&self) -> bool {
         false
+    }
+
+    fn nest_fd(&self) -> BorrowedFd<'_> {
+        self.always_readable.as_fd()
     }
 }

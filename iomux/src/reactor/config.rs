@@ -13,7 +13,9 @@ pub struct Config {
     /// How connections are registered. `Edge` reads until EAGAIN (within
     /// `edge_budget`); `Level` reads once per event; the oneshot modes re-arm
     /// after every event. On backends without native edges
-    /// ([`Backend::supports_edge`]) the interest is managed as in level mode.
+    /// ([`Backend::supports_edge`]) the loop asks the poller for the level
+    /// fallback explicitly (`Edge` as [`Mode::EdgeOrLevel`], `EdgeOneshot` as
+    /// `Oneshot`) and the interest is managed as in level mode.
     pub mode: Mode,
     /// Events taken per wait.
     pub events: usize,

@@ -17,7 +17,7 @@ use super::config::Config;
 use super::connection::{Connection, Gone};
 use super::handler::Handler;
 use super::timer::TimerHeap;
-use crate::{Event, Events, Interest, Poller, Token, Waker};
+use crate::{Event, Events, Interest, Mode, Poller, Token, Waker};
 use listening::Listener;
 use timers::{TimerKey, UserTimer};
 
@@ -170,7 +170,15 @@ impl EventLoop {
         made
     }
 
-    fn build(cfg: Config) -> io::Result<EventLoop> {
+    fn build(mut cfg: Config) -> io::Result<EventLoop> {
+        let asked = cfg.mode;
+        // The reactor's documented fallback where edges are not native
+        // (`Config::mode`): the poller is asked for it explicitly.
+        cfg.mode = match cfg.mode {
+            Mode::Edge => Mode::EdgeOrLevel,
+            Mode::EdgeOneshot if !cfg.backend.supports_edge() => Mode::Oneshot,
+            other => other,
+        };
         let poller = Poller::with_backend(cfg.backend)?;
         let waker = Waker::new(&poller, WAKER)?;
         let native_edge = cfg.mode.is_edge() && cfg.backend.supports_edge();
@@ -185,7 +193,7 @@ impl EventLoop {
             poller,
             cfg,
             policy,
-            edge_reads: cfg.mode.is_edge(),
+            edge_reads: asked.is_edge(),
             last_wait: None,
             events: Some(Events::with_capacity(cfg.events)),
             conns: Vec::new(),

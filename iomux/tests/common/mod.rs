@@ -69,6 +69,28 @@ pub const MUST: Duration = Duration::from_secs(5);
 /// How long a test waits to see that something does not happen.
 pub const MUST_NOT: Duration = Duration::from_millis(50);
 
+/// True when the peer of a closed socket sees EOF within `MUST`.
+pub fn peer_sees_close(b: &UnixStream) -> bool {
+    b.set_nonblocking(false).unwrap();
+    b.set_read_timeout(Some(MUST)).unwrap();
+    let mut buf = [0u8; 1];
+    let deadline = std::time::Instant::now() + MUST;
+    loop {
+        match (&*b).read(&mut buf) {
+            Ok(0) => return true,
+            // The kernel's io_uring teardown runs task work in this
+            // thread, which interrupts a blocking read: read again.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::Interrupted
+                    && std::time::Instant::now() < deadline => {}
+            other => {
+                eprintln!("peer read: {other:?}");
+                return false;
+            }
+        }
+    }
+}
+
 /// The reactor tests' handler: every byte back, in order.
 pub struct Echo;
 

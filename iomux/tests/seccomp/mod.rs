@@ -40,7 +40,7 @@ pub fn deny_io_uring_setup(errno: u32) -> std::io::Result<()> {
         len: filter.len() as u16,
         filter: filter.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY (test): prctl with integer arguments; `prog` and `filter` are
+    // SAFETY: (test) prctl with integer arguments; `prog` and `filter` are
     // alive during the call, and the kernel copies the program.
     let ok = unsafe {
         libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0

@@ -39,7 +39,7 @@ impl Kind {
     pub(super) fn of(mode: Mode) -> Kind {
         match mode {
             Mode::Level => Kind::Level,
-            Mode::Edge => Kind::Edge,
+            Mode::Edge | Mode::EdgeOrLevel => Kind::Edge,
             Mode::Oneshot | Mode::EdgeOneshot => Kind::Oneshot,
         }
     }
