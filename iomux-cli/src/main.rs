@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod args;
 mod lab;
 mod load;
+mod logger;
 mod pipes;
 mod proto;
 mod serve;
@@ -32,6 +33,7 @@ enum Command {
 }
 
 fn main() {
+    logger::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
