@@ -33,8 +33,11 @@ pub(crate) struct Connection {
     sock: OwnedFd,
     pub session: Session,
     /// Out of the slot while one of its callbacks runs (see
-    /// `EventLoop::with_handler`).
+    /// `EventLoop::with_handler`), gone for good after it panicked.
     pub handler: Option<Box<dyn Handler>>,
+    /// One of its callbacks is running: closing waits for it to return,
+    /// and I/O on its behalf is left to the code that called it.
+    pub in_callback: bool,
     pub peer: Option<PeerAddr>,
     /// The poller reported the peer's FIN (sticky): a short read then does
     /// not mean drained, the EOF is still to be read.
@@ -61,6 +64,7 @@ impl Connection {
             sock,
             session: Session::new(),
             handler: Some(handler),
+            in_callback: false,
             peer,
             fin_seen: false,
             peer_closed_first: false,

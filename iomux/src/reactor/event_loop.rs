@@ -370,7 +370,7 @@ impl EventLoop {
         }
         match &mut slot.conn {
             None => return false,
-            Some(conn) if conn.handler.is_none() => {
+            Some(conn) if conn.in_callback => {
                 // One of its callbacks is running: close when it returns.
                 conn.doomed.get_or_insert(reason);
                 return true;

@@ -132,7 +132,7 @@ impl EventLoop {
     pub(super) fn flush_conn(&mut self, id: ConnId) -> Result<(), CloseReason> {
         let cfg = self.cfg;
         let conn = self.conn_mut(id).expect("flushing an open connection");
-        if conn.flush(&cfg)? && conn.handler.is_some() {
+        if conn.flush(&cfg)? && !conn.in_callback {
             self.with_handler(id, |h, cx| h.on_write_complete(cx))?;
             self.conn_mut(id)
                 .expect("a connection outlives its callbacks")
@@ -222,7 +222,7 @@ impl EventLoop {
         id: ConnId,
         f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
     ) {
-        if self.conn(id).is_none_or(|c| c.handler.is_none()) {
+        if self.conn(id).is_none_or(|c| c.in_callback) {
             return; // closed, or its own callback is running
         }
         let edge = self.edge_reads;
@@ -260,6 +260,7 @@ impl EventLoop {
             .handler
             .take()
             .expect("callbacks of one connection do not nest");
+        conn.in_callback = true;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut cx = Context { el: self, id };
             f(&mut *handler, &mut cx)
@@ -270,6 +271,7 @@ impl EventLoop {
             .conn
             .as_mut()
             .expect("a connection outlives its callbacks");
+        conn.in_callback = false;
         match outcome {
             Ok(r) => {
                 conn.handler = Some(handler);

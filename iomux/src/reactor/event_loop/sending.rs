@@ -35,7 +35,7 @@ impl EventLoop {
             ));
         }
         conn.session.output().extend_from_slice(bytes);
-        if conn.handler.is_none() {
+        if conn.in_callback {
             // Sent from the connection's own callback: written when it returns.
             return Ok(conn.session.unsent());
         }
@@ -53,7 +53,7 @@ impl EventLoop {
     pub fn close_when_sent(&mut self, id: ConnId) -> io::Result<()> {
         let conn = self.conn_mut(id).ok_or_else(gone_conn)?;
         conn.session.close();
-        if conn.handler.is_some() {
+        if !conn.in_callback {
             let step = self.settle_conn(id, self.edge_reads);
             self.after_io(id, step);
         }
@@ -80,7 +80,7 @@ impl EventLoop {
         // Data that came while paused raised its edge then: read it on the
         // loop's next pass rather than wait for an edge that will not come.
         let reread = on && was_paused && edge;
-        if conn.handler.is_none() {
+        if conn.in_callback {
             // Its own callback: interest is brought up to date on return.
             if reread {
                 self.pending.push(id);
