@@ -181,6 +181,11 @@ impl LoopHandle {
         Ok(())
     }
 
+    /// Whether `other` is a handle of the same loop.
+    pub fn is_same_loop(&self, other: &LoopHandle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Whether the loop still takes posted work.
     pub fn is_alive(&self) -> bool {
         self.shared
