@@ -40,6 +40,7 @@ mod context;
 mod event_loop;
 mod group;
 mod handler;
+mod listen;
 mod peer;
 pub mod session;
 mod timer;
@@ -50,7 +51,8 @@ pub use context::Context;
 pub use event_loop::{
     ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId, WatchId,
 };
-pub use group::{LoopGroup, Sharing, bind_reuseport};
+pub use group::{LoopGroup, Sharing};
 pub use handler::{Action, CloseReason, Handler};
+pub use listen::{BACKLOG, ListenOptions, bind_reuseport, listen, listen_with};
 pub use peer::PeerAddr;
 pub use session::Session;

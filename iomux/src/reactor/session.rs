@@ -3,10 +3,15 @@
 //! and deadlines. Whoever owns the socket (the reactor's connections, or a
 //! server of another I/O model) does the reads and writes and tells the
 //! session what happened; the session says what the socket should do next.
+//!
+//! The reactor drives a handler's callbacks with a `Context`; a server of
+//! another model drives its bytes-in/bytes-out form with
+//! [`feed`](Session::feed) and [`feed_eof`](Session::feed_eof).
 
 use std::time::Instant;
 
 use super::config::Config;
+use super::handler::{Action, Handler};
 
 /// Output at or below this many bytes is compacted only when fully sent;
 /// above it, a mostly-sent buffer is shifted down to bound its growth.
@@ -159,11 +164,53 @@ impl Session {
         full
     }
 
-    /// Appends bytes read elsewhere (a completion buffer) to the input.
-    pub fn extend_input(&mut self, data: &[u8]) {
-        if self.phase == Phase::Open {
-            self.input.extend_from_slice(data);
+    /// Appends bytes read elsewhere (a scratch buffer, a completion
+    /// buffer) to the input; dropped unless open. Fails once the
+    /// unconsumed input would pass `cfg.max_input`.
+    pub fn extend_input(&mut self, data: &[u8], cfg: &Config) -> Result<(), InputOverflow> {
+        if self.phase != Phase::Open {
+            return Ok(());
         }
+        if self.input.len() - self.in_start + data.len() > cfg.max_input {
+            return Err(InputOverflow);
+        }
+        if self.in_start == self.input.len() {
+            self.input.clear();
+            self.in_start = 0;
+        } else if self.in_start > self.input.len() / 2 {
+            self.input.drain(..self.in_start);
+            self.in_start = 0;
+        }
+        self.input.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Offers the unconsumed input to `handler`'s bytes-in/bytes-out form
+    /// ([`Handler::on_data`]) until it stops consuming; its replies go to
+    /// the output, and [`Action::Close`] starts closing.
+    pub fn feed(&mut self, handler: &mut dyn Handler) {
+        while self.phase == Phase::Open && self.in_start < self.input.len() {
+            let pending = &self.input[self.in_start..];
+            let (used, action) = handler.on_data(pending, &mut self.output);
+            self.in_start += used.min(pending.len());
+            if action == Action::Close {
+                self.phase = Phase::Closing;
+            }
+            if used == 0 {
+                break;
+            }
+        }
+    }
+
+    /// The peer closed its sending side: `handler` sees what it had not
+    /// consumed ([`Handler::on_read_closed`]) and may answer; the session
+    /// then closes once its output is sent.
+    pub fn feed_eof(&mut self, handler: &mut dyn Handler) {
+        if self.phase == Phase::Open {
+            let rest = &self.input[self.in_start..];
+            let _ = handler.on_read_closed(rest, &mut self.output);
+        }
+        self.eof();
     }
 
     /// Input the handler has not consumed yet.
@@ -336,6 +383,47 @@ mod tests {
         assert!(!s.wrote(4), "not drained yet");
         assert!(s.wants_read(&cfg));
         assert!(s.wrote(6), "drained after a blocked write");
+    }
+
+    struct Upper;
+    impl Handler for Upper {
+        fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, Action) {
+            let Some(end) = input.iter().position(|&b| b == b'\n') else {
+                return (0, Action::Continue);
+            };
+            output.extend(input[..=end].iter().map(u8::to_ascii_uppercase));
+            let action = if input.starts_with(b"quit") {
+                Action::Close
+            } else {
+                Action::Continue
+            };
+            (end + 1, action)
+        }
+    }
+
+    #[test]
+    fn feed_runs_the_handler_until_it_stops_consuming() {
+        let cfg = Config::default();
+        let mut s = Session::new();
+        s.extend_input(b"ab\ncd\nef", &cfg).unwrap();
+        s.feed(&mut Upper);
+        assert_eq!(s.pending(), b"AB\nCD\n");
+        assert_eq!(s.input(), b"ef", "a partial line waits for more");
+        s.extend_input(b"\nquit\nlate\n", &cfg).unwrap();
+        s.feed(&mut Upper);
+        assert_eq!(s.pending(), b"AB\nCD\nEF\nQUIT\n");
+        assert_eq!(s.phase(), Phase::Closing, "input after quit is not served");
+    }
+
+    #[test]
+    fn extend_input_is_bounded() {
+        let cfg = Config {
+            max_input: 4,
+            ..Config::default()
+        };
+        let mut s = Session::new();
+        s.extend_input(b"1234", &cfg).unwrap();
+        assert_eq!(s.extend_input(b"5", &cfg), Err(InputOverflow));
     }
 
     #[test]
