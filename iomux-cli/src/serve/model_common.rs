@@ -61,11 +61,9 @@ impl Session {
     /// Takes bytes read from the socket and lets the handler answer.
     /// False: the handler leaves too much unconsumed (close).
     pub fn received(&mut self, data: &[u8]) -> bool {
-        if self.core.extend_input(data, &self.cfg).is_err() {
-            return false;
-        }
-        self.core.feed(&mut *self.handler);
-        true
+        self.core
+            .feed_from(data, &mut *self.handler, &self.cfg)
+            .is_ok()
     }
 
     /// The peer closed its sending side: let the handler finish.

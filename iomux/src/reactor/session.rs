@@ -189,17 +189,35 @@ impl Session {
     /// ([`Handler::on_data`]) until it stops consuming; its replies go to
     /// the output, and [`Action::Close`] starts closing.
     pub fn feed(&mut self, handler: &mut dyn Handler) {
-        while self.phase == Phase::Open && self.in_start < self.input.len() {
-            let pending = &self.input[self.in_start..];
-            let (used, action) = handler.on_data(pending, &mut self.output);
-            self.in_start += used.min(pending.len());
-            if action == Action::Close {
-                self.phase = Phase::Closing;
-            }
-            if used == 0 {
-                break;
-            }
+        if self.phase != Phase::Open {
+            return;
         }
+        let used = offer(
+            handler,
+            &self.input[self.in_start..],
+            &mut self.output,
+            &mut self.phase,
+        );
+        self.consume(used);
+    }
+
+    /// [`extend_input`](Self::extend_input) and [`feed`](Self::feed) in
+    /// one, without copying when nothing is left over from before: the
+    /// handler reads `data` where it lies (a completion buffer) and only
+    /// what it leaves is kept.
+    pub fn feed_from(
+        &mut self,
+        data: &[u8],
+        handler: &mut dyn Handler,
+        cfg: &Config,
+    ) -> Result<(), InputOverflow> {
+        if self.phase == Phase::Open && self.in_start == self.input.len() {
+            let used = offer(handler, data, &mut self.output, &mut self.phase);
+            return self.extend_input(&data[used..], cfg);
+        }
+        self.extend_input(data, cfg)?;
+        self.feed(handler);
+        Ok(())
     }
 
     /// The peer closed its sending side: `handler` sees what it had not
@@ -337,6 +355,29 @@ impl Session {
     }
 }
 
+/// Offers `input` to `handler` until it stops consuming or closes; returns
+/// how much it consumed. Its replies go to `output`; [`Action::Close`]
+/// moves `phase` to closing.
+fn offer(
+    handler: &mut dyn Handler,
+    input: &[u8],
+    output: &mut Vec<u8>,
+    phase: &mut Phase,
+) -> usize {
+    let mut off = 0;
+    while *phase == Phase::Open && off < input.len() {
+        let (used, action) = handler.on_data(&input[off..], output);
+        off += used.min(input.len() - off);
+        if action == Action::Close {
+            *phase = Phase::Closing;
+        }
+        if used == 0 {
+            break;
+        }
+    }
+    off
+}
+
 /// What the owner of a session's socket should do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -413,6 +454,16 @@ mod tests {
         s.feed(&mut Upper);
         assert_eq!(s.pending(), b"AB\nCD\nEF\nQUIT\n");
         assert_eq!(s.phase(), Phase::Closing, "input after quit is not served");
+    }
+
+    #[test]
+    fn feed_from_keeps_only_what_the_handler_leaves() {
+        let cfg = Config::default();
+        let mut s = Session::new();
+        s.feed_from(b"ab\ncd", &mut Upper, &cfg).unwrap();
+        assert_eq!((s.pending(), s.input()), (&b"AB\n"[..], &b"cd"[..]));
+        s.feed_from(b"\n", &mut Upper, &cfg).unwrap();
+        assert_eq!((s.pending(), s.input()), (&b"AB\nCD\n"[..], &b""[..]));
     }
 
     #[test]
