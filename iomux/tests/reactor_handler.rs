@@ -288,3 +288,30 @@ fn a_panic_closes_its_connection_only() {
         );
     }
 }
+
+/// Consumes nothing; at the peer's FIN says how much it was left with.
+struct Leftover;
+
+impl Handler for Leftover {
+    fn on_data(&mut self, _input: &[u8], _output: &mut Vec<u8>) -> (usize, iomux::reactor::Action) {
+        (0, iomux::reactor::Action::Continue)
+    }
+    fn on_read_closed(&mut self, input: &[u8], output: &mut Vec<u8>) -> iomux::reactor::Action {
+        output.extend_from_slice(format!("left {}", input.len()).as_bytes());
+        iomux::reactor::Action::Close
+    }
+}
+
+#[test]
+fn the_peers_fin_shows_the_handler_what_it_left_and_its_answer_goes_out() {
+    for backend in BACKENDS {
+        let mut el = event_loop(backend);
+        let (server, mut client) = pair();
+        el.add_connection(server, Box::new(Leftover)).unwrap();
+        client.write_all(b"abc").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let got = read_n(&mut el, &client, 6);
+        assert_eq!(got, b"left 3", "{backend}");
+        turn_until(&mut el, "the close", |el| el.connections() == 0);
+    }
+}

@@ -23,7 +23,7 @@ use crate::Interest;
 pub(crate) enum Received {
     /// `n` bytes; `full`: they filled the room offered, more may wait.
     Data { n: usize, full: bool },
-    /// The peer's FIN.
+    /// The peer's FIN (not yet recorded in the session).
     Eof,
     /// Nothing to read now.
     Again,
@@ -93,10 +93,11 @@ impl Connection {
                 .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
             match rustix::net::recv(&self.sock, spare_capacity(buf), RecvFlags::empty()) {
                 Ok((0, _)) => {
+                    // The session learns of it once the handler has seen
+                    // what is left of the input (`EventLoop::deliver_eof`).
                     if self.session.phase() == super::session::Phase::Open {
                         self.peer_closed_first = true;
                     }
-                    self.session.eof();
                     return Ok(Received::Eof);
                 }
                 Ok((n, _)) => {

@@ -113,17 +113,23 @@ impl EventLoop {
 
     fn deliver_eof(&mut self, id: ConnId) -> Result<(), CloseReason> {
         let conn = self.conn_mut(id).expect("just read");
-        if conn.peer_closed_first {
-            // The session dropped the input at EOF; the handler still gets
-            // to see what it had not consumed.
+        let mut told = Ok(());
+        if conn.session.phase() == Phase::Open {
+            // The handler sees what it had not consumed, and may answer.
             let (input, start) = conn.session.take_input();
-            let done = self.with_handler(id, |h, cx| h.on_peer_closed(cx, &input[start..]));
+            told = self.with_handler(id, |h, cx| h.on_peer_closed(cx, &input[start..]));
             let conn = self
                 .conn_mut(id)
                 .expect("a connection outlives its callbacks");
             conn.session.restore_input(input, start, 0);
-            done?;
         }
+        // Nothing more will arrive: the connection closes once its output
+        // is sent.
+        self.conn_mut(id)
+            .expect("a connection outlives its callbacks")
+            .session
+            .eof();
+        told?;
         self.flush_conn(id)
     }
 
