@@ -235,6 +235,16 @@ fn send_from_the_loop_and_from_other_threads() {
         assert!(el.close(id));
         let gone = el.send(id, b"late").unwrap_err();
         assert_eq!(gone.kind(), ErrorKind::NotFound, "{backend}");
+        let handle = el.handle();
+        let gone = std::thread::spawn(move || handle.send(id, &b"late"[..]))
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            gone.kind(),
+            ErrorKind::NotFound,
+            "{backend}: from another thread"
+        );
 
         let handle = el.handle();
         assert!(handle.is_alive());

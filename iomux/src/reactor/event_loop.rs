@@ -13,8 +13,8 @@ pub use watch::WatchId;
 use std::cell::Cell;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::config::Config;
@@ -106,6 +106,35 @@ struct Shared {
     queue: Mutex<Queue>,
     has_tasks: AtomicBool,
     waker: Waker,
+    /// The generation of the open connection in each slot (0: none), so
+    /// that other threads can tell a gone connection at once. Written by
+    /// the loop only; the write lock is taken only to grow it.
+    open: RwLock<Vec<AtomicU32>>,
+}
+
+impl Shared {
+    fn mark(&self, index: usize, generation: u32) {
+        {
+            let slots = self.open.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = slots.get(index) {
+                slot.store(generation, Ordering::Release);
+                return;
+            }
+        }
+        let mut slots = self.open.write().unwrap_or_else(|p| p.into_inner());
+        while slots.len() <= index {
+            slots.push(AtomicU32::new(0));
+        }
+        slots[index].store(generation, Ordering::Release);
+    }
+
+    fn is_open(&self, id: ConnId) -> bool {
+        let (index, generation) = id.split();
+        let slots = self.open.read().unwrap_or_else(|p| p.into_inner());
+        slots
+            .get(index)
+            .is_some_and(|g| g.load(Ordering::Acquire) == generation)
+    }
 }
 
 /// How connection interest is kept in step with what the connection needs.
@@ -186,6 +215,12 @@ impl LoopHandle {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 
+    /// Whether connection `id` of this loop is open (it may close before
+    /// anything sent to it arrives).
+    pub fn is_open(&self, id: ConnId) -> bool {
+        self.shared.is_open(id)
+    }
+
     /// Whether the loop still takes posted work.
     pub fn is_alive(&self) -> bool {
         self.shared
@@ -260,6 +295,7 @@ impl EventLoop {
                     tasks: Vec::new(),
                     open: true,
                 }),
+                open: RwLock::new(Vec::new()),
                 has_tasks: AtomicBool::new(false),
                 waker,
             }),
@@ -352,6 +388,7 @@ impl EventLoop {
         }
         self.conns[index].conn = Some(Connection::new(sock, handler, peer, interest));
         self.live += 1;
+        self.shared.mark(index, generation);
         self.stats.accepted += 1;
         self.opened(id);
         Ok(id)
@@ -393,6 +430,7 @@ impl EventLoop {
         };
         self.free.push(index as u32);
         self.live -= 1;
+        self.shared.mark(index, 0);
         self.stats.closed += 1;
         if let Some(handler) = conn.into_handler() {
             self.closed(handler, reason);

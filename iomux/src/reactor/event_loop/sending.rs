@@ -95,11 +95,17 @@ impl EventLoop {
 impl LoopHandle {
     /// Sends `bytes` to connection `id` of this loop, from any thread: the
     /// loop queues them as [`EventLoop::send`] does, at the end of its
-    /// current or next turn. Fails (`NotConnected`) if the loop has exited;
-    /// a connection that is gone by the time the loop gets to it drops the
-    /// bytes (logged at debug level) — from another thread that can only
-    /// be known later.
+    /// current or next turn. Fails with `NotConnected` if the loop has
+    /// exited, `NotFound` if the connection is closed already; one that
+    /// closes before the loop gets to the bytes drops them (logged at
+    /// debug level).
     pub fn send(&self, id: ConnId, bytes: impl Into<Vec<u8>>) -> io::Result<()> {
+        if !self.is_alive() {
+            return Err(gone_loop());
+        }
+        if !self.is_open(id) {
+            return Err(gone_conn());
+        }
         let bytes = bytes.into();
         self.post(move |el| {
             if let Err(e) = el.send(id, &bytes) {
