@@ -6,6 +6,7 @@ mod args;
 mod bufring;
 mod lab;
 mod load;
+mod logger;
 mod pipes;
 mod proto;
 mod serve;
@@ -33,6 +34,7 @@ enum Command {
 }
 
 fn main() {
+    logger::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),

@@ -101,3 +101,35 @@ fn round_robin_spreads_exactly() {
     let accepted: Vec<u64> = stats.iter().map(|s| s.accepted).collect();
     assert_eq!(accepted, vec![10, 10, 10], "connections served per loop");
 }
+
+#[test]
+fn round_robin_skips_a_loop_that_died() {
+    for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
+        let group = bind(backend, 3, Sharing::RoundRobin).unwrap();
+        let dead = group.handles()[1].clone();
+        // A bug outside any handler kills loop 1's thread (the panic
+        // message printed by the harness is expected).
+        dead.post(|_| panic!("a loop dies")).unwrap();
+        let end = std::time::Instant::now() + common::MUST;
+        while dead.is_alive() {
+            assert!(
+                std::time::Instant::now() < end,
+                "{backend}: loop 1 did not die"
+            );
+            std::thread::yield_now();
+        }
+        // Every connection is served: none is handed to the dead loop.
+        for i in 0..9 {
+            let mut c = TcpStream::connect(group.local_addr()).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let msg = format!("{backend} after the death {i}");
+            c.write_all(msg.as_bytes()).unwrap();
+            let mut got = vec![0u8; msg.len()];
+            c.read_exact(&mut got)
+                .unwrap_or_else(|e| panic!("{backend}: connection {i} not served: {e}"));
+            assert_eq!(got, msg.as_bytes());
+        }
+        group.stop();
+        assert!(group.join().is_err(), "the dead loop's panic is reported");
+    }
+}

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use iomux::reactor::session::Step;
+
 use super::model_common::{self, Session};
 use super::small_thread;
 use super::{ServeArgs, announce};
@@ -37,7 +39,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let listener = model_common::listen(args.addr)?;
     let stats = Arc::new(Stats::default());
     let at_exit = stats.clone();
-    model_common::exit_on_signal(move || {
+    super::shutdown::exit_on_signal(move || {
         eprintln!(
             "iomux-stats: model=blocking threads={} spawn_failed={}",
             at_exit.spawned.load(Ordering::Relaxed),
@@ -91,17 +93,34 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
-/// Serves one connection to its end.
+/// Serves one connection to its end, lingering after this side closes so
+/// that the last answer reaches the peer (the session's linger timeout).
 fn serve_connection(mut sock: TcpStream, mut s: Session) {
     let _ = sock.set_nodelay(true);
     // A write that moves nothing for this long fails, and the connection
     // ends: the blocking form of the send timeout.
-    let _ = sock.set_write_timeout(Some(s.send_timeout));
+    let _ = sock.set_write_timeout(Some(s.send_timeout()));
     let mut buf = [0u8; BUF];
     // SO_RCVTIMEO currently set; only shortened when a nearer deadline needs
     // it, so that a keep-alive deadline costs no syscall per request.
     let mut timeout: Option<Duration> = None;
     loop {
+        if write_out(&mut sock, &mut s).is_err() {
+            break;
+        }
+        match s.next_step() {
+            Step::Serve => {}
+            Step::Close => break,
+            Step::ShutdownWrite => {
+                // Unread input must not turn our close into a reset that
+                // destroys the answer in flight: read (and drop) until the
+                // peer closes too.
+                if sock.shutdown(Shutdown::Write).is_err() {
+                    break;
+                }
+                s.lingering();
+            }
+        }
         if let Some(deadline) = s.deadline() {
             let now = Instant::now();
             if deadline <= now {
@@ -119,15 +138,9 @@ fn serve_connection(mut sock: TcpStream, mut s: Session) {
             }
         }
         match sock.read(&mut buf) {
-            Ok(0) => {
-                s.read_closed();
-                let _ = write_out(&mut sock, &mut s);
-                break;
-            }
+            Ok(0) => s.read_closed(),
             Ok(n) => {
-                s.input.extend_from_slice(&buf[..n]);
-                s.process();
-                if write_out(&mut sock, &mut s).is_err() || s.closing {
+                if !s.received(&buf[..n]) {
                     break;
                 }
             }
@@ -147,7 +160,6 @@ fn serve_connection(mut sock: TcpStream, mut s: Session) {
             Err(_) => break,
         }
     }
-    linger_close(sock);
 }
 
 fn write_out(sock: &mut TcpStream, s: &mut Session) -> io::Result<()> {
@@ -157,19 +169,4 @@ fn write_out(sock: &mut TcpStream, s: &mut Session) -> io::Result<()> {
         s.advance(n);
     }
     Ok(())
-}
-
-/// Closes so that the last answer reaches the peer: half-close, then read
-/// (briefly, bounded) until the peer closes, so unread input does not turn
-/// the close into a reset that discards what we sent.
-fn linger_close(mut sock: TcpStream) {
-    let _ = sock.shutdown(Shutdown::Write);
-    let _ = sock.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut buf = [0u8; 1024];
-    for _ in 0..64 {
-        match sock.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
 }

@@ -1,44 +1,26 @@
 //! What the blocking, non-blocking and signal-driven models share: the
-//! listening socket, the per-connection sessions (buffers driven through a
-//! [`Handler`], deadlines including the send timeout), and a minimal
-//! SIGINT/SIGTERM exit.
+//! per-connection sessions — the library's sans-IO
+//! [`Session`](iomux::reactor::Session) (buffers, phase, back-pressure,
+//! deadlines, lingering close) with the reactor's defaults, driving the
+//! protocol's [`Handler`] — and the non-blocking read/write pump.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use iomux::reactor::{Action, Handler, HandlerFactory};
-use rustix::net::{AddressFamily, SocketType, sockopt};
+use iomux::reactor::session::Step;
+use iomux::reactor::{Config, Handler, HandlerFactory, Session as Core};
 
 use super::ServeArgs;
 
-/// The listen backlog: large, so that a burst of 19,000 connects is queued
-/// rather than dropped (the kernel caps it at `net.core.somaxconn`).
-const BACKLOG: i32 = 65_535;
-
-/// Output above this stops reading from a connection until it drains, so a
-/// peer that sends without reading cannot grow our memory without bound.
-pub const HIGH_WATER: usize = 256 * 1024;
-
-/// Binds a listening TCP socket with a large backlog.
-pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    let fd = rustix::net::socket(family, SocketType::STREAM, None)?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    rustix::net::bind(&fd, &addr)?;
-    rustix::net::listen(&fd, BACKLOG)?;
-    Ok(TcpListener::from(fd))
-}
+pub use iomux::reactor::listen;
 
 /// Opens one fresh session per connection: the server's protocol and
-/// limits, and its send timeout.
+/// limits, and the reactor's tunables with its send timeout.
 #[derive(Clone)]
 pub struct Sessions {
     handlers: HandlerFactory,
-    send_timeout: Duration,
+    cfg: Config,
 }
 
 impl Sessions {
@@ -46,98 +28,88 @@ impl Sessions {
     pub fn new(args: &ServeArgs) -> Sessions {
         Sessions {
             handlers: crate::proto::factory(args.proto, args.limits()),
-            send_timeout: args.send_timeout,
+            cfg: Config {
+                send_timeout: args.send_timeout,
+                ..Config::default()
+            },
         }
     }
 
     /// A session for a new connection.
     pub fn open(&self) -> Session {
-        Session::new((self.handlers)(), self.send_timeout)
+        Session {
+            handler: (self.handlers)(),
+            core: Core::new(),
+            cfg: self.cfg,
+        }
     }
 }
 
-/// One connection's protocol state: unconsumed input, unsent output.
+/// One connection's protocol state and its handler.
 pub struct Session {
     handler: Box<dyn Handler>,
-    /// Received bytes the handler has not consumed yet.
-    pub input: Vec<u8>,
-    /// Reply bytes not yet written.
-    pub output: Vec<u8>,
-    /// How much of `output` has been written already.
-    pub written: usize,
-    /// The handler asked to close once `output` is flushed.
-    pub closing: bool,
-    /// How long output may stay stuck (the peer reads nothing).
-    pub send_timeout: Duration,
-    /// Since when a write has found the socket full, with no progress since.
-    stuck_since: Option<Instant>,
+    core: Core,
+    cfg: Config,
 }
 
 impl Session {
-    /// A session around a fresh handler.
-    pub fn new(handler: Box<dyn Handler>, send_timeout: Duration) -> Session {
-        Session {
-            handler,
-            input: Vec::new(),
-            output: Vec::new(),
-            written: 0,
-            closing: false,
-            send_timeout,
-            stuck_since: None,
-        }
+    /// How long output may stay stuck (the peer reads nothing).
+    pub fn send_timeout(&self) -> Duration {
+        self.cfg.send_timeout
     }
 
-    /// Feeds the buffered input to the handler until it stops consuming.
-    pub fn process(&mut self) {
-        while !self.closing && !self.input.is_empty() {
-            let (used, action) = self.handler.on_data(&self.input, &mut self.output);
-            self.input.drain(..used.min(self.input.len()));
-            if action == Action::Close {
-                self.closing = true;
-            }
-            if used == 0 {
-                break;
-            }
-        }
+    /// Takes bytes read from the socket and lets the handler answer.
+    /// False: the handler leaves too much unconsumed (close).
+    pub fn received(&mut self, data: &[u8]) -> bool {
+        self.core
+            .feed_from(data, &mut *self.handler, &self.cfg)
+            .is_ok()
     }
 
     /// The peer closed its sending side: let the handler finish.
     pub fn read_closed(&mut self) {
-        if !self.closing {
-            self.handler.on_read_closed(&self.input, &mut self.output);
-            self.input.clear();
-            self.closing = true;
-        }
+        self.core.feed_eof(&mut *self.handler);
     }
 
     /// When the connection is to be closed if nothing happens: the
-    /// handler's deadline, or the send timeout while output is stuck.
+    /// handler's deadline, the send timeout while output is stuck, or the
+    /// linger timeout.
     pub fn deadline(&self) -> Option<Instant> {
-        let stuck = self.stuck_since.map(|t| t + self.send_timeout);
-        match (self.handler.deadline(), stuck) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.core.deadline(|| self.handler.deadline())
     }
 
     /// Bytes still to write.
     pub fn pending(&self) -> &[u8] {
-        &self.output[self.written..]
+        self.core.pending()
     }
 
-    /// Records that `n` more bytes were written; resets the buffer once empty.
+    /// Records that `n` more bytes were written.
     pub fn advance(&mut self, n: usize) {
-        self.stuck_since = None;
-        self.written += n;
-        if self.written == self.output.len() {
-            self.output.clear();
-            self.written = 0;
+        if self.core.wrote(n) {
+            self.handler.on_drained();
         }
     }
 
-    /// Output is over the high-water mark: stop reading until it drains.
-    pub fn backpressured(&self) -> bool {
-        self.output.len() - self.written > HIGH_WATER
+    /// A write found the socket full.
+    fn blocked(&mut self) {
+        self.core.write_blocked(Instant::now(), &self.cfg);
+    }
+
+    /// Whether to read now (not while closing, not above the high water).
+    pub fn wants_read(&self) -> bool {
+        self.core.wants_read(&self.cfg)
+    }
+
+    /// What to do once the output is out: keep serving, shut down the
+    /// write half (then [`lingering`](Self::lingering)), or close.
+    pub fn next_step(&self) -> Step {
+        self.core.next_step()
+    }
+
+    /// The write half is shut down: read and discard until the peer closes
+    /// or the linger timeout.
+    pub fn lingering(&mut self) {
+        self.core.lingering(Instant::now(), &self.cfg);
     }
 }
 
@@ -148,106 +120,61 @@ pub enum Progress {
     Ok,
     /// The socket would block.
     WouldBlock,
-    /// The connection is finished (EOF handled, error, or closing done).
+    /// The connection is finished: close it.
     Done,
 }
 
-/// Writes as much pending output as the socket takes.
-pub fn flush<S: Write>(sock: &mut S, s: &mut Session) -> Progress {
+/// Writes as much pending output as the socket takes, then moves a
+/// closing session along (shut down the write half, linger, close).
+pub fn flush(sock: &mut TcpStream, s: &mut Session) -> Progress {
     while !s.pending().is_empty() {
         match sock.write(s.pending()) {
             Ok(0) => return Progress::Done,
             Ok(n) => s.advance(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                s.stuck_since.get_or_insert_with(Instant::now);
+                s.blocked();
                 return Progress::WouldBlock;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Progress::Done,
         }
     }
-    if s.closing {
-        Progress::Done
-    } else {
-        Progress::Ok
+    match s.next_step() {
+        Step::Serve => Progress::Ok,
+        Step::Close => Progress::Done,
+        Step::ShutdownWrite => {
+            if sock.shutdown(Shutdown::Write).is_err() {
+                return Progress::Done;
+            }
+            s.lingering();
+            Progress::Ok
+        }
     }
 }
 
 /// Reads what the socket has (up to `budget` reads) into the session,
 /// runs the handler, and flushes. Used by the non-blocking models.
-pub fn pump<S: Read + Write>(
-    sock: &mut S,
-    s: &mut Session,
-    scratch: &mut [u8],
-    budget: usize,
-) -> Progress {
+pub fn pump(sock: &mut TcpStream, s: &mut Session, scratch: &mut [u8], budget: usize) -> Progress {
     let mut reads = 0;
     loop {
         match flush(sock, s) {
             Progress::Ok => {}
             other => return other,
         }
-        if reads == budget || s.backpressured() {
+        if reads == budget || !s.wants_read() {
             return Progress::Ok;
         }
         reads += 1;
         match sock.read(scratch) {
-            Ok(0) => {
-                s.read_closed();
-                return match flush(sock, s) {
-                    Progress::WouldBlock => Progress::WouldBlock,
-                    _ => Progress::Done,
-                };
-            }
+            Ok(0) => s.read_closed(),
             Ok(n) => {
-                s.input.extend_from_slice(&scratch[..n]);
-                s.process();
+                if !s.received(&scratch[..n]) {
+                    return Progress::Done;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::WouldBlock,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Progress::Done,
         }
     }
-}
-
-/// Blocks SIGINT and SIGTERM in this thread (and so in every thread it
-/// spawns later), then starts a thread that waits for either and exits the
-/// process with status 0. `on_exit` runs first (to print statistics).
-pub fn exit_on_signal(on_exit: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    let set = signal_set(&[libc::SIGINT, libc::SIGTERM]);
-    block(&set)?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            let mut sig = 0;
-            // SAFETY: `set` is an initialised sigset_t and `sig` a valid out-pointer.
-            while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
-            on_exit();
-            std::process::exit(0);
-        })?;
-    Ok(())
-}
-
-/// A signal set holding `signals`.
-pub fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the zeroed set; sigaddset only writes into it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        set
-    }
-}
-
-/// Blocks `set` in the calling thread.
-pub fn block(set: &libc::sigset_t) -> io::Result<()> {
-    // SAFETY: `set` is a valid sigset_t; a null old-set pointer is allowed.
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
-    }
-    Ok(())
 }

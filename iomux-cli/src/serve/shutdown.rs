@@ -1,15 +1,22 @@
-//! Clean shutdown on SIGINT and SIGTERM, for every model.
+//! Clean shutdown on SIGINT and SIGTERM, for every model, and the signal
+//! plumbing the models share.
 //!
-//! [`Shutdown::install`] blocks both signals in the calling thread — call it
-//! before starting any thread, so that every thread inherits the mask and
-//! no handler ever interrupts a syscall — and starts one thread that waits
-//! for them with sigwaitinfo(2). When one arrives it sets a flag (for
-//! polling models: [`Shutdown::requested`]) and runs the callbacks given to
-//! [`Shutdown::on_signal`] (for blocking ones: stop the loops, close the
-//! listener).
+//! Three ways to hear the signal, one mask: SIGINT and SIGTERM are blocked
+//! in the main thread before any other starts, so no handler ever runs and
+//! no syscall is interrupted.
+//! - [`Shutdown::install`] (the reactor models): blocks both signals in
+//!   the calling thread and starts one thread that waits for them with
+//!   sigwaitinfo(2). When one arrives it sets a flag (for polling models:
+//!   [`Shutdown::requested`]) and runs the callbacks given to
+//!   [`Shutdown::on_signal`] (stop the loops, close the listener).
+//! - [`exit_on_signal`] (blocking, non-blocking): a thread that waits for
+//!   either, runs a last callback (statistics) and exits the process.
+//! - [`signalfd`] (uring): a signalfd the ring polls like any other fd.
+//! - [`signal_set`] and [`block`] for models that take more signals
+//!   synchronously themselves (sigio's real-time signals).
 
 use std::io;
-use std::mem::MaybeUninit;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -27,31 +34,74 @@ pub struct Shutdown {
     state: Arc<State>,
 }
 
-fn signal_set() -> io::Result<libc::sigset_t> {
-    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set it is given; sigaddset then
-    // adds valid signal numbers to that initialised set.
+/// A signal set holding `signals`.
+pub fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the zeroed set; sigaddset only writes into it.
     unsafe {
-        if libc::sigemptyset(set.as_mut_ptr()) != 0
-            || libc::sigaddset(set.as_mut_ptr(), libc::SIGINT) != 0
-            || libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM) != 0
-        {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Blocks `set` in the calling thread (and so in the threads it starts).
+pub fn block(set: &libc::sigset_t) -> io::Result<()> {
+    // SAFETY: `set` is a valid sigset_t; a null old-set pointer is allowed.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// SIGINT and SIGTERM.
+fn stop_signals() -> libc::sigset_t {
+    signal_set(&[libc::SIGINT, libc::SIGTERM])
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and so in every thread it
+/// spawns later), then starts a thread that waits for either and exits the
+/// process with status 0. `on_exit` runs first (to print statistics).
+pub fn exit_on_signal(on_exit: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    let set = stop_signals();
+    block(&set)?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let mut sig = 0;
+            // SAFETY: `set` is an initialised sigset_t and `sig` a valid out-pointer.
+            while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
+            on_exit();
+            std::process::exit(0);
+        })?;
+    Ok(())
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and so in the threads it
+/// starts) and returns a signalfd that becomes readable when one arrives.
+pub fn signalfd() -> io::Result<OwnedFd> {
+    let set = stop_signals();
+    block(&set)?;
+    // SAFETY: `set` is an initialised sigset_t; signalfd reads it and
+    // returns a new fd (or -1), which we then own.
+    unsafe {
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(set.assume_init())
+        Ok(OwnedFd::from_raw_fd(fd))
     }
 }
 
 impl Shutdown {
     /// Blocks SIGINT and SIGTERM and starts the thread that waits for them.
     pub fn install() -> io::Result<Shutdown> {
-        let set = signal_set()?;
-        // SAFETY: `set` is an initialised sigset_t; a null old-set pointer
-        // is allowed.
-        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
+        let set = stop_signals();
+        block(&set)?;
         let shutdown = Shutdown {
             state: Arc::new(State::default()),
         };

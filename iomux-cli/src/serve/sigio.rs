@@ -26,11 +26,12 @@
 //!   RLIMIT_SIGPENDING to n to exercise the overflow path.
 
 use std::io;
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use super::model_common::{self, Progress, Session, Sessions};
+use super::shutdown;
 use super::{ServeArgs, announce};
 use crate::CliResult;
 
@@ -57,9 +58,9 @@ struct Server {
 /// Runs the signal-driven server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
     let signal = libc::SIGRTMIN() + 1;
-    let wait_set = model_common::signal_set(&[signal, libc::SIGIO, libc::SIGINT, libc::SIGTERM]);
+    let wait_set = shutdown::signal_set(&[signal, libc::SIGIO, libc::SIGINT, libc::SIGTERM]);
     // Blocked before anything can raise them; this thread takes them synchronously.
-    model_common::block(&wait_set)?;
+    shutdown::block(&wait_set)?;
     if let Some(n) = std::env::var("IOMUX_SIGIO_QUEUE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -81,7 +82,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     announce(server.listener.local_addr()?)?;
     server.accept_all();
 
-    let only_rt = model_common::signal_set(&[signal]);
+    let only_rt = shutdown::signal_set(&[signal]);
     let mut next_sweep = Instant::now() + SWEEP;
     loop {
         match take(&wait_set, Some(SWEEP))? {
@@ -180,9 +181,8 @@ impl Server {
     }
 
     fn close(&mut self, fd: RawFd) {
-        if let Some((sock, _)) = self.conns[fd as usize].take() {
-            let _ = sock.shutdown(Shutdown::Write);
-        }
+        // The session has lingered already if it needed to.
+        self.conns[fd as usize] = None;
     }
 }
 

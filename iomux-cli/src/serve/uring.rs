@@ -36,9 +36,6 @@
 //! With `--threads N`, N rings on N threads, each with its own
 //! SO_REUSEPORT listener on the same address.
 
-use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
-
 use iomux::reactor::{Config, bind_reuseport};
 
 use super::{ServeArgs, announce};
@@ -62,7 +59,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let factory = proto::factory(args.proto, args.limits());
     // Blocked before any thread starts, so every thread inherits the mask and
     // the signals wait in the signalfd.
-    let signal = block_and_signalfd()?;
+    let signal = super::shutdown::signalfd()?;
     // Open the first ring before announcing, so that an unavailable io_uring
     // is an error at start rather than a dead server.
     let entries = args.uring_entries.unwrap_or(ring::SQ_ENTRIES).max(1);
@@ -123,26 +120,4 @@ pub fn run(args: &ServeArgs) -> CliResult {
         s.shed
     );
     std::process::exit(0);
-}
-
-/// Blocks SIGINT and SIGTERM in this thread (and so in the threads it
-/// starts) and returns a signalfd that becomes readable when one arrives.
-fn block_and_signalfd() -> io::Result<OwnedFd> {
-    // SAFETY: sigemptyset initialises the zeroed set; sigaddset writes into
-    // it; pthread_sigmask and signalfd read it and nothing else.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
 }

@@ -4,10 +4,13 @@
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixListener;
 
 use rustix::fs::{Mode as FileMode, OFlags};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
+
+use super::peer::PeerAddr;
 
 /// Why a batch of accepts stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,7 +24,7 @@ pub(crate) enum Stop {
     Starved,
 }
 
-/// Accepts connections from a non-blocking listener.
+/// Accepts connections from a non-blocking listener, TCP or Unix-domain.
 ///
 /// It keeps one spare fd (on /dev/null). When accept fails with EMFILE or
 /// ENFILE, the pending connection would keep the listener readable forever
@@ -30,7 +33,7 @@ pub(crate) enum Stop {
 /// clean close), and the spare reopened (muduo's and libev's trick).
 #[derive(Debug)]
 pub struct Acceptor {
-    listener: TcpListener,
+    listener: OwnedFd,
     spare: Option<OwnedFd>,
     shed: u64,
 }
@@ -45,19 +48,24 @@ fn open_spare() -> Option<OwnedFd> {
 }
 
 impl Acceptor {
-    /// Wraps `listener`, making it non-blocking.
+    /// Wraps a TCP `listener`, making it non-blocking.
     pub fn new(listener: TcpListener) -> io::Result<Acceptor> {
         listener.set_nonblocking(true)?;
-        Ok(Acceptor {
+        Ok(Acceptor::wrap(listener.into()))
+    }
+
+    /// Wraps a Unix-domain `listener`, making it non-blocking.
+    pub fn unix(listener: UnixListener) -> io::Result<Acceptor> {
+        listener.set_nonblocking(true)?;
+        Ok(Acceptor::wrap(listener.into()))
+    }
+
+    fn wrap(listener: OwnedFd) -> Acceptor {
+        Acceptor {
             listener,
             spare: open_spare(),
             shed: 0,
-        })
-    }
-
-    /// The listening socket.
-    pub fn listener(&self) -> &TcpListener {
-        &self.listener
+        }
     }
 
     /// Connections closed right after accept because fds ran out.
@@ -66,16 +74,20 @@ impl Acceptor {
     }
 
     /// Accepts up to `max` connections (non-blocking, close-on-exec) and
-    /// hands each to `on_conn`. Aborted handshakes and other per-connection
-    /// errors are skipped.
-    pub(crate) fn accept_batch(&mut self, max: usize, mut on_conn: impl FnMut(OwnedFd)) -> Stop {
+    /// hands each to `on_conn` with its peer's address. Aborted handshakes
+    /// and other per-connection errors are skipped.
+    pub(crate) fn accept_batch(
+        &mut self,
+        max: usize,
+        mut on_conn: impl FnMut(OwnedFd, Option<PeerAddr>),
+    ) -> Stop {
         let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
         let mut taken = 0;
         while taken < max {
-            match rustix::net::accept_with(&self.listener, flags) {
-                Ok(fd) => {
+            match rustix::net::acceptfrom_with(&self.listener, flags) {
+                Ok((fd, peer)) => {
                     taken += 1;
-                    on_conn(fd);
+                    on_conn(fd, peer.and_then(PeerAddr::from_any));
                 }
                 Err(Errno::AGAIN) => return Stop::Drained,
                 Err(Errno::INTR) => {}
@@ -108,7 +120,7 @@ impl Acceptor {
                 Err(e) => {
                     // Unexpected (EBADF, EINVAL): report it once per tick
                     // rather than loop on it.
-                    eprintln!("iomux: accept failed: {e}");
+                    log::error!("accept failed: {e}");
                     return Stop::Starved;
                 }
             }

@@ -1,28 +1,38 @@
 //! `EventLoop`: one per thread. Each turn waits, dispatches the events,
 //! runs the expired timers, then the tasks posted from other threads.
 
+mod driving;
 mod listening;
+mod sending;
 mod timers;
+mod watch;
 
 pub use timers::TimerId;
+pub use watch::WatchId;
 
 use std::cell::Cell;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::config::Config;
-use super::connection::{Connection, Gone};
-use super::handler::Handler;
+use super::connection::Connection;
+use super::handler::{CloseReason, Handler};
+use super::peer::PeerAddr;
 use super::timer::TimerHeap;
-use crate::{Event, Events, Interest, Mode, Poller, Token, Waker};
+use crate::{Backend, Event, Events, Interest, Mode, Poller, Token, Waker};
 use listening::Listener;
+use sending::gone_loop;
 use timers::{TimerKey, UserTimer};
+use watch::WatchSlot;
 
 // Tokens: a connection is `generation << 32 | slab index` with a generation
-// in 1..2^31; the waker and the listeners count down from the top.
+// in 1..2^31; a watch is `1 << 63 | generation << 32 | slab index` with a
+// generation in 1..2^30; the waker and the listeners count down from the
+// top. The loop hands every token out itself and owns its poller, so no
+// user registration can carry a connection's token.
 const _: () = assert!(usize::BITS == 64, "tokens pack two u32 halves");
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 1;
@@ -73,6 +83,9 @@ pub struct Stats {
     pub stale_events: u64,
     /// Connections closed by a deadline (header, keep-alive, send, linger).
     pub timed_out: u64,
+    /// Handler (or watch callback) panics caught: each closed its
+    /// connection (or removed its watch) and the loop went on.
+    pub panics: u64,
     /// Loop turns.
     pub turns: u64,
 }
@@ -82,10 +95,46 @@ struct ConnSlot {
     conn: Option<Connection>,
 }
 
+/// Posted tasks, and whether the loop still takes them.
+struct Queue {
+    tasks: Vec<Task>,
+    /// False once the loop is gone (dropped, or its thread unwound).
+    open: bool,
+}
+
 struct Shared {
-    tasks: Mutex<Vec<Task>>,
+    queue: Mutex<Queue>,
     has_tasks: AtomicBool,
     waker: Waker,
+    /// The generation of the open connection in each slot (0: none), so
+    /// that other threads can tell a gone connection at once. Written by
+    /// the loop only; the write lock is taken only to grow it.
+    open: RwLock<Vec<AtomicU32>>,
+}
+
+impl Shared {
+    fn mark(&self, index: usize, generation: u32) {
+        {
+            let slots = self.open.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = slots.get(index) {
+                slot.store(generation, Ordering::Release);
+                return;
+            }
+        }
+        let mut slots = self.open.write().unwrap_or_else(|p| p.into_inner());
+        while slots.len() <= index {
+            slots.push(AtomicU32::new(0));
+        }
+        slots[index].store(generation, Ordering::Release);
+    }
+
+    fn is_open(&self, id: ConnId) -> bool {
+        let (index, generation) = id.split();
+        let slots = self.open.read().unwrap_or_else(|p| p.into_inner());
+        slots
+            .get(index)
+            .is_some_and(|g| g.load(Ordering::Acquire) == generation)
+    }
 }
 
 /// How connection interest is kept in step with what the connection needs.
@@ -120,7 +169,9 @@ pub struct EventLoop {
     pending: Vec<ConnId>,
     pending_scratch: Vec<ConnId>,
     task_scratch: Vec<Task>,
-    fd_scratch: Vec<OwnedFd>,
+    fd_scratch: Vec<(OwnedFd, Option<PeerAddr>)>,
+    watches: Vec<WatchSlot>,
+    free_watches: Vec<u32>,
     shared: Arc<Shared>,
     running: bool,
     stats: Stats,
@@ -134,11 +185,49 @@ pub struct LoopHandle {
 
 impl LoopHandle {
     /// Runs `task` on the loop's thread at the end of its current or next
-    /// turn, waking it if it sleeps.
+    /// turn, waking it if it sleeps. Fails (`NotConnected`) if the loop
+    /// has exited.
     pub fn post(&self, task: impl FnOnce(&mut EventLoop) + Send + 'static) -> io::Result<()> {
-        self.shared.tasks.lock().unwrap().push(Box::new(task));
+        self.try_post(Box::new(task)).map_err(|_| gone_loop())
+    }
+
+    /// Like [`post`](Self::post), giving the task back if the loop has
+    /// exited (so that what it carries, an accepted socket, is not lost).
+    pub(crate) fn try_post(&self, task: Task) -> Result<(), Task> {
+        {
+            let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if !q.open {
+                return Err(task);
+            }
+            q.tasks.push(task);
+        }
         self.shared.has_tasks.store(true, Ordering::Release);
-        self.shared.waker.wake()
+        // The task is queued; a failed wake only delays it to the loop's
+        // next turn.
+        if let Err(e) = self.shared.waker.wake() {
+            log::warn!("cannot wake an event loop: {e}");
+        }
+        Ok(())
+    }
+
+    /// Whether `other` is a handle of the same loop.
+    pub fn is_same_loop(&self, other: &LoopHandle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Whether connection `id` of this loop is open (it may close before
+    /// anything sent to it arrives).
+    pub fn is_open(&self, id: ConnId) -> bool {
+        self.shared.is_open(id)
+    }
+
+    /// Whether the loop still takes posted work.
+    pub fn is_alive(&self) -> bool {
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .open
     }
 
     /// Asks the loop to stop: [`EventLoop::run`] returns after this turn.
@@ -207,8 +296,14 @@ impl EventLoop {
             pending_scratch: Vec::new(),
             task_scratch: Vec::new(),
             fd_scratch: Vec::new(),
+            watches: Vec::new(),
+            free_watches: Vec::new(),
             shared: Arc::new(Shared {
-                tasks: Mutex::new(Vec::new()),
+                queue: Mutex::new(Queue {
+                    tasks: Vec::new(),
+                    open: true,
+                }),
+                open: RwLock::new(Vec::new()),
                 has_tasks: AtomicBool::new(false),
                 waker,
             }),
@@ -229,9 +324,11 @@ impl EventLoop {
         &self.cfg
     }
 
-    /// The loop's poller.
-    pub fn poller(&self) -> &Poller {
-        &self.poller
+    /// The loop's readiness mechanism. (The poller itself stays private:
+    /// its tokens are the loop's. Watch other fds with
+    /// [`watch`](Self::watch).)
+    pub fn backend(&self) -> Backend {
+        self.poller.backend()
     }
 
     /// Counters so far.
@@ -251,8 +348,9 @@ impl EventLoop {
         self.live
     }
 
-    /// Serves an already connected socket with `handler`. The socket is
-    /// made non-blocking.
+    /// Serves an already connected socket (TCP or Unix) with `handler`,
+    /// whose [`on_open`](Handler::on_open) runs before this returns. The
+    /// socket is made non-blocking.
     pub fn add_connection(
         &mut self,
         sock: impl Into<OwnedFd>,
@@ -260,10 +358,19 @@ impl EventLoop {
     ) -> io::Result<ConnId> {
         let sock: OwnedFd = sock.into();
         rustix::io::ioctl_fionbio(&sock, true)?;
-        self.insert(sock, handler)
+        let peer = rustix::net::getpeername(&sock)
+            .ok()
+            .flatten()
+            .and_then(PeerAddr::from_any);
+        self.insert(sock, handler, peer)
     }
 
-    fn insert(&mut self, sock: OwnedFd, handler: Box<dyn Handler>) -> io::Result<ConnId> {
+    fn insert(
+        &mut self,
+        sock: OwnedFd,
+        handler: Box<dyn Handler>,
+        peer: Option<PeerAddr>,
+    ) -> io::Result<ConnId> {
         // Answers go out in one write each; Nagle would hold the second of
         // two back-to-back small answers for an ACK.
         let _ = rustix::net::sockopt::set_tcp_nodelay(&sock, true);
@@ -287,16 +394,23 @@ impl EventLoop {
             self.free.push(index as u32);
             return Err(e);
         }
-        self.conns[index].conn = Some(Connection::new(sock, handler, interest));
+        self.conns[index].conn = Some(Connection::new(sock, handler, peer, interest));
         self.live += 1;
+        self.shared.mark(index, generation);
         self.stats.accepted += 1;
-        self.update_timer(id);
+        self.opened(id);
         Ok(id)
     }
 
-    /// Closes a connection now, without flushing. False if it was closed
-    /// already.
+    /// Closes a connection now, without flushing; its handler's
+    /// [`on_close`](Handler::on_close) says [`CloseReason::Closed`]. False
+    /// if it was closed already. Called from the connection's own callback,
+    /// the close happens as the callback returns.
     pub fn close(&mut self, id: ConnId) -> bool {
+        self.close_with(id, CloseReason::Closed)
+    }
+
+    pub(super) fn close_with(&mut self, id: ConnId, reason: CloseReason) -> bool {
         let (index, generation) = id.split();
         let Some(slot) = self.conns.get_mut(index) else {
             return false;
@@ -304,13 +418,19 @@ impl EventLoop {
         if slot.generation != generation {
             return false;
         }
-        let Some(conn) = slot.conn.take() else {
-            return false;
-        };
+        match &mut slot.conn {
+            None => return false,
+            Some(conn) if conn.in_callback => {
+                // One of its callbacks is running: close when it returns.
+                conn.doomed.get_or_insert(reason);
+                return true;
+            }
+            Some(_) => {}
+        }
+        let conn = slot.conn.take().expect("checked above");
         // Deregister before the fd closes: once closed, its number may be
         // reused by the next accept.
         let _ = self.poller.deregister(conn.sock());
-        drop(conn);
         slot.generation = if slot.generation + 1 >= GEN_LIMIT {
             1
         } else {
@@ -318,8 +438,50 @@ impl EventLoop {
         };
         self.free.push(index as u32);
         self.live -= 1;
+        self.shared.mark(index, 0);
         self.stats.closed += 1;
+        if let Some(handler) = conn.into_handler() {
+            self.closed(handler, reason);
+        }
         true
+    }
+
+    /// The peer address of a connection, if it is open and the socket said.
+    pub fn peer_addr(&self, id: ConnId) -> Option<&PeerAddr> {
+        self.conn(id)?.peer.as_ref()
+    }
+
+    /// Bytes queued on a connection and not yet written; `None` if it is
+    /// closed.
+    pub fn unsent(&self, id: ConnId) -> Option<usize> {
+        Some(self.conn(id)?.session.unsent())
+    }
+
+    /// Ids of the open connections.
+    pub fn connection_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns.iter().enumerate().filter_map(|(i, slot)| {
+            slot.conn
+                .as_ref()
+                .map(|_| ConnId(Token(((slot.generation as usize) << 32) | i)))
+        })
+    }
+
+    fn conn(&self, id: ConnId) -> Option<&Connection> {
+        let (index, generation) = id.split();
+        let slot = self.conns.get(index)?;
+        if slot.generation != generation {
+            return None;
+        }
+        slot.conn.as_ref()
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
+        let (index, generation) = id.split();
+        let slot = self.conns.get_mut(index)?;
+        if slot.generation != generation {
+            return None;
+        }
+        slot.conn.as_mut()
     }
 
     /// Makes [`run`](Self::run) return after the current turn.
@@ -414,101 +576,14 @@ impl EventLoop {
             self.conn_event(id, ev);
             return;
         }
+        if let Some(w) = WatchId::of(token) {
+            self.watch_event(w, ev);
+            return;
+        }
         let i = LISTENER_BASE.wrapping_sub(token.0);
         if i < self.listeners.len() {
             self.accept(i);
         }
-    }
-
-    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
-        let (index, generation) = id.split();
-        let slot = self.conns.get_mut(index)?;
-        if slot.generation != generation {
-            return None;
-        }
-        slot.conn.as_mut()
-    }
-
-    fn conn_event(&mut self, id: ConnId, ev: &Event) {
-        let cfg = self.cfg;
-        let edge = self.edge_reads;
-        let Some(conn) = self.conn_mut(id) else {
-            // Closed earlier in this batch; its fd may belong to someone else now.
-            self.stats.stale_events += 1;
-            return;
-        };
-        let step = (|| -> Result<bool, Gone> {
-            if ev.is_error() && !ev.is_readable() {
-                return Err(Gone);
-            }
-            if ev.is_read_closed() {
-                conn.saw_fin();
-            }
-            let paused = !conn.wants_read(&cfg);
-            if ev.is_writable() {
-                conn.flush(&cfg)?;
-            }
-            // An edge was spent while paused: nothing will announce the data
-            // that waited, so read now that there is room again.
-            let resumed = paused && edge && conn.wants_read(&cfg);
-            let mut more = false;
-            if ev.is_readable() || ev.is_read_closed() || resumed {
-                more = conn.read(&cfg, edge)?;
-            }
-            let more_lingering = conn.settle(&cfg, edge)?;
-            Ok(more || more_lingering)
-        })();
-        self.after_io(id, step);
-    }
-
-    /// Bookkeeping after a connection did I/O: close it, queue it for
-    /// another turn, or bring its interest and timer up to date.
-    fn after_io(&mut self, id: ConnId, step: Result<bool, Gone>) {
-        match step {
-            Err(Gone) => {
-                self.close(id);
-                return;
-            }
-            Ok(true) => self.pending.push(id),
-            Ok(false) => {}
-        }
-        let cfg = self.cfg;
-        if self.policy != Policy::Fixed {
-            let (index, _) = id.split();
-            let conn = self.conns[index].conn.as_mut().expect("just used");
-            let want = conn.wanted(&cfg);
-            if self.policy == Policy::Rearm || want != conn.registered {
-                if self
-                    .poller
-                    .modify(conn.sock(), id.0, want, cfg.mode)
-                    .is_err()
-                {
-                    self.close(id);
-                    return;
-                }
-                conn.registered = want;
-            }
-        }
-        self.update_timer(id);
-    }
-
-    fn run_pending(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let mut list = std::mem::take(&mut self.pending_scratch);
-        std::mem::swap(&mut list, &mut self.pending);
-        let cfg = self.cfg;
-        for id in list.drain(..) {
-            let Some(conn) = self.conn_mut(id) else {
-                continue;
-            };
-            let step = conn
-                .read(&cfg, true)
-                .and_then(|more| conn.settle(&cfg, true).map(|m| more || m));
-            self.after_io(id, step);
-        }
-        self.pending_scratch = list;
     }
 
     fn run_tasks(&mut self) {
@@ -516,7 +591,15 @@ impl EventLoop {
             return;
         }
         let mut tasks = std::mem::take(&mut self.task_scratch);
-        std::mem::swap(&mut tasks, &mut *self.shared.tasks.lock().unwrap());
+        std::mem::swap(
+            &mut tasks,
+            &mut self
+                .shared
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .tasks,
+        );
         for task in tasks.drain(..) {
             task(self);
         }
@@ -526,7 +609,10 @@ impl EventLoop {
     fn close_all(&mut self) {
         for index in 0..self.conns.len() {
             let generation = self.conns[index].generation;
-            self.close(ConnId(Token(((generation as usize) << 32) | index)));
+            self.close_with(
+                ConnId(Token(((generation as usize) << 32) | index)),
+                CloseReason::Shutdown,
+            );
         }
         for l in self.listeners.drain(..) {
             self.stats.shed += l.acceptor.shed();
@@ -537,7 +623,16 @@ impl EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
+        // From now on posting fails, and what was posted is dropped (an
+        // accepted socket in a task is closed: its peer sees the end).
+        let orphans = {
+            let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.open = false;
+            std::mem::take(&mut q.tasks)
+        };
+        drop(orphans);
         self.close_all();
+        self.unwatch_all();
         super::clock::clear();
         LOOP_ON_THIS_THREAD.with(|f| f.set(false));
     }

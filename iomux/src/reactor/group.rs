@@ -5,35 +5,13 @@
 //! the first loop dealing connections out round-robin.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
-
 use super::config::Config;
 use super::event_loop::{EventLoop, HandlerFactory, LoopHandle, Stats};
-
-/// Binds a listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, so
-/// that several can share `addr` (all bound by this user).
-pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    let fd = rustix::net::socket_with(
-        family,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    sockopt::set_socket_reuseport(&fd, true)?;
-    rustix::net::bind(&fd, &addr)?;
-    // The kernel caps the backlog at net.core.somaxconn.
-    rustix::net::listen(&fd, 4096)?;
-    Ok(TcpListener::from(fd))
-}
+use super::listen::bind_reuseport;
 
 /// How the loops of a group get their connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,12 @@
 //! - [`LoopGroup`]: N loops on N threads, one SO_REUSEPORT listener each,
 //!   one listener shared with EPOLLEXCLUSIVE, or one listener whose loop
 //!   hands connections out round-robin ([`Sharing`]).
-//! - [`Handler`]: the protocol, per connection.
+//! - [`Handler`]: the protocol, per connection: bytes in and bytes out,
+//!   or callbacks with a [`Context`] (speak first, push to other
+//!   connections, timers, why the connection closed).
+//! - [`Session`]: a connection's buffers, phase and deadlines without the
+//!   I/O, for servers of other I/O models.
+//! - [`EventLoop::watch`]: any other fd in the loop, with a callback.
 //! - [`clock`]: one clock reading per turn, for handlers.
 //!
 //! ```no_run
@@ -31,13 +36,23 @@ mod acceptor;
 pub mod clock;
 mod config;
 mod connection;
+mod context;
 mod event_loop;
 mod group;
 mod handler;
+mod listen;
+mod peer;
+pub mod session;
 mod timer;
 
 pub use acceptor::Acceptor;
 pub use config::Config;
-pub use event_loop::{ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId};
-pub use group::{LoopGroup, Sharing, bind_reuseport};
-pub use handler::{Action, Handler};
+pub use context::Context;
+pub use event_loop::{
+    ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId, WatchId,
+};
+pub use group::{LoopGroup, Sharing};
+pub use handler::{Action, CloseReason, Handler};
+pub use listen::{BACKLOG, ListenOptions, bind_reuseport, listen, listen_with};
+pub use peer::PeerAddr;
+pub use session::Session;

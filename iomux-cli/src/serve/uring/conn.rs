@@ -10,20 +10,8 @@
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
-use iomux::reactor::{Action, Handler};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Phase {
-    /// Receiving and answering.
-    Open,
-    /// The handler asked to close and the answer is sent: our side is shut
-    /// down, and we read (and drop) until the peer closes too, so that
-    /// unread input cannot turn our close into an RST that destroys the
-    /// answer in flight.
-    Lingering,
-    /// Waiting for the kernel to finish with the fd, then close it.
-    Closing,
-}
+use iomux::reactor::session::{Phase, Step};
+use iomux::reactor::{Config, Handler, Session};
 
 pub(super) struct Conn {
     pub fd: OwnedFd,
@@ -31,12 +19,14 @@ pub(super) struct Conn {
     /// connection's slot: requests name it by index (see the worker).
     pub fixed: bool,
     pub generation: u32,
-    pub phase: Phase,
     handler: Box<dyn Handler>,
-    /// Received bytes the handler has not consumed yet.
-    input: Vec<u8>,
-    /// Replies produced since the current send was submitted.
-    pub output: Vec<u8>,
+    /// Input, replies produced since the current send was submitted, and
+    /// the open / closing / lingering phase: the library's sans-IO session,
+    /// as in every other model.
+    session: Session,
+    /// Torn down: waiting for the kernel to finish with the fd, then
+    /// close it (no more sends or receives are started).
+    pub teardown: bool,
     /// The bytes of the send in flight. The kernel reads them until the
     /// send completes, so they are not touched while `send_inflight`.
     pub sending: Vec<u8>,
@@ -49,10 +39,6 @@ pub(super) struct Conn {
     pub send_inflight: bool,
     /// An ASYNC_CANCEL for the send has been submitted.
     pub send_cancelling: bool,
-    /// The peer closed its side (recv returned 0).
-    pub read_closed: bool,
-    /// The handler asked to close once the output is sent.
-    pub wants_close: bool,
     /// When the connection is closed if nothing more happens.
     pub deadline: Option<Instant>,
     /// The deadline last entered in the worker's timer heap.
@@ -70,18 +56,15 @@ impl Conn {
             fd,
             fixed: false,
             generation,
-            phase: Phase::Open,
             handler,
-            input: Vec::new(),
-            output: Vec::new(),
+            session: Session::new(),
+            teardown: false,
             sending: Vec::new(),
             sent: 0,
             recv_armed: false,
             recv_cancelling: false,
             send_inflight: false,
             send_cancelling: false,
-            read_closed: false,
-            wants_close: false,
             deadline: None,
             timer_at: None,
             sent_total: 0,
@@ -90,80 +73,89 @@ impl Conn {
         }
     }
 
-    /// Runs the handler over newly received bytes.
-    pub(super) fn feed(&mut self, data: &[u8]) {
-        if self.wants_close {
-            return; // the handler is done; late input is dropped
+    /// Runs the handler over newly received bytes (dropped once closing).
+    /// A handler that leaves more than `cfg.max_input` unconsumed gets its
+    /// connection torn down: it enforces its own limits, this only guards
+    /// against one that does not.
+    pub(super) fn feed(&mut self, data: &[u8], cfg: &Config) {
+        if self
+            .session
+            .feed_from(data, &mut *self.handler, cfg)
+            .is_err()
+        {
+            self.teardown = true;
+            return;
         }
-        if self.input.is_empty() {
-            // The common case: hand the kernel's buffer to the handler
-            // directly and keep only what it leaves.
-            let used = self.process(data);
-            self.input.extend_from_slice(&data[used..]);
-        } else {
-            self.input.extend_from_slice(data);
-            let input = std::mem::take(&mut self.input);
-            let used = self.process(&input);
-            self.input = input;
-            self.input.drain(..used);
+        if self.session.phase() == Phase::Open {
+            self.deadline = self.handler.deadline();
         }
-        self.deadline = self.handler.deadline();
-    }
-
-    /// Feeds `buf` to the handler until it stops consuming; returns how much
-    /// it consumed.
-    fn process(&mut self, buf: &[u8]) -> usize {
-        let mut off = 0;
-        while off < buf.len() && !self.wants_close {
-            let (used, action) = self.handler.on_data(&buf[off..], &mut self.output);
-            off += used.min(buf.len() - off);
-            if action == Action::Close {
-                self.wants_close = true;
-            }
-            if used == 0 {
-                break;
-            }
-        }
-        off
     }
 
     /// The peer closed its sending side.
     pub(super) fn eof(&mut self) {
-        self.read_closed = true;
-        if !self.wants_close {
-            let input = std::mem::take(&mut self.input);
-            // Whatever the handler says, there is nothing more to read: the
-            // connection closes once the output is sent.
-            let _ = self.handler.on_read_closed(&input, &mut self.output);
-            self.wants_close = true;
+        let lingering = self.session.phase() == Phase::Lingering;
+        // Whatever the handler says, there is nothing more to read: the
+        // connection closes once the output is sent.
+        self.session.feed_eof(&mut *self.handler);
+        if !lingering {
+            self.deadline = None;
         }
-        self.deadline = None;
+    }
+
+    /// Moves the replies made since the last send into `sending`, if no
+    /// send is in flight and the last one is done.
+    pub(super) fn take_replies(&mut self) {
+        if self.sent == self.sending.len() && !self.session.pending().is_empty() {
+            self.sent = 0;
+            self.sending.clear();
+            // The session's output has never been partly written (sends go
+            // from `sending`), so the whole buffer is pending.
+            std::mem::swap(&mut self.sending, self.session.output());
+        }
+    }
+
+    /// Once everything is sent: what the session wants next, done here —
+    /// shut down the write half and linger (deadline: the linger timeout),
+    /// or tear down.
+    pub(super) fn advance_close(&mut self, cfg: &Config) {
+        if self.teardown || !self.flushed() {
+            return;
+        }
+        match self.session.next_step() {
+            Step::Serve => {}
+            Step::Close => self.teardown = true,
+            Step::ShutdownWrite => {
+                // Lingering close: FIN now, read until the peer's FIN.
+                let _ = rustix::net::shutdown(&self.fd, rustix::net::Shutdown::Write);
+                let now = Instant::now();
+                self.session.lingering(now, cfg);
+                self.deadline = Some(now + cfg.linger_timeout);
+            }
+        }
     }
 
     /// Unsent output, counting the send in flight.
     pub(super) fn backlog(&self) -> usize {
-        self.sending.len() - self.sent + self.output.len()
-    }
-
-    /// Received bytes the handler has not consumed.
-    pub(super) fn unconsumed(&self) -> usize {
-        self.input.len()
+        self.sending.len() - self.sent + self.session.pending().len()
     }
 
     /// Receiving is wanted (and a recv must be armed if none is). Above
     /// `high_water` bytes of unsent output, receiving stops until it drains,
     /// so a peer that sends without reading cannot grow our memory.
     pub(super) fn wants_recv(&self, high_water: usize) -> bool {
-        match self.phase {
-            Phase::Open => !self.read_closed && !self.wants_close && self.backlog() <= high_water,
-            Phase::Lingering => !self.read_closed,
+        if self.teardown {
+            return false;
+        }
+        match self.session.phase() {
+            Phase::Open => self.backlog() <= high_water,
+            Phase::Lingering => !self.session.read_closed(),
             Phase::Closing => false,
         }
     }
 
     /// Everything the handler produced has been sent.
     pub(super) fn flushed(&self) -> bool {
-        !self.send_inflight && self.output.is_empty()
+        !self.send_inflight && self.backlog() == 0
     }
 
     /// The kernel has no request left that names this fd.

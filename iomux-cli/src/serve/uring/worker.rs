@@ -17,11 +17,10 @@ use std::time::{Duration, Instant};
 use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 use iomux::reactor::Config;
-use rustix::net::Shutdown;
 
 use super::Factory;
 use super::bufring::BufRing;
-use super::conn::{Conn, Phase};
+use super::conn::Conn;
 use super::ops::{Op, decode, encode};
 use super::requests::{Target, recv_multi, send};
 use super::ring::{fixed_table_size, open_ring};
@@ -278,14 +277,7 @@ impl Worker {
         }
         if res > 0 {
             if let Some(b) = bid {
-                if c.phase == Phase::Open {
-                    c.feed(self.bufs.get(b, res as usize));
-                    if c.unconsumed() > self.cfg.max_input {
-                        // The handler enforces its own limits; this only
-                        // guards against one that does not.
-                        c.phase = Phase::Closing;
-                    }
-                }
+                c.feed(self.bufs.get(b, res as usize), &self.cfg);
                 self.bufs.give_back(b);
             }
         } else if res == 0 {
@@ -294,8 +286,7 @@ impl Worker {
             // ENOBUFS: every buffer was in use; settle arms a new recv, and
             // the buffers given back meanwhile are published before it is
             // submitted. ECANCELED: ours. Anything else (ECONNRESET): done.
-            c.read_closed = true;
-            c.phase = Phase::Closing;
+            c.teardown = true;
         }
         self.settle(slot, c);
     }
@@ -317,7 +308,7 @@ impl Worker {
             }
         } else {
             // EPIPE, ECONNRESET, or our own cancel while closing.
-            c.phase = Phase::Closing;
+            c.teardown = true;
         }
         self.settle(slot, c);
     }
@@ -332,12 +323,8 @@ impl Worker {
         } else {
             Target::Fd(c.fd.as_raw_fd())
         };
-        if c.phase != Phase::Closing && !c.send_inflight {
-            if c.sent == c.sending.len() && !c.output.is_empty() {
-                c.sent = 0;
-                c.sending.clear();
-                std::mem::swap(&mut c.sending, &mut c.output);
-            }
+        if !c.teardown && !c.send_inflight {
+            c.take_replies();
             if c.sent < c.sending.len() {
                 // A new send, or the rest of a short one.
                 let e = send(
@@ -349,19 +336,7 @@ impl Worker {
                 self.push(e);
             }
         }
-        if c.phase == Phase::Open && c.wants_close && c.flushed() {
-            if c.read_closed {
-                c.phase = Phase::Closing;
-            } else {
-                // Lingering close: FIN now, read until the peer's FIN.
-                let _ = rustix::net::shutdown(&c.fd, Shutdown::Write);
-                c.phase = Phase::Lingering;
-                c.deadline = Some(Instant::now() + self.cfg.linger_timeout);
-            }
-        }
-        if c.phase == Phase::Lingering && c.read_closed {
-            c.phase = Phase::Closing;
-        }
+        c.advance_close(&self.cfg);
         if c.wants_recv(self.cfg.high_water) {
             if !c.recv_armed {
                 let e = recv_multi(target, BUFFER_GROUP, encode(Op::Recv, slot, generation));
@@ -374,11 +349,11 @@ impl Worker {
             c.recv_cancelling = true;
             self.cancel(encode(Op::Recv, slot, generation));
         }
-        if c.phase == Phase::Closing && c.send_inflight && !c.send_cancelling {
+        if c.teardown && c.send_inflight && !c.send_cancelling {
             c.send_cancelling = true;
             self.cancel(encode(Op::Send, slot, generation));
         }
-        if c.phase == Phase::Closing && c.quiescent() {
+        if c.teardown && c.quiescent() {
             // Cancel before close: nothing of ours names this fd any more,
             // so its number can be reused safely. Dropping `c` closes it,
             // once the registered table has let go of the socket too (if
@@ -420,7 +395,7 @@ impl Worker {
             let Some(c) = self.slots[slot].as_mut() else {
                 continue;
             };
-            if !c.send_inflight || c.phase == Phase::Closing || c.sent_total != c.swept_total {
+            if !c.send_inflight || c.teardown || c.sent_total != c.swept_total {
                 c.swept_total = c.sent_total;
                 c.stalled_since = None;
                 continue;
@@ -429,7 +404,7 @@ impl Worker {
             if now.duration_since(since) >= self.cfg.send_timeout {
                 let generation = c.generation;
                 if let Some(mut c) = self.take(slot, generation) {
-                    c.phase = Phase::Closing;
+                    c.teardown = true;
                     self.settle(slot, c);
                 }
             }
@@ -452,7 +427,7 @@ impl Worker {
             self.timers.pop();
             if let Some(mut c) = self.take(slot, generation) {
                 if c.deadline == Some(t) {
-                    c.phase = Phase::Closing;
+                    c.teardown = true;
                 }
                 self.settle(slot, c);
             }

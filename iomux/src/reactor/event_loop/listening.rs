@@ -3,12 +3,14 @@
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{EventLoop, HandlerFactory, LISTENER_BASE, LoopHandle, MAX_LISTENERS, TimerKey};
 use crate::reactor::acceptor::{Acceptor, Stop};
 use crate::reactor::handler::Handler;
+use crate::reactor::peer::PeerAddr;
 use crate::{Interest, Mode, Token};
 
 /// How long a listener rests when fds ran out and no spare was left.
@@ -36,7 +38,17 @@ impl EventLoop {
         listener: TcpListener,
         factory: HandlerFactory,
     ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, false, Vec::new())
+        self.add_acceptor(Acceptor::new(listener)?, factory, false, Vec::new())
+    }
+
+    /// Like [`add_listener`](Self::add_listener) for a Unix-domain
+    /// listening socket.
+    pub fn add_unix_listener(
+        &mut self,
+        listener: UnixListener,
+        factory: HandlerFactory,
+    ) -> io::Result<()> {
+        self.add_acceptor(Acceptor::unix(listener)?, factory, false, Vec::new())
     }
 
     /// Like [`add_listener`](Self::add_listener) for a listener shared with
@@ -47,7 +59,7 @@ impl EventLoop {
         listener: TcpListener,
         factory: HandlerFactory,
     ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, true, Vec::new())
+        self.add_acceptor(Acceptor::new(listener)?, factory, true, Vec::new())
     }
 
     /// Like [`add_listener`](Self::add_listener), but the connections are
@@ -55,19 +67,21 @@ impl EventLoop {
     /// `peers[0]`, and so on (muduo's main reactor handing connections to
     /// its sub-reactors). A connection for a peer travels as a posted task
     /// and is served by a handler made on the peer's thread. Works on every
-    /// backend, and one accept call serves the whole group.
+    /// backend, and one accept call serves the whole group. A peer loop
+    /// that has exited (its thread died) is dropped from the rotation and
+    /// the connection meant for it is served here.
     pub fn add_dispatching_listener(
         &mut self,
         listener: TcpListener,
         factory: HandlerFactory,
         peers: Vec<LoopHandle>,
     ) -> io::Result<()> {
-        self.add_acceptor(listener, factory, false, peers)
+        self.add_acceptor(Acceptor::new(listener)?, factory, false, peers)
     }
 
     fn add_acceptor(
         &mut self,
-        listener: TcpListener,
+        acceptor: Acceptor,
         factory: HandlerFactory,
         exclusive: bool,
         peers: Vec<LoopHandle>,
@@ -76,7 +90,6 @@ impl EventLoop {
         if i >= MAX_LISTENERS {
             return Err(io::Error::other("too many listeners on one loop"));
         }
-        let acceptor = Acceptor::new(listener)?;
         let token = Token(LISTENER_BASE - i);
         if exclusive {
             self.poller
@@ -100,20 +113,34 @@ impl EventLoop {
         let mut accepted = std::mem::take(&mut self.fd_scratch);
         let stop = self.listeners[i]
             .acceptor
-            .accept_batch(batch, |fd| accepted.push(fd));
+            .accept_batch(batch, |fd, peer| accepted.push((fd, peer)));
         let factory = Arc::clone(&self.listeners[i].factory);
-        for fd in accepted.drain(..) {
+        for (fd, peer) in accepted.drain(..) {
             let l = &mut self.listeners[i];
             let turn = l.next;
             l.next = (turn + 1) % (l.peers.len() + 1);
             if turn > 0 {
                 let factory = Arc::clone(&factory);
-                // If the peer has stopped, the task (and the socket in it)
-                // is dropped with the peer's queue: the connection closes.
-                let _ = l.peers[turn - 1].post(move |peer| peer.serve_accepted(fd, factory()));
+                // A peer that stops later drops the task (and the socket in
+                // it) with its queue: the connection closes.
+                let task = Box::new(move |other: &mut EventLoop| {
+                    other.serve_accepted(fd, peer, factory())
+                });
+                let Err(task) = l.peers[turn - 1].try_post(task) else {
+                    continue;
+                };
+                // That loop has exited: out of the rotation, and this
+                // connection is served here.
+                l.peers.remove(turn - 1);
+                l.next = if turn > l.peers.len() { 0 } else { turn };
+                log::warn!(
+                    "an event loop of the group has exited; {} left in the round-robin",
+                    l.peers.len() + 1
+                );
+                task(self);
                 continue;
             }
-            self.serve_accepted(fd, factory());
+            self.serve_accepted(fd, peer, factory());
         }
         self.fd_scratch = accepted;
         if stop == Stop::Starved {
@@ -129,9 +156,9 @@ impl EventLoop {
     }
 
     /// Serves a socket that accept made (non-blocking already).
-    fn serve_accepted(&mut self, fd: OwnedFd, handler: Box<dyn Handler>) {
-        if let Err(e) = self.insert(fd, handler) {
-            eprintln!("iomux: cannot serve an accepted connection: {e}");
+    fn serve_accepted(&mut self, fd: OwnedFd, peer: Option<PeerAddr>, handler: Box<dyn Handler>) {
+        if let Err(e) = self.insert(fd, handler, peer) {
+            log::error!("cannot serve an accepted connection: {e}");
         }
     }
 

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::{ConnId, EventLoop};
+use crate::reactor::handler::CloseReason;
 
 /// Stale heap entries tolerated beyond the live ones before a prune.
 const PRUNE_SLACK: usize = 1024;
@@ -108,7 +109,7 @@ impl EventLoop {
                     match conn.deadline() {
                         Some(at) if at <= now => {
                             self.stats.timed_out += 1;
-                            self.close(id);
+                            self.close_with(id, CloseReason::TimedOut);
                         }
                         Some(at) => {
                             conn.timer_at = Some(at);
