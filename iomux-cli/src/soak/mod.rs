@@ -42,6 +42,9 @@ mod worker;
 
 use report::WorkerReport;
 
+/// The models a soak can run: the multiplexing ones and uring.
+const MODELS: [&str; 4] = ["select", "poll", "epoll", "uring"];
+
 /// Arguments of `iomux soak`.
 #[derive(Args, Clone, Debug)]
 pub struct SoakArgs {
@@ -95,7 +98,10 @@ pub fn run(args: SoakArgs) -> CliResult {
     if let Some(index) = args.worker {
         return worker::run(&args, index);
     }
-    // Fail on a bad share before starting anything.
+    // Fail on a bad model or share before starting anything.
+    if let Some(bad) = args.models.iter().find(|m| !MODELS.contains(&m.as_str())) {
+        return Err(format!("--models: {bad} is not one of {}", MODELS.join(", ")).into());
+    }
     plan::Share::of(args.conns, args.echo, 0, args.workers)?;
     let pin = !args.no_pin && std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
     let mut csv = String::from("model,t_s,rss_kib\n");
@@ -126,11 +132,6 @@ struct Outcome {
 }
 
 fn soak_one(args: &SoakArgs, model: &str, pin: bool) -> Result<Outcome, String> {
-    if !matches!(model, "select" | "poll" | "epoll" | "uring") {
-        return Err(format!(
-            "--models: {model} is not select, poll, epoll or uring"
-        ));
-    }
     let mut srv = server::start(model, args.send_timeout, pin.then_some(1))?;
     let sampler = server::RssSampler::start(srv.pid);
     let mut workers = Vec::new();

@@ -76,7 +76,9 @@ pub fn echo_client(mut s: TcpStream, seed: u64, plan: Plan) -> WorkerReport {
         verified += n as u64;
         r.echo_requests += 1;
         let latency = t1 - t0;
-        if t0 < plan.faults_from_ns {
+        if t0 < plan.baseline_from_ns {
+            // warming up
+        } else if t0 < plan.faults_from_ns {
             let _ = baseline.record(latency);
         } else if t0 < plan.faults_until_ns {
             let _ = faults.record(latency);
@@ -200,8 +202,11 @@ pub fn never_reader(plan: Plan) -> WorkerReport {
             }
         };
         let _ = s.set_nonblocking(true);
+        // The server cannot be stuck on this peer's echo before it has read
+        // a byte, so its cut must come at least the send timeout after this.
+        let connected = now_ns();
         let mut pushed = 0usize;
-        let mut last_progress = now_ns();
+        let mut last_progress = connected;
         let cut = loop {
             if pushed < plan::NEVER_READ_BYTES {
                 match (&s).write(&chunk) {
@@ -225,13 +230,14 @@ pub fn never_reader(plan: Plan) -> WorkerReport {
                 break true;
             }
         };
-        let stuck_ms = (now_ns() - last_progress) / 1_000_000;
+        let after_ms = (now_ns() - connected) / 1_000_000;
         if cut {
             r.stuck_cut += 1;
             r.stuck_pushed += pushed as u64;
-            r.stuck_longest_ms = r.stuck_longest_ms.max(stuck_ms);
-            r.stuck_shortest_ms = Some(r.stuck_shortest_ms.map_or(stuck_ms, |s| s.min(stuck_ms)));
+            r.cut_latest_ms = r.cut_latest_ms.max(after_ms);
+            r.cut_earliest_ms = Some(r.cut_earliest_ms.map_or(after_ms, |s| s.min(after_ms)));
         } else {
+            let stuck_ms = (now_ns() - last_progress) / 1_000_000;
             r.note(format!(
                 "never-reader: not cut off {stuck_ms} ms after its last progress ({pushed} bytes pushed)"
             ));

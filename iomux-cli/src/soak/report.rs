@@ -75,10 +75,11 @@ pub struct WorkerReport {
     pub stuck_cut: u64,
     /// Bytes those peers had pushed before being cut, summed.
     pub stuck_pushed: u64,
-    /// Longest a never-reading peer was left stuck before the cut, ms.
-    pub stuck_longest_ms: u64,
-    /// Shortest, ms (None: never cut).
-    pub stuck_shortest_ms: Option<u64>,
+    /// Latest a never-reading peer was cut off, ms after it connected.
+    pub cut_latest_ms: u64,
+    /// Earliest, ms after it connected (None: never cut); never less than
+    /// the send timeout.
+    pub cut_earliest_ms: Option<u64>,
     /// Echo requests around SIGTERM.
     pub last_requests: Vec<LastRequest>,
     /// Anything unexpected, one line each (kept short).
@@ -103,8 +104,8 @@ impl WorkerReport {
         self.half_close_failures += other.half_close_failures;
         self.stuck_cut += other.stuck_cut;
         self.stuck_pushed += other.stuck_pushed;
-        self.stuck_longest_ms = self.stuck_longest_ms.max(other.stuck_longest_ms);
-        self.stuck_shortest_ms = match (self.stuck_shortest_ms, other.stuck_shortest_ms) {
+        self.cut_latest_ms = self.cut_latest_ms.max(other.cut_latest_ms);
+        self.cut_earliest_ms = match (self.cut_earliest_ms, other.cut_earliest_ms) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };

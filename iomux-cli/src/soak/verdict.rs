@@ -113,12 +113,13 @@ impl Run<'_> {
         };
         let d = a.duration.as_secs_f64();
         println!(
-            "soak {}: {} connections: {} held throughout ({} echo clients, {} slowloris peers), the rest for the faults; {d:.0} s, faults from {:.0} s to {:.0} s",
+            "soak {}: {} connections: {} held throughout ({} echo clients, {} slowloris peers), the rest for the faults; {d:.0} s: p99 without faults from {:.0} s, faults from {:.0} s to {:.0} s",
             self.model,
             a.conns,
             r.connected,
             a.echo,
             r.slowloris,
+            (self.plan.baseline_from_ns - self.plan.go_ns) as f64 / 1e9,
             (self.plan.faults_from_ns - self.plan.go_ns) as f64 / 1e9,
             (self.plan.faults_until_ns - self.plan.go_ns) as f64 / 1e9,
         );
@@ -220,15 +221,22 @@ impl Run<'_> {
             format!("{} connections dropped before SIGTERM", r.dropped_early),
         );
         println!(
-            "  faults: {} RSTs, {} half-closes ({} failed), never-reader cut {} times ({:.1} MiB pushed, stuck {}..{} ms before each cut; send timeout {:?})",
+            "  faults: {} RSTs, {} half-closes ({} failed), never-reader cut {} times ({:.1} MiB pushed in all, each cut {}..{} ms after its connect; send timeout {:?})",
             r.resets_sent,
             r.half_closes,
             r.half_close_failures,
             r.stuck_cut,
             r.stuck_pushed as f64 / (1 << 20) as f64,
-            r.stuck_shortest_ms.unwrap_or(0),
-            r.stuck_longest_ms,
+            r.cut_earliest_ms.unwrap_or(0),
+            r.cut_latest_ms,
             a.send_timeout
+        );
+        let earliest = Duration::from_millis(r.cut_earliest_ms.unwrap_or(u64::MAX));
+        check(
+            earliest >= a.send_timeout,
+            format!(
+                "the never-reader was cut {earliest:?} after its connect, sooner than the send timeout"
+            ),
         );
         check(
             r.half_close_failures == 0,
