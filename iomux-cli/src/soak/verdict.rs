@@ -253,7 +253,7 @@ impl Run<'_> {
             ms(f.last_answer_ns),
             f.cut
         );
-        for line in self.server_said.iter().filter(|l| l.contains("loop")) {
+        for line in &self.server_said {
             println!("  server: {line}");
         }
         for n in &r.notes {
