@@ -74,7 +74,9 @@ per_variant!(keepalive_timeout);
 /// SO_ERROR shows without our reading anything.
 fn send_timeout(model: &str, mode: &str) {
     let mut server = Server::start(model, mode, "echo", &["--send-timeout", "800ms"]);
-    let mut s = server.connect();
+    // A tiny receive buffer: the reply is stuck after a few KiB, soon after
+    // the first write, which keeps the lower bound below tight.
+    let mut s = server.connect_small_rcvbuf();
     // The server can make no progress on its reply before it has read our
     // first byte, so its stuck-output clock starts after this instant: a
     // reset sooner than LIMIT after it is a timeout that fired early.

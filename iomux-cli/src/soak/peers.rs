@@ -3,7 +3,7 @@
 //! and a peer that never reads its echo.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
@@ -108,9 +108,14 @@ pub fn rst_storm(batch: usize, plan: Plan) -> WorkerReport {
     sleep_until(plan.faults_from_ns);
     let mut next = now_ns();
     let mut burst = Vec::with_capacity(batch);
+    let mut bursts = 0u64;
     while now_ns() < plan.faults_until_ns {
+        // Each burst from an address of its own, 127.0.2.1–127.0.2.254 in
+        // turn (see `connect_from`).
+        let source = Ipv4Addr::new(127, 0, 2, (bursts % 254) as u8 + 1);
+        bursts += 1;
         for _ in 0..batch {
-            match TcpStream::connect(plan.addr) {
+            match connect_from(source, plan.addr) {
                 Ok(s) => {
                     let _ = s.set_nonblocking(true);
                     let _ = (&s).write(b"GET / HTTP/1.1\r\nHost: soak\r\n\r\n");
@@ -141,7 +146,8 @@ pub fn half_closer(seed: u64, plan: Plan) -> WorkerReport {
         let n = bytes.size(plan::HALF_CLOSE_MAX);
         let mut payload = vec![0u8; n];
         bytes.fill(&mut payload);
-        match half_close_once(plan, &payload) {
+        let source = half_close_source(seed, r.half_closes + r.half_close_failures);
+        match half_close_once(plan, source, &payload) {
             Ok(echo) if Sha256::digest(&echo) == Sha256::digest(&payload) => {
                 r.half_closes += 1;
                 r.bytes_verified += n as u64;
@@ -162,8 +168,34 @@ pub fn half_closer(seed: u64, plan: Plan) -> WorkerReport {
     r
 }
 
-fn half_close_once(plan: Plan, payload: &[u8]) -> std::io::Result<Vec<u8>> {
-    let s = TcpStream::connect(plan.addr)?;
+/// Connects from `source` (a loopback address; the port is chosen at
+/// bind, at random among the free ones, never one with a TIME_WAIT).
+///
+/// Why the peers spread over source addresses: from one address, 19,000
+/// held connections fill most of the 28,000 ephemeral ports, and a
+/// connect then takes the first free port of a short walk, often the one
+/// an RST-storm connection released a moment before. A SYN for that
+/// 4-tuple can reach the server's side of the old connection before it
+/// has processed the RST (under load, or while io_uring holds the socket),
+/// and is answered with a reset: a refused connect that says nothing about
+/// the server. Seen on the uring model at 19,000 connections.
+pub fn connect_from(source: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use rustix::net::{AddressFamily, SocketType};
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None)?;
+    rustix::net::bind(&fd, &SocketAddrV4::new(source, 0))?;
+    rustix::net::connect(&fd, &to)?;
+    Ok(TcpStream::from(fd))
+}
+
+/// The source address of a half-closing peer's `n`th connection: one of
+/// 127.0.1.1–127.0.1.254, in turn (each connection leaves a TIME_WAIT on
+/// our side, since we send the first FIN; see `connect_from`).
+fn half_close_source(seed: u64, n: u64) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 1, ((seed + n) % 254) as u8 + 1)
+}
+
+fn half_close_once(plan: Plan, source: Ipv4Addr, payload: &[u8]) -> std::io::Result<Vec<u8>> {
+    let s = connect_from(source, plan.addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     s.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut writer = s.try_clone()?;

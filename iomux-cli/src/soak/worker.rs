@@ -26,11 +26,14 @@ pub fn run(args: &SoakArgs, index: usize) -> CliResult {
     }
     let mut report = WorkerReport::default();
     // One at a time: the server's accept queue never overflows, so no SYN
-    // is dropped (a dropped SYN costs a second's retry).
+    // is dropped (a dropped SYN costs a second's retry). From an address of
+    // this worker's own, 127.0.0.(10 + I), so that no address holds more
+    // than a share of the ephemeral ports (see `peers::connect_from`).
+    let source = std::net::Ipv4Addr::new(127, 0, 0, 10 + (index % 200) as u8);
     let open = |n: usize, report: &mut WorkerReport| -> Vec<TcpStream> {
         let mut v = Vec::with_capacity(n);
         for _ in 0..n {
-            match TcpStream::connect(addr) {
+            match peers::connect_from(source, addr) {
                 Ok(s) => v.push(s),
                 Err(e) => {
                     report.connect_errors += 1;
