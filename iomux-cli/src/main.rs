@@ -10,6 +10,7 @@ mod logger;
 mod pipes;
 mod proto;
 mod serve;
+mod soak;
 
 /// The result of a subcommand; errors are printed by `main`.
 pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -31,6 +32,8 @@ enum Command {
     Lab(lab::LabArgs),
     /// The dispatch micro-benchmark of libevent's bench.c, and bare waits.
     Pipes(pipes::PipesArgs),
+    /// ~19,000 connections with faults against each model; checks survival.
+    Soak(soak::SoakArgs),
 }
 
 fn main() {
@@ -41,6 +44,7 @@ fn main() {
         Command::Pipes(args) => pipes::run(args),
         Command::Load(args) => load::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::Soak(args) => soak::run(args),
     };
     if let Err(e) = result {
         eprintln!("iomux: {e}");

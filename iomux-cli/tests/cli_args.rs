@@ -129,3 +129,15 @@ fn lab_refuses_an_output_directory_it_cannot_write_before_measuring() {
         "cannot write the report to /proc/iomux-lab-nowhere",
     );
 }
+
+/// `iomux soak` refuses a plan it cannot run before it starts a server.
+#[test]
+fn soak_refuses_what_it_cannot_run() {
+    refused(&["soak", "--conns", "150"], 1, "leaves no slowloris peers");
+    refused(
+        &["soak", "--models", "epoll,kqueue"],
+        1,
+        "kqueue is not one of select, poll, epoll, uring",
+    );
+    refused(&["soak", "--duration", "0"], 2, "--duration");
+}

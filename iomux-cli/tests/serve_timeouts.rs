@@ -74,7 +74,13 @@ per_variant!(keepalive_timeout);
 /// SO_ERROR shows without our reading anything.
 fn send_timeout(model: &str, mode: &str) {
     let mut server = Server::start(model, mode, "echo", &["--send-timeout", "800ms"]);
-    let mut s = server.connect();
+    // A tiny receive buffer: the reply is stuck after a few KiB, soon after
+    // the first write, which keeps the lower bound below tight.
+    let mut s = server.connect_small_rcvbuf();
+    // The server can make no progress on its reply before it has read our
+    // first byte, so its stuck-output clock starts after this instant: a
+    // reset sooner than LIMIT after it is a timeout that fired early.
+    let first_write = Instant::now();
     // A write that makes no progress for 100 ms: both directions are full.
     s.set_write_timeout(Some(Duration::from_millis(100)))
         .unwrap();
@@ -86,8 +92,10 @@ fn send_timeout(model: &str, mode: &str) {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 break Instant::now();
             }
-            // The timeout may pass while a slow machine is still filling.
+            // The timeout may pass while a slow machine is still filling,
+            // but never before LIMIT has passed.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+                assert_not_early(model, mode, first_write);
                 return;
             }
             Err(e) => panic!("{model} {mode}: write: {e}"),
@@ -105,6 +113,16 @@ fn send_timeout(model: &str, mode: &str) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_not_early(model, mode, first_write);
     server.assert_alive();
 }
 per_variant!(send_timeout);
+
+/// The send timeout's reset came at least LIMIT after `first_write`.
+fn assert_not_early(model: &str, mode: &str, first_write: Instant) {
+    let after = first_write.elapsed();
+    assert!(
+        after >= LIMIT,
+        "{model} {mode}: reset {after:?} after our first write, before the {LIMIT:?} send timeout"
+    );
+}

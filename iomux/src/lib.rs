@@ -14,6 +14,31 @@
 //! assert_eq!(events.iter().next().map(|e| e.token()), Some(Token(7)));
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! # Fork
+//!
+//! A child forked from a process that holds a [`Poller`] or runs a reactor
+//! may close every descriptor it inherited, and build pollers of its own:
+//! neither disturbs the parent, whose events keep arriving (`tests/fork.rs`
+//! shows both, on every backend). The child must not *use* what it
+//! inherited, and epoll is where that bites, because the epoll instance is
+//! one open file shared by parent and child:
+//!
+//! - A `deregister` (or `register`, `modify`) through the child's copy of
+//!   the `Poller` changes the parent's interest set too. Dropping a
+//!   [`Waker`] in the child deregisters it for the parent. (io_uring is
+//!   worse: the rings are shared memory. A child should `_exit` or `exec`
+//!   without dropping anything it inherited.)
+//! - **The shared-file trap.** epoll keys an interest-set entry by the open
+//!   file description, not by the fd number, and removes it only when the
+//!   last descriptor for that file closes. A registered fd that the parent
+//!   closes without deregistering, while the child still holds its copy
+//!   (every fd is inherited across fork, close-on-exec or not), stays in
+//!   the set and keeps delivering events under its old token, for a number
+//!   the parent no longer has; and it can no longer be deregistered, since
+//!   `epoll_ctl(EPOLL_CTL_DEL)` needs a descriptor for that file. Deregister
+//!   before closing, or close the child's copies (or exec, with
+//!   close-on-exec descriptors), and the trap does not arise.
 #![warn(missing_docs)]
 
 // epoll, eventfd, io_uring and the rest of the syscalls underneath are

@@ -21,7 +21,9 @@ use crate::table::{self, NO_KEY, Slot, Table, already_exists, not_found};
 /// `Poller` is `Send + Sync`; every method takes `&self`. Registering,
 /// modifying or deregistering from another thread while a thread is blocked
 /// in [`wait`](Poller::wait) takes effect in that wait on every backend.
-/// Clones share the same poller.
+/// Clones share the same poller. Across `fork`, see [the crate
+/// documentation](crate#fork): on epoll a registered fd closed in the parent
+/// but still open in a child keeps reporting events.
 ///
 /// A registration made with [`register`](Poller::register) borrows the
 /// source: deregister it before the fd is closed. A forgotten deregister

@@ -2,6 +2,7 @@
 //! listeners, one EPOLLEXCLUSIVE-shared listener, or one listener dealing
 //! connections out round-robin; stop ends them all.
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
@@ -47,12 +48,10 @@ fn serve(backend: Backend, sharing: Sharing) {
     group.join().unwrap();
 }
 
-#[test]
-fn reuseport_on_every_backend() {
-    for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
-        serve(backend, Sharing::ReusePort);
-    }
+fn reuseport_on_every_backend(backend: Backend) {
+    serve(backend, Sharing::ReusePort);
 }
+on_backends!(reuseport_on_every_backend: select = Select, poll = Poll, epoll = Epoll);
 
 #[test]
 fn exclusive_shared_listener_on_epoll() {
@@ -64,20 +63,13 @@ fn exclusive_shared_listener_on_epoll() {
     );
 }
 
-#[test]
-fn round_robin_on_every_backend() {
-    for backend in [
-        Backend::Select,
-        Backend::Poll,
-        Backend::Epoll,
-        Backend::IoUring,
-    ] {
-        if backend == Backend::IoUring && iomux::Poller::with_backend(backend).is_err() {
-            continue; // reported by the io_uring tests
-        }
-        serve(backend, Sharing::RoundRobin);
+fn round_robin_on_every_backend(backend: Backend) {
+    if backend == Backend::IoUring && iomux::Poller::with_backend(backend).is_err() {
+        return; // reported by the io_uring tests
     }
+    serve(backend, Sharing::RoundRobin);
 }
+on_every_backend!(round_robin_on_every_backend);
 
 /// One acceptor deals connections out in turn: with 3 loops and 30
 /// connections made one after the other, each loop serves exactly 10.

@@ -2,6 +2,7 @@
 //! closes the connection, and a lingering close gives up after the linger
 //! timeout (not before).
 
+#[macro_use]
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
@@ -41,30 +42,50 @@ fn group(backend: Backend, mode: Mode, bye: bool) -> LoopGroup {
     LoopGroup::bind("127.0.0.1:0".parse().unwrap(), 1, cfg, factory).unwrap()
 }
 
+/// A connection with a tiny receive buffer: the server's output is stuck
+/// after a few KiB instead of after the megabytes an autotuned buffer
+/// takes, so it is stuck soon after our first write.
+fn connect_small_rcvbuf(addr: std::net::SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType, sockopt};
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    sockopt::set_socket_recv_buffer_size(&fd, 4096).unwrap();
+    rustix::net::connect(&fd, &addr).expect("connect to the reactor");
+    TcpStream::from(fd)
+}
+
 fn send_timeout(backend: Backend, mode: Mode) {
     let g = group(backend, mode, false);
-    let mut s = TcpStream::connect(g.local_addr()).unwrap();
+    let mut s = connect_small_rcvbuf(g.local_addr());
+    // The server can make no progress on its output before it has read our
+    // first byte, so its stuck-output clock starts after this instant: a
+    // reset sooner than LIMIT after it is a timeout that fired early.
+    let first_write = Instant::now();
     // Fill both directions until our writes stay blocked: the server's
     // socket buffer is full of echo we do not read, its output is above
     // the high-water mark (so it stopped reading), and ours is full too.
-    s.set_nonblocking(true).unwrap();
+    // A blocking write returns as soon as it makes progress, so the fill
+    // takes no longer than the buffers need (a write that makes none for
+    // 100 ms says they are full), which keeps the bound below tight.
+    s.set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let chunk = [1u8; 65536];
     let mut last_progress = Instant::now();
     let mut total = 0usize;
-    let mut blocked = 0;
-    while blocked < 5 {
+    loop {
         match s.write(&chunk) {
             Ok(n) => {
                 total += n;
-                blocked = 0;
                 last_progress = Instant::now();
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                blocked += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            // On a slow machine the timeout may pass while we still probe.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            // On a slow machine the timeout may pass while we still fill,
+            // but never before LIMIT has passed.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+                let after = first_write.elapsed();
+                assert!(
+                    after >= LIMIT,
+                    "{backend} {mode:?}: reset {after:?} after our first write, before the {LIMIT:?} send timeout"
+                );
                 g.stop();
                 g.join().unwrap();
                 return;
@@ -86,9 +107,11 @@ fn send_timeout(backend: Backend, mode: Mode) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // (The server's own last progress is not observable from here, so the
-    // never-early side of this deadline is left to the linger test and the
-    // HTTP header/keep-alive tests, which share its code path.)
+    let after = first_write.elapsed();
+    assert!(
+        after >= LIMIT,
+        "{backend} {mode:?}: reset {after:?} after our first write, before the {LIMIT:?} send timeout"
+    );
     g.stop();
     g.join().unwrap();
 }
@@ -127,12 +150,10 @@ fn linger_timeout(backend: Backend, mode: Mode) {
     g.join().unwrap();
 }
 
-#[test]
-fn deadlines_on_every_backend() {
-    for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
-        for mode in [Mode::Level, Mode::Edge] {
-            send_timeout(backend, mode);
-            linger_timeout(backend, mode);
-        }
+fn deadlines_on_every_backend(backend: Backend) {
+    for mode in [Mode::Level, Mode::Edge] {
+        send_timeout(backend, mode);
+        linger_timeout(backend, mode);
     }
 }
+on_backends!(deadlines_on_every_backend: select = Select, poll = Poll, epoll = Epoll);

@@ -1,5 +1,6 @@
 //! Timeouts: never early, sub-millisecond not rounded to zero, Duration::MAX
 //! does not overflow.
+#[macro_use]
 mod common;
 use common::*;
 use iomux::{Events, Interest, Mode, Token};
@@ -27,40 +28,34 @@ fn assert_waits(backend: iomux::Backend, timeout: Duration) {
     }
 }
 
-#[test]
-fn timeout_500us_is_not_rounded_to_zero() {
-    for backend in BACKENDS {
-        assert_waits(backend, Duration::from_micros(500));
-    }
+fn timeout_500us_is_not_rounded_to_zero(backend: iomux::Backend) {
+    assert_waits(backend, Duration::from_micros(500));
 }
+on_every_backend!(timeout_500us_is_not_rounded_to_zero);
 
-#[test]
-fn timeout_50ms() {
-    for backend in BACKENDS {
-        assert_waits(backend, Duration::from_millis(50));
-    }
+fn timeout_50ms(backend: iomux::Backend) {
+    assert_waits(backend, Duration::from_millis(50));
 }
+on_every_backend!(timeout_50ms);
 
-#[test]
-fn zero_and_max_timeouts() {
-    for backend in BACKENDS {
-        let p = poller(backend);
-        let (a, b) = pair();
-        p.register(&a, Token(1), Interest::READABLE, Mode::Level)
-            .unwrap();
-        let mut events = Events::with_capacity(8);
-        let start = Instant::now();
-        assert_eq!(
-            p.wait(&mut events, Some(Duration::ZERO)).unwrap(),
-            0,
-            "{backend}"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{backend}: zero timeout blocked"
-        );
-        send(&b, b"x");
-        let n = p.wait(&mut events, Some(Duration::MAX)).unwrap();
-        assert_eq!(n, 1, "{backend}: Duration::MAX with a ready fd");
-    }
+fn zero_and_max_timeouts(backend: iomux::Backend) {
+    let p = poller(backend);
+    let (a, b) = pair();
+    p.register(&a, Token(1), Interest::READABLE, Mode::Level)
+        .unwrap();
+    let mut events = Events::with_capacity(8);
+    let start = Instant::now();
+    assert_eq!(
+        p.wait(&mut events, Some(Duration::ZERO)).unwrap(),
+        0,
+        "{backend}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{backend}: zero timeout blocked"
+    );
+    send(&b, b"x");
+    let n = p.wait(&mut events, Some(Duration::MAX)).unwrap();
+    assert_eq!(n, 1, "{backend}: Duration::MAX with a ready fd");
 }
+on_every_backend!(zero_and_max_timeouts);

@@ -9,19 +9,15 @@ use std::time::Duration;
 
 use iomux::{Events, Interest, Mode, Token, Waker};
 
+#[macro_use]
 mod common;
 mod counting_alloc;
-use common::{BACKENDS, poller};
+use common::poller;
 use counting_alloc::allocs;
 
-#[test]
-fn wait_allocates_nothing() {
-    for backend in BACKENDS {
-        wait_allocates_nothing_on(backend);
-    }
-}
+on_every_backend!(wait_allocates_nothing);
 
-fn wait_allocates_nothing_on(backend: iomux::Backend) {
+fn wait_allocates_nothing(backend: iomux::Backend) {
     let p = poller(backend);
     // 200 level fds, always readable (never drained), through a 16-event
     // buffer: every wait re-arms the polls it reported and leaves the rest

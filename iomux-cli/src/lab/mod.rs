@@ -22,7 +22,7 @@ mod perf;
 mod plots;
 mod procfs;
 mod report;
-mod sched;
+pub(crate) mod sched;
 mod supervised;
 
 pub use cell::{CellResult, Status};

@@ -15,6 +15,43 @@ pub const BACKENDS: [Backend; 4] = [
     Backend::IoUring,
 ];
 
+/// One `#[test]` per backend for `fn $name(backend: Backend)`: a module
+/// named like the function, holding `epoll`, `poll`, `select` and
+/// `io_uring`, so that a failure on one backend does not hide the others
+/// (`cargo test level_repeats_while_readable::select` runs one).
+#[allow(unused_macros)] // not every test file has a case for every backend
+macro_rules! on_every_backend {
+    ($name:ident) => {
+        on_backends!($name: epoll = Epoll, poll = Poll, select = Select, io_uring = IoUring);
+    };
+}
+
+/// Like `on_every_backend!`, for the backends listed (`test = Variant`):
+/// for a property only some backends have.
+#[allow(unused_macros)]
+macro_rules! on_backends {
+    ($name:ident: $($test:ident = $backend:ident),+ $(,)?) => {
+        mod $name {
+            $(
+                #[test]
+                fn $test() {
+                    super::$name(iomux::Backend::$backend);
+                }
+            )+
+        }
+    };
+}
+
+/// Tests that depend on which descriptor number the kernel hands out (a
+/// closed number reused, `dup2` onto a fixed number) or that hold
+/// thousands of descriptors take this lock, so the per-backend tests of
+/// one file do not race one another for numbers or for RLIMIT_NOFILE.
+/// A test that failed while holding it does not poison the others.
+pub fn fd_numbers() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A poller on `backend`, or a panic that names it.
 pub fn poller(backend: Backend) -> Poller {
     Poller::with_backend(backend).unwrap_or_else(|e| panic!("{backend}: cannot create poller: {e}"))
