@@ -22,7 +22,7 @@
 #   scripts/bench-servers.sh [ROUNDS=3] [DURATION=5s]
 # Env: SERVERS="iomux-level iomux-edge iomux-uring nginx hyper actix may"
 #      CONNS="100 1000", DEPTHS="1 16", RATE=50000,
-#      PROFILE=1: perf record of iomux-level and nginx at 100 connections,
+#      PROFILE=1: perf record of the iomux servers and nginx at 100 connections,
 #      1 deep, in the first round (top symbols printed at the end).
 set -euo pipefail
 ROUNDS=${1:-3}
@@ -94,8 +94,12 @@ run() {
     wait_port "$port"
     local before after json prof=""
     if [[ ${PROFILE:-0} == 1 && $kind == sat && $conns == 100 && $depth == 1 && $ROUND == 1 ]] &&
-        [[ $name == iomux-level || $name == nginx ]]; then
-        perf record -q -g -o "$WORK/$name.perf" -p "$SERVER_PID" 2>/dev/null &
+        [[ $name == iomux-* || $name == nginx ]]; then
+        # cpu-clock: this VM has no hardware sampling events; under RT the
+        # recorder must outrank the pinned FIFO programs or it never drains.
+        local rt_perf=()
+        [[ $RT == 1 ]] && rt_perf=(chrt -f 20)
+        "${rt_perf[@]}" perf record -q -e cpu-clock -F 999 -g -o "$WORK/$name.perf" -p "$SERVER_PID" 2>/dev/null &
         prof=$!
     fi
     before=$(cpu_ticks "$SERVER_PID")
@@ -184,10 +188,11 @@ for (kind, conns, depth), by in sorted(rows.items(), key=lambda kv: (kv[0][0] !=
 PY
 
 if [[ ${PROFILE:-0} == 1 ]]; then
-    for name in iomux-level nginx; do
+    for name in iomux-level iomux-edge iomux-uring nginx; do
         [[ -f $WORK/$name.perf ]] || continue
         echo
         echo "## perf profile of $name (saturation, 100 connections, 1 deep): top symbols"
-        perf report -q -i "$WORK/$name.perf" --no-children --sort sym --stdio 2>/dev/null | grep -v '^$' | head -25
+        perf report -i "$WORK/$name.perf" --no-children --sort dso --stdio 2>/dev/null | grep '%' | grep -v '^#' | head -6
+        perf report -i "$WORK/$name.perf" --no-children --sort sym --stdio -g none 2>/dev/null | grep '%' | grep -v '^#' | head -20
     done
 fi
