@@ -2,6 +2,7 @@
 //! closed, sending from outside a read (on the loop and from other
 //! threads), panics contained to one connection. On every backend.
 
+#[macro_use]
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
@@ -12,13 +13,6 @@ use std::time::{Duration, Instant};
 
 use iomux::Backend;
 use iomux::reactor::{CloseReason, Config, Context, EventLoop, Handler};
-
-const BACKENDS: [Backend; 4] = [
-    Backend::Select,
-    Backend::Poll,
-    Backend::Epoll,
-    Backend::IoUring,
-];
 
 fn event_loop(backend: Backend) -> EventLoop {
     EventLoop::new(Config {
@@ -105,82 +99,78 @@ fn pair() -> (UnixStream, UnixStream) {
     (a, b)
 }
 
-#[test]
-fn on_open_speaks_first_and_timers_call_the_handler() {
-    for backend in BACKENDS {
-        let mut el = event_loop(backend);
-        let reasons = Arc::default();
-        let (server, client) = pair();
-        let handler = Witness {
-            greeting: b"220 ready\n",
-            timer_after: Some(Duration::from_millis(20)),
-            ..Witness::new(&reasons)
-        };
-        el.add_connection(server, Box::new(handler)).unwrap();
-        // Nothing was sent by the client: the greeting comes first.
-        let got = read_n(&mut el, &client, b"220 ready\ntimer 7\n".len());
-        assert_eq!(got, b"220 ready\ntimer 7\n", "{backend}");
-    }
+fn on_open_speaks_first_and_timers_call_the_handler(backend: iomux::Backend) {
+    let mut el = event_loop(backend);
+    let reasons = Arc::default();
+    let (server, client) = pair();
+    let handler = Witness {
+        greeting: b"220 ready\n",
+        timer_after: Some(Duration::from_millis(20)),
+        ..Witness::new(&reasons)
+    };
+    el.add_connection(server, Box::new(handler)).unwrap();
+    // Nothing was sent by the client: the greeting comes first.
+    let got = read_n(&mut el, &client, b"220 ready\ntimer 7\n".len());
+    assert_eq!(got, b"220 ready\ntimer 7\n", "{backend}");
 }
+on_every_backend!(on_open_speaks_first_and_timers_call_the_handler);
 
-#[test]
-fn on_close_says_why() {
-    for backend in BACKENDS {
-        let mut el = event_loop(backend);
-        let reasons: Arc<Mutex<Vec<CloseReason>>> = Arc::default();
-        let last = |reasons: &Arc<Mutex<Vec<CloseReason>>>| reasons.lock().unwrap().last().copied();
+fn on_close_says_why(backend: iomux::Backend) {
+    let mut el = event_loop(backend);
+    let reasons: Arc<Mutex<Vec<CloseReason>>> = Arc::default();
+    let last = |reasons: &Arc<Mutex<Vec<CloseReason>>>| reasons.lock().unwrap().last().copied();
 
-        // The peer closes.
-        let (server, client) = pair();
-        el.add_connection(server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        drop(client);
-        turn_until(&mut el, "peer close", |_| {
-            reasons.lock().unwrap().len() == 1
-        });
-        assert_eq!(last(&reasons), Some(CloseReason::PeerClosed), "{backend}");
+    // The peer closes.
+    let (server, client) = pair();
+    el.add_connection(server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    drop(client);
+    turn_until(&mut el, "peer close", |_| {
+        reasons.lock().unwrap().len() == 1
+    });
+    assert_eq!(last(&reasons), Some(CloseReason::PeerClosed), "{backend}");
 
-        // The handler closes, after its answer.
-        let (server, mut client) = pair();
-        el.add_connection(server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        client.write_all(b"bye").unwrap();
-        let got = read_n(&mut el, &client, 8);
-        assert_eq!(got, b"see you\n", "{backend}");
-        drop(client);
-        turn_until(&mut el, "handler close", |_| {
-            reasons.lock().unwrap().len() == 2
-        });
-        assert_eq!(last(&reasons), Some(CloseReason::Closed), "{backend}");
+    // The handler closes, after its answer.
+    let (server, mut client) = pair();
+    el.add_connection(server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    client.write_all(b"bye").unwrap();
+    let got = read_n(&mut el, &client, 8);
+    assert_eq!(got, b"see you\n", "{backend}");
+    drop(client);
+    turn_until(&mut el, "handler close", |_| {
+        reasons.lock().unwrap().len() == 2
+    });
+    assert_eq!(last(&reasons), Some(CloseReason::Closed), "{backend}");
 
-        // The loop closes it.
-        let (server, _client) = pair();
-        let id = el
-            .add_connection(server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        assert!(el.close(id));
-        assert_eq!(last(&reasons), Some(CloseReason::Closed), "{backend}");
+    // The loop closes it.
+    let (server, _client) = pair();
+    let id = el
+        .add_connection(server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    assert!(el.close(id));
+    assert_eq!(last(&reasons), Some(CloseReason::Closed), "{backend}");
 
-        // The peer resets it.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        el.add_connection(server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        rustix::net::sockopt::set_socket_linger(&client, Some(Duration::ZERO)).unwrap();
-        drop(client); // SO_LINGER 0: an RST
-        turn_until(&mut el, "reset", |_| reasons.lock().unwrap().len() == 4);
-        assert_eq!(last(&reasons), Some(CloseReason::Reset), "{backend}");
+    // The peer resets it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    el.add_connection(server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    rustix::net::sockopt::set_socket_linger(&client, Some(Duration::ZERO)).unwrap();
+    drop(client); // SO_LINGER 0: an RST
+    turn_until(&mut el, "reset", |_| reasons.lock().unwrap().len() == 4);
+    assert_eq!(last(&reasons), Some(CloseReason::Reset), "{backend}");
 
-        // The loop ends with it open.
-        let (server, _client) = pair();
-        el.add_connection(server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        drop(el);
-        assert_eq!(last(&reasons), Some(CloseReason::Shutdown), "{backend}");
-        assert_eq!(reasons.lock().unwrap().len(), 5);
-    }
+    // The loop ends with it open.
+    let (server, _client) = pair();
+    el.add_connection(server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    drop(el);
+    assert_eq!(last(&reasons), Some(CloseReason::Shutdown), "{backend}");
+    assert_eq!(reasons.lock().unwrap().len(), 5);
 }
+on_every_backend!(on_close_says_why);
 
 /// Closes when its deadline passes.
 struct Deadline(Instant, Arc<Mutex<Vec<CloseReason>>>);
@@ -194,110 +184,104 @@ impl Handler for Deadline {
     }
 }
 
-#[test]
-fn a_deadline_closes_with_timed_out() {
-    for backend in BACKENDS {
-        let mut el = event_loop(backend);
-        let reasons: Arc<Mutex<Vec<CloseReason>>> = Arc::default();
-        let (server, _client) = pair();
-        let at = Instant::now() + Duration::from_millis(20);
-        el.add_connection(server, Box::new(Deadline(at, Arc::clone(&reasons))))
-            .unwrap();
-        turn_until(&mut el, "the deadline", |_| {
-            !reasons.lock().unwrap().is_empty()
-        });
-        assert_eq!(
-            *reasons.lock().unwrap(),
-            [CloseReason::TimedOut],
-            "{backend}"
-        );
-        assert_eq!(el.stats().timed_out, 1);
-    }
+fn a_deadline_closes_with_timed_out(backend: iomux::Backend) {
+    let mut el = event_loop(backend);
+    let reasons: Arc<Mutex<Vec<CloseReason>>> = Arc::default();
+    let (server, _client) = pair();
+    let at = Instant::now() + Duration::from_millis(20);
+    el.add_connection(server, Box::new(Deadline(at, Arc::clone(&reasons))))
+        .unwrap();
+    turn_until(&mut el, "the deadline", |_| {
+        !reasons.lock().unwrap().is_empty()
+    });
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        [CloseReason::TimedOut],
+        "{backend}"
+    );
+    assert_eq!(el.stats().timed_out, 1);
 }
+on_every_backend!(a_deadline_closes_with_timed_out);
 
-#[test]
-fn send_from_the_loop_and_from_other_threads() {
-    for backend in BACKENDS {
-        let mut el = event_loop(backend);
-        let reasons = Arc::default();
-        let (server, client) = pair();
-        let id = el
-            .add_connection(server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        assert_eq!(el.send(id, b"pushed\n").unwrap(), 0, "all written at once");
-        assert_eq!(read_n(&mut el, &client, 7), b"pushed\n", "{backend}");
+fn send_from_the_loop_and_from_other_threads(backend: iomux::Backend) {
+    let mut el = event_loop(backend);
+    let reasons = Arc::default();
+    let (server, client) = pair();
+    let id = el
+        .add_connection(server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    assert_eq!(el.send(id, b"pushed\n").unwrap(), 0, "all written at once");
+    assert_eq!(read_n(&mut el, &client, 7), b"pushed\n", "{backend}");
 
-        let handle = el.handle();
-        let sender = std::thread::spawn(move || handle.send(id, &b"from afar\n"[..]));
-        assert_eq!(read_n(&mut el, &client, 10), b"from afar\n", "{backend}");
-        sender.join().unwrap().unwrap();
+    let handle = el.handle();
+    let sender = std::thread::spawn(move || handle.send(id, &b"from afar\n"[..]));
+    assert_eq!(read_n(&mut el, &client, 10), b"from afar\n", "{backend}");
+    sender.join().unwrap().unwrap();
 
-        assert!(el.close(id));
-        let gone = el.send(id, b"late").unwrap_err();
-        assert_eq!(gone.kind(), ErrorKind::NotFound, "{backend}");
-        let handle = el.handle();
-        let gone = std::thread::spawn(move || handle.send(id, &b"late"[..]))
-            .join()
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(
-            gone.kind(),
-            ErrorKind::NotFound,
-            "{backend}: from another thread"
-        );
+    assert!(el.close(id));
+    let gone = el.send(id, b"late").unwrap_err();
+    assert_eq!(gone.kind(), ErrorKind::NotFound, "{backend}");
+    let handle = el.handle();
+    let gone = std::thread::spawn(move || handle.send(id, &b"late"[..]))
+        .join()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        gone.kind(),
+        ErrorKind::NotFound,
+        "{backend}: from another thread"
+    );
 
-        let handle = el.handle();
-        assert!(handle.is_alive());
-        drop(el);
-        assert!(!handle.is_alive());
-        let exited = handle.post(|_| {}).unwrap_err();
-        assert_eq!(exited.kind(), ErrorKind::NotConnected, "{backend}");
-        let exited = handle.send(id, &b"to nobody"[..]).unwrap_err();
-        assert_eq!(exited.kind(), ErrorKind::NotConnected, "{backend}");
-    }
+    let handle = el.handle();
+    assert!(handle.is_alive());
+    drop(el);
+    assert!(!handle.is_alive());
+    let exited = handle.post(|_| {}).unwrap_err();
+    assert_eq!(exited.kind(), ErrorKind::NotConnected, "{backend}");
+    let exited = handle.send(id, &b"to nobody"[..]).unwrap_err();
+    assert_eq!(exited.kind(), ErrorKind::NotConnected, "{backend}");
 }
+on_every_backend!(send_from_the_loop_and_from_other_threads);
 
-#[test]
-fn a_panic_closes_its_connection_only() {
-    for backend in BACKENDS {
-        let mut el = event_loop(backend);
-        let reasons = Arc::default();
-        let (bad_server, mut bad) = pair();
-        let (good_server, mut good) = pair();
-        el.add_connection(bad_server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        el.add_connection(good_server, Box::new(Witness::new(&reasons)))
-            .unwrap();
-        // The test harness prints the panic message; it is expected.
-        bad.write_all(b"boom").unwrap();
-        turn_until(&mut el, "the panic", |el| el.stats().panics == 1);
-        assert_eq!(
-            el.connections(),
-            1,
-            "{backend}: the panicking one is closed"
-        );
-        let mut buf = [0u8; 8];
-        let end = Instant::now() + common::MUST;
-        loop {
-            match bad.read(&mut buf) {
-                Ok(0) => break,
-                Ok(_) => panic!("{backend}: no answer expected"),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < end, "{backend}: no EOF after the panic");
-                    el.turn(Some(Duration::from_millis(10))).unwrap();
-                }
-                Err(e) => panic!("{backend}: {e}"),
+fn a_panic_closes_its_connection_only(backend: iomux::Backend) {
+    let mut el = event_loop(backend);
+    let reasons = Arc::default();
+    let (bad_server, mut bad) = pair();
+    let (good_server, mut good) = pair();
+    el.add_connection(bad_server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    el.add_connection(good_server, Box::new(Witness::new(&reasons)))
+        .unwrap();
+    // The test harness prints the panic message; it is expected.
+    bad.write_all(b"boom").unwrap();
+    turn_until(&mut el, "the panic", |el| el.stats().panics == 1);
+    assert_eq!(
+        el.connections(),
+        1,
+        "{backend}: the panicking one is closed"
+    );
+    let mut buf = [0u8; 8];
+    let end = Instant::now() + common::MUST;
+    loop {
+        match bad.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => panic!("{backend}: no answer expected"),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(Instant::now() < end, "{backend}: no EOF after the panic");
+                el.turn(Some(Duration::from_millis(10))).unwrap();
             }
+            Err(e) => panic!("{backend}: {e}"),
         }
-        good.write_all(b"still here").unwrap();
-        assert_eq!(read_n(&mut el, &good, 10), b"still here", "{backend}");
-        assert!(
-            reasons.lock().unwrap().is_empty(),
-            "a handler that panicked is not called again: {:?}",
-            reasons.lock().unwrap()
-        );
     }
+    good.write_all(b"still here").unwrap();
+    assert_eq!(read_n(&mut el, &good, 10), b"still here", "{backend}");
+    assert!(
+        reasons.lock().unwrap().is_empty(),
+        "a handler that panicked is not called again: {:?}",
+        reasons.lock().unwrap()
+    );
 }
+on_every_backend!(a_panic_closes_its_connection_only);
 
 /// Consumes nothing; at the peer's FIN says how much it was left with.
 struct Leftover;
@@ -312,16 +296,14 @@ impl Handler for Leftover {
     }
 }
 
-#[test]
-fn the_peers_fin_shows_the_handler_what_it_left_and_its_answer_goes_out() {
-    for backend in BACKENDS {
-        let mut el = event_loop(backend);
-        let (server, mut client) = pair();
-        el.add_connection(server, Box::new(Leftover)).unwrap();
-        client.write_all(b"abc").unwrap();
-        client.shutdown(std::net::Shutdown::Write).unwrap();
-        let got = read_n(&mut el, &client, 6);
-        assert_eq!(got, b"left 3", "{backend}");
-        turn_until(&mut el, "the close", |el| el.connections() == 0);
-    }
+fn the_peers_fin_shows_the_handler_what_it_left_and_its_answer_goes_out(backend: iomux::Backend) {
+    let mut el = event_loop(backend);
+    let (server, mut client) = pair();
+    el.add_connection(server, Box::new(Leftover)).unwrap();
+    client.write_all(b"abc").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let got = read_n(&mut el, &client, 6);
+    assert_eq!(got, b"left 3", "{backend}");
+    turn_until(&mut el, "the close", |el| el.connections() == 0);
 }
+on_every_backend!(the_peers_fin_shows_the_handler_what_it_left_and_its_answer_goes_out);
