@@ -8,6 +8,7 @@ mod lab;
 mod load;
 mod pipes;
 mod proto;
+mod reexec;
 mod serve;
 
 /// The result of a subcommand; errors are printed by `main`.

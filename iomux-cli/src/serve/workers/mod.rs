@@ -17,7 +17,6 @@
 //! The blocking, non-blocking and signal-driven models bind a plain
 //! listener of their own and have no way to share one: they are refused.
 
-mod argv;
 mod stats;
 mod supervisor;
 

@@ -18,12 +18,14 @@ use std::time::{Duration, Instant};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 
-use super::argv;
+use crate::reexec;
 use super::stats::Counters;
 use crate::CliResult;
 use crate::serve::model_common::{block, signal_set};
 use crate::serve::{Model, ServeArgs, WorkerSharing, announce};
 
+/// Flags the master acts on; the workers get the resolved `--addr`.
+const MASTER_ONLY: [&str; 3] = ["--workers", "--worker-sharing", "--addr"];
 /// How long the workers get to start, and to exit after a signal.
 const START_WAIT: Duration = Duration::from_secs(30);
 const EXIT_WAIT: Duration = Duration::from_secs(10);
@@ -138,7 +140,7 @@ fn check_model(args: &ServeArgs) -> Result<(), String> {
 /// holds the port while the master lives (`reuseport`).
 fn plan(args: &ServeArgs) -> io::Result<(Plan, Option<OwnedFd>)> {
     let argv: Vec<_> = std::env::args_os().collect();
-    let passed = argv::passed_through(&argv);
+    let passed = reexec::passed_through(&argv, "serve", &MASTER_ONLY, &[]);
     let exe = std::env::current_exe()?;
     match args.worker_sharing {
         WorkerSharing::Reuseport => {
