@@ -43,7 +43,9 @@ pub fn start(addr: SocketAddr, i: usize) -> io::Result<TcpStream> {
             )
         };
         if rc == 0 {
-            let source = Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 1)) + (i % SOURCES as usize) as u32);
+            let source = Ipv4Addr::from(
+                u32::from(Ipv4Addr::new(127, 0, 0, 1)) + (i % SOURCES as usize) as u32,
+            );
             rustix::net::bind(&fd, &SocketAddr::new(source.into(), 0))?;
         }
     }

@@ -231,10 +231,12 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 let allowed = ((now - t0).as_secs_f64() * rate) as usize + 1;
                 while conns.len() < n && conns.len() < allowed && inflight < MAX_INFLIGHT {
                     let token = Token(conns.len());
-                    match connect::start(args.addr, args.source_offset + conns.len()).and_then(|s| {
-                        poller.register(&s, token, Interest::WRITABLE, Mode::Level)?;
-                        Ok(s)
-                    }) {
+                    match connect::start(args.addr, args.source_offset + conns.len()).and_then(
+                        |s| {
+                            poller.register(&s, token, Interest::WRITABLE, Mode::Level)?;
+                            Ok(s)
+                        },
+                    ) {
                         Ok(sock) => {
                             inflight += 1;
                             conns.push(Some(Conn {

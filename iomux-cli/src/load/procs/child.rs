@@ -36,7 +36,9 @@ pub fn ready_then_wait(connected: usize) -> io::Result<()> {
     if line.trim() == "GO" {
         Ok(())
     } else {
-        Err(io::Error::other("the parent of --procs went away before GO"))
+        Err(io::Error::other(
+            "the parent of --procs went away before GO",
+        ))
     }
 }
 

@@ -69,6 +69,9 @@ mod tests {
         assert_eq!(r.lost, Some(2));
         assert!((r.p50_us - 100.0).abs() < 1.0, "p50 {}", r.p50_us);
         assert!((r.max_us - 10_000.0).abs() < 10.0, "max {}", r.max_us);
-        assert!(r.latency_ns.is_empty(), "the merged report carries no buckets");
+        assert!(
+            r.latency_ns.is_empty(),
+            "the merged report carries no buckets"
+        );
     }
 }

@@ -128,9 +128,22 @@ fn spawn(
     let argv: Vec<_> = std::env::args_os().collect();
     let mut child = Command::new(std::env::current_exe()?)
         .arg("load")
-        .args(reexec::passed_through(&argv, "load", &PARENT_ONLY, &PARENT_SWITCHES))
-        .args(["--conns", &conns.to_string(), "--active", &active.to_string()])
-        .args(["--connect-rate", &(args.connect_rate / procs as f64).to_string()])
+        .args(reexec::passed_through(
+            &argv,
+            "load",
+            &PARENT_ONLY,
+            &PARENT_SWITCHES,
+        ))
+        .args([
+            "--conns",
+            &conns.to_string(),
+            "--active",
+            &active.to_string(),
+        ])
+        .args([
+            "--connect-rate",
+            &(args.connect_rate / procs as f64).to_string(),
+        ])
         .args(["--source-offset", &offset.to_string(), "--proc-child"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -189,9 +202,8 @@ fn drive(args: &LoadArgs, clients: &mut [Client], rx: &Receiver<Heard>) -> io::R
         c.stdin.write_all(b"GO\n")?;
         c.stdin.flush()?;
     }
-    let run_bound = Duration::from_secs_f64(
-        args.warmup.max(0.0) + args.duration + 60.0 + n as f64 * 20e-6,
-    );
+    let run_bound =
+        Duration::from_secs_f64(args.warmup.max(0.0) + args.duration + 60.0 + n as f64 * 20e-6);
     let deadline = Instant::now() + run_bound;
     let mut results: Vec<Option<LoadReport>> = (0..procs).map(|_| None).collect();
     while results.iter().any(Option::is_none) {
@@ -225,7 +237,9 @@ fn gone(j: usize, client: &mut Client) -> io::Error {
         .child
         .wait()
         .map_or_else(|e| e.to_string(), |s| s.to_string());
-    io::Error::other(format!("client process {j} ended early ({status}); its error is above"))
+    io::Error::other(format!(
+        "client process {j} ended early ({status}); its error is above"
+    ))
 }
 
 fn kill_all(clients: &mut [Client]) {

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 
-use crate::reexec;
 use super::stats::Counters;
 use crate::CliResult;
+use crate::reexec;
 use crate::serve::model_common::{block, signal_set};
 use crate::serve::{Model, ServeArgs, WorkerSharing, announce};
 
