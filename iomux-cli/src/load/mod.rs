@@ -216,7 +216,10 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
     // Generous: a slow accepter (a thread spawn per connection, a select
     // scan over thousands of fds) paces the connects, and dropped SYNs come
     // back after 1, 3, 7 … s.
-    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + 30.0);
+    // A client process of --procs shares the host with many others: five
+    // minutes of slack (the parent bounds the whole run as well).
+    let slack = if args.proc_child { 300.0 } else { 30.0 };
+    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + slack);
     let (mut inflight, mut connected, mut first_error) = (0usize, 0usize, None::<io::Error>);
     let mut phase_end: Option<(Instant, Instant)> = None; // (window start, window end)
     let mut emit = Some(emit);

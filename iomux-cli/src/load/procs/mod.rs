@@ -181,7 +181,7 @@ fn spawn(
 fn drive(args: &LoadArgs, clients: &mut [Client], rx: &Receiver<Heard>) -> io::Result<LoadReport> {
     let procs = clients.len();
     let n = args.conns;
-    let connect_bound = Duration::from_secs_f64(n as f64 / args.connect_rate + 60.0);
+    let connect_bound = Duration::from_secs_f64(n as f64 / args.connect_rate + 330.0);
     let progress = Progress::new(n as u64, args.progress);
     let mut up = vec![0usize; procs];
     let mut warm = vec![false; procs];
@@ -203,7 +203,7 @@ fn drive(args: &LoadArgs, clients: &mut [Client], rx: &Receiver<Heard>) -> io::R
         c.stdin.flush()?;
     }
     let run_bound =
-        Duration::from_secs_f64(args.warmup.max(0.0) + args.duration + 60.0 + n as f64 * 20e-6);
+        Duration::from_secs_f64(args.warmup.max(0.0) + args.duration + 90.0 + n as f64 * 100e-6);
     let deadline = Instant::now() + run_bound;
     let mut results: Vec<Option<LoadReport>> = (0..procs).map(|_| None).collect();
     while results.iter().any(Option::is_none) {
