@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A big multi-process run: `iomux serve --workers W` (epoll, echo) pinned to
-# CPU 0 and `iomux load --procs P --conns N --active K` pinned to CPU 1, with
+# CPU 1 and `iomux load --procs P --conns N --active K` pinned to CPU 0 (as
+# in the other benchmarks), with
 # /proc/meminfo and /proc/net/sockstat sampled before and while the
 # connections are up (the peak of a 1 s sampler).
 #
@@ -19,7 +20,7 @@ OUT=$(mktemp -d)
 mem() { awk '/^(MemAvailable|Slab|SUnreclaim):/ {printf "%s %d kB  ", $1, $2}' /proc/meminfo; \
         awk '/^TCP:/ {printf "TCP inuse %d mem %d pages", $3, $11}' /proc/net/sockstat; echo; }
 echo "before:  $(mem)"
-taskset -c 0 "$BIN" serve --workers "$W" --model epoll --proto echo --addr 127.0.0.1:0 \
+taskset -c 1 "$BIN" serve --workers "$W" --model epoll --proto echo --addr 127.0.0.1:0 \
     >"$OUT/serve.out" 2>"$OUT/serve.err" &
 SERVE=$!
 for _ in $(seq 300); do grep -q '^listening on' "$OUT/serve.out" && break; sleep 0.1; done
@@ -31,7 +32,7 @@ ADDR=$(sed -n 's/^listening on //p' "$OUT/serve.out")
   done ) >"$OUT/samples" &
 SAMPLER=$!
 start=$(date +%s.%N)
-taskset -c 1 "$BIN" load --addr "$ADDR" --proto echo --procs "$P" --conns "$N" --active "$K" \
+taskset -c 0 "$BIN" load --addr "$ADDR" --proto echo --procs "$P" --conns "$N" --active "$K" \
     --connect-rate 30000 --warmup 2 --duration 10 --progress 2>"$OUT/load.err" | tee "$OUT/load.out"
 end=$(date +%s.%N)
 kill "$SAMPLER"
