@@ -33,7 +33,7 @@ ADDR=$(sed -n 's/^listening on //p' "$OUT/serve.out")
 SAMPLER=$!
 start=$(date +%s.%N)
 taskset -c 0 "$BIN" load --addr "$ADDR" --proto echo --procs "$P" --conns "$N" --active "$K" \
-    --connect-rate 30000 --warmup 2 --duration 10 --progress 2>"$OUT/load.err" | tee "$OUT/load.out"
+    --connect-rate 30000 --warmup 2 --duration 10 --progress 2>"$OUT/load.err" | tee "$OUT/load.out" || echo "load failed: $(tail -1 "$OUT/load.err")"
 end=$(date +%s.%N)
 kill "$SAMPLER"
 echo "peak:    $(sort -n "$OUT/samples" | tail -1 | cut -d' ' -f2-)"

@@ -127,8 +127,7 @@ pub fn run(args: LoadArgs) -> CliResult {
         return procs::run(&args, p);
     }
     if args.proc_child {
-        let report = generate(&args, |_| {})?;
-        procs::child::print_result(&report);
+        generate(&args, |_| {})?;
         return Ok(());
     }
     match args.engine {
@@ -400,6 +399,11 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
         procs::child::check_idle(&poller, &mut conns, &mut events, &mut c.report)?;
     } else if args.proc_child {
         c.report.lost = Some(c.report.closed);
+    }
+    if args.proc_child {
+        // Before the connections close: closing thousands takes a while,
+        // and the parent need not wait for it.
+        procs::child::print_result(&c.report);
     }
     if args.marks {
         // The lab samples the server with every connection still open, and

@@ -54,6 +54,9 @@ pub struct LoadReport {
     /// the server closed or reset during the run (`--procs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost: Option<u64>,
+    /// Seconds the alive check took (the slowest process's, `--procs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_s: Option<f64>,
     /// The window's latency histogram, as (nanoseconds, count) pairs: what a
     /// child of `--procs` hands its parent to merge.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -119,8 +122,9 @@ impl LoadReport {
             _ => String::new(),
         } + &match (self.procs, self.idle_checked, self.lost) {
             (Some(procs), checked, Some(lost)) => format!(
-                "\n{procs} client processes; idle connections checked alive {}; lost {lost}",
-                checked.map_or("no (http)".into(), |n| n.to_string())
+                "\n{procs} client processes; idle connections checked alive {} in {:.1} s; lost {lost}",
+                checked.map_or("no (http)".into(), |n| n.to_string()),
+                self.check_s.unwrap_or(0.0)
             ),
             _ => String::new(),
         }

@@ -26,6 +26,7 @@ pub fn merge(children: &[LoadReport]) -> LoadReport {
         r.active += c.active;
         r.connect_s = r.connect_s.max(c.connect_s);
         r.duration_s = r.duration_s.max(c.duration_s);
+        r.check_s = r.check_s.into_iter().chain(c.check_s).reduce(f64::max);
         r.lost = r.lost.zip(c.lost).map(|(a, b)| a + b);
         r.idle_checked = r.idle_checked.zip(c.idle_checked).map(|(a, b)| a + b);
     }

@@ -91,9 +91,6 @@ pub fn run(args: &LoadArgs, procs: usize) -> CliResult {
         kill_all(&mut clients);
     }
     let report = result?;
-    for c in &mut clients {
-        let _ = c.child.wait();
-    }
     let line = if args.json {
         serde_json::to_string(&report).expect("a report serialises")
     } else {
@@ -102,6 +99,21 @@ pub fn run(args: &LoadArgs, procs: usize) -> CliResult {
     let mut out = io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()?;
+    drop(out);
+    // The children close their connections after their results: bounded,
+    // as everything else.
+    let end = Instant::now() + Duration::from_secs(120);
+    for j in 0..clients.len() {
+        while clients[j].child.try_wait()?.is_none() {
+            if Instant::now() > end {
+                kill_all(&mut clients);
+                return Err(
+                    "client processes still closing connections after 120 s: killed".into(),
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     Ok(())
 }
 
@@ -202,8 +214,9 @@ fn drive(args: &LoadArgs, clients: &mut [Client], rx: &Receiver<Heard>) -> io::R
         c.stdin.write_all(b"GO\n")?;
         c.stdin.flush()?;
     }
-    let run_bound =
-        Duration::from_secs_f64(args.warmup.max(0.0) + args.duration + 90.0 + n as f64 * 100e-6);
+    let window = Duration::from_secs_f64(args.warmup.max(0.0) + args.duration);
+    let per_proc = n.div_ceil(procs) as u64;
+    let run_bound = window + child::check_bound(per_proc) + Duration::from_secs(60);
     let deadline = Instant::now() + run_bound;
     let mut results: Vec<Option<LoadReport>> = (0..procs).map(|_| None).collect();
     while results.iter().any(Option::is_none) {
