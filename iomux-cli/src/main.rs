@@ -9,6 +9,7 @@ mod load;
 mod logger;
 mod pipes;
 mod proto;
+mod reexec;
 mod serve;
 mod soak;
 

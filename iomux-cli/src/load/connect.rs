@@ -7,16 +7,19 @@ use std::os::fd::AsRawFd;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-/// Loopback source addresses the connections are spread over.
-const SOURCES: u8 = 16;
+/// Loopback source addresses the connections are spread over: 127.0.0.1
+/// onwards. Each (source, server address) pair has ~28,000 ephemeral
+/// ports; 256 sources leave a million connections to one server port at
+/// ~4,000 a source, where a port is found at once.
+const SOURCES: u32 = 256;
 
 /// Starts connection number `i` to `addr`.
 ///
-/// To a 127.x address, connections leave from 127.0.0.1 … 127.0.0.16 in
+/// To a 127.x address, connections leave from 127.0.0.1 … 127.0.1.0 in
 /// turn. From one source to one server, Linux has ~28,000 ephemeral ports
 /// and tries the even half first: past ~14,000 connections every connect
 /// scans thousands of taken ports, and 19,000 connections take tens of
-/// seconds. Spread over 16 sources, each port is free again for each source.
+/// seconds. Spread over 256 sources, each port is free again for each source.
 /// The port itself is still chosen at connect (IP_BIND_ADDRESS_NO_PORT).
 pub fn start(addr: SocketAddr, i: usize) -> io::Result<TcpStream> {
     let family = match addr {
@@ -40,7 +43,9 @@ pub fn start(addr: SocketAddr, i: usize) -> io::Result<TcpStream> {
             )
         };
         if rc == 0 {
-            let source = Ipv4Addr::new(127, 0, 0, 1 + (i % SOURCES as usize) as u8);
+            let source = Ipv4Addr::from(
+                u32::from(Ipv4Addr::new(127, 0, 0, 1)) + (i % SOURCES as usize) as u32,
+            );
             rustix::net::bind(&fd, &SocketAddr::new(source.into(), 0))?;
         }
     }

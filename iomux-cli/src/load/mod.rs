@@ -18,6 +18,7 @@ use crate::proto::Proto;
 
 mod connect;
 mod exchange;
+mod procs;
 mod report;
 mod responses;
 mod uring_engine;
@@ -83,6 +84,22 @@ pub struct LoadArgs {
     /// With `--marks`: seconds of the counting phase after the window.
     #[arg(long, hide = true, default_value_t = 0.0, value_parser = crate::args::seconds)]
     pub count: f64,
+    /// Client processes to spread the connections over (each may hold
+    /// fewer than RLIMIT_NOFILE); their results are merged into one, and
+    /// the idle connections are checked alive at the end (echo).
+    #[arg(long, value_parser = crate::args::at_least_one)]
+    pub procs: Option<usize>,
+    /// With --procs: show the connect progress on stderr even when it is
+    /// not a terminal (a line a second).
+    #[arg(long)]
+    pub progress: bool,
+    /// Set by the parent of --procs in each client process it starts.
+    #[arg(long, hide = true)]
+    pub proc_child: bool,
+    /// The index of this process's first connection among all of --procs
+    /// (source addresses go round from there).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub source_offset: usize,
 }
 
 /// The machinery `iomux load` drives its connections with.
@@ -106,6 +123,13 @@ pub fn run(args: LoadArgs) -> CliResult {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
+    if let Some(p) = args.procs {
+        return procs::run(&args, p);
+    }
+    if args.proc_child {
+        generate(&args, |_| {})?;
+        return Ok(());
+    }
     match args.engine {
         Engine::Poller if args.pipeline > 1 || args.rate.is_some() => {
             return Err("--pipeline above 1 and --rate need --engine uring".into());
@@ -191,12 +215,16 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
     // Generous: a slow accepter (a thread spawn per connection, a select
     // scan over thousands of fds) paces the connects, and dropped SYNs come
     // back after 1, 3, 7 … s.
-    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + 30.0);
+    // A client process of --procs shares the host with many others: five
+    // minutes of slack (the parent bounds the whole run as well).
+    let slack = if args.proc_child { 300.0 } else { 30.0 };
+    let connect_deadline = t0 + Duration::from_secs_f64(n as f64 / rate + slack);
     let (mut inflight, mut connected, mut first_error) = (0usize, 0usize, None::<io::Error>);
     let mut phase_end: Option<(Instant, Instant)> = None; // (window start, window end)
     let mut emit = Some(emit);
     let count = if args.marks { args.count.max(0.0) } else { 0.0 };
     let mut count_end: Option<Instant> = None;
+    let mut last_progress = None;
 
     loop {
         let now = Instant::now();
@@ -205,10 +233,12 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 let allowed = ((now - t0).as_secs_f64() * rate) as usize + 1;
                 while conns.len() < n && conns.len() < allowed && inflight < MAX_INFLIGHT {
                     let token = Token(conns.len());
-                    match connect::start(args.addr, conns.len()).and_then(|s| {
-                        poller.register(&s, token, Interest::WRITABLE, Mode::Level)?;
-                        Ok(s)
-                    }) {
+                    match connect::start(args.addr, args.source_offset + conns.len()).and_then(
+                        |s| {
+                            poller.register(&s, token, Interest::WRITABLE, Mode::Level)?;
+                            Ok(s)
+                        },
+                    ) {
                         Ok(sock) => {
                             inflight += 1;
                             conns.push(Some(Conn {
@@ -226,6 +256,9 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                             conns.push(None);
                         }
                     }
+                }
+                if args.proc_child {
+                    procs::child::progress(&mut last_progress, connected);
                 }
                 let settled = conns.len() == n && inflight == 0;
                 if settled || now >= connect_deadline {
@@ -245,6 +278,13 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                         )));
                     }
                     c.report.connect_s = (now - t0).as_secs_f64();
+                    let now = if args.proc_child {
+                        // The windows of all the processes open together.
+                        procs::child::ready_then_wait(connected)?;
+                        Instant::now()
+                    } else {
+                        now
+                    };
                     let start = now + Duration::from_secs_f64(args.warmup.max(0.0));
                     phase_end = Some((
                         start,
@@ -265,6 +305,9 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 }
                 if now >= end && count_end.is_none() {
                     finish(&mut c, start, end);
+                    if args.proc_child {
+                        c.report.latency_ns = report::buckets(&c.hist);
+                    }
                     if let Some(emit) = emit.take() {
                         emit(&c.report);
                     }
@@ -305,7 +348,7 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 Outcome::Open => {}
                 Outcome::Reconnect => {
                     let _ = poller.deregister(&conn.sock);
-                    let fresh = connect::start(args.addr, i).and_then(|s| {
+                    let fresh = connect::start(args.addr, args.source_offset + i).and_then(|s| {
                         poller.register(&s, Token(i), Interest::WRITABLE, Mode::Level)?;
                         Ok(s)
                     });
@@ -351,6 +394,16 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 }
             }
         }
+    }
+    if args.proc_child && args.proto == Proto::Echo {
+        procs::child::check_idle(&poller, &mut conns, &mut events, &mut c.report)?;
+    } else if args.proc_child {
+        c.report.lost = Some(c.report.closed);
+    }
+    if args.proc_child {
+        // Before the connections close: closing thousands takes a while,
+        // and the parent need not wait for it.
+        procs::child::print_result(&c.report);
     }
     if args.marks {
         // The lab samples the server with every connection still open, and

@@ -43,6 +43,38 @@ pub struct LoadReport {
     /// `io_uring_enter` calls per request in the window (`--engine uring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enters_per_req: Option<f64>,
+    /// Client processes whose results were merged (`--procs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procs: Option<usize>,
+    /// Idle connections checked alive at the end, one echoed byte each
+    /// (`--procs`, echo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_checked: Option<u64>,
+    /// Connections lost: idle ones that failed the alive check, plus those
+    /// the server closed or reset during the run (`--procs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+    /// Seconds the alive check took (the slowest process's, `--procs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_s: Option<f64>,
+    /// The window's latency histogram, as (nanoseconds, count) pairs: what a
+    /// child of `--procs` hands its parent to merge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_ns: Vec<(u64, u64)>,
+}
+
+/// The recorded values of `h` with their counts.
+pub fn buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
+/// Adds `buckets` (from [`buckets`]) into `h`.
+pub fn add_buckets(h: &mut Histogram<u64>, buckets: &[(u64, u64)]) {
+    for &(value, count) in buckets {
+        h.saturating_record_n(value.max(1), count);
+    }
 }
 
 /// A latency histogram in nanoseconds, 3 significant digits, up to a minute.
@@ -87,6 +119,13 @@ impl LoadReport {
             (Some(cpu), Some(enters)) => {
                 format!("\nclient CPU {cpu:.3} µs/request, {enters:.3} io_uring_enter/request")
             }
+            _ => String::new(),
+        } + &match (self.procs, self.idle_checked, self.lost) {
+            (Some(procs), checked, Some(lost)) => format!(
+                "\n{procs} client processes; idle connections checked alive {} in {:.1} s; lost {lost}",
+                checked.map_or("no (http)".into(), |n| n.to_string()),
+                self.check_s.unwrap_or(0.0)
+            ),
             _ => String::new(),
         }
     }

@@ -18,6 +18,7 @@ mod model_common;
 mod nonblocking;
 mod sigio;
 mod small_thread;
+mod workers;
 
 /// The I/O model a server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -58,6 +59,16 @@ pub enum SharingArg {
     Exclusive,
     /// One listener on the first loop, which hands connections out in turn.
     RoundRobin,
+}
+
+/// How the processes of `--workers P` share the address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WorkerSharing {
+    /// One SO_REUSEPORT listener per worker; the kernel spreads connections.
+    Reuseport,
+    /// One listener, opened by the master and inherited by every worker,
+    /// registered with EPOLLEXCLUSIVE (epoll).
+    Exclusive,
 }
 
 /// Arguments of `iomux serve`.
@@ -111,6 +122,21 @@ pub struct ServeArgs {
     /// 0 (the default): wait as soon as the work is done.
     #[arg(long, default_value = "0", value_parser = crate::args::duration)]
     pub collect_interval: Duration,
+    /// Worker processes under a master that restarts them and forwards
+    /// SIGINT/SIGTERM (select, poll, epoll, uring); `--threads` applies
+    /// inside each worker.
+    #[arg(long, value_parser = crate::args::at_least_one)]
+    pub workers: Option<usize>,
+    /// How the processes of --workers share the address.
+    #[arg(long, value_enum, default_value = "reuseport")]
+    pub worker_sharing: WorkerSharing,
+    /// Set by the master of --workers in each worker it starts.
+    #[arg(long, hide = true)]
+    pub worker_index: Option<usize>,
+    /// Set by the master of `--worker-sharing exclusive`: the inherited
+    /// listener's fd.
+    #[arg(long, hide = true)]
+    pub listen_fd: Option<i32>,
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
     pub nofile: Option<u64>,
@@ -151,6 +177,12 @@ pub fn announce(addr: SocketAddr) -> std::io::Result<()> {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> CliResult {
+    if let Some(n) = args.workers {
+        return workers::supervise(&args, n);
+    }
+    if args.worker_index.is_some() {
+        workers::become_worker()?;
+    }
     if let Some(n) = args.nofile {
         lower_nofile(n)?;
     }

@@ -1,7 +1,7 @@
 //! `iomux serve --model select|poll|epoll`: the reactor's `LoopGroup`,
 //! one event loop per thread, over the chosen Poller backend.
 
-use iomux::reactor::{Config, LoopGroup, Sharing};
+use iomux::reactor::{Config, Sharing};
 use iomux::{Backend, Mode};
 
 use super::shutdown::Shutdown;
@@ -44,7 +44,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         SharingArg::Exclusive => Sharing::Exclusive,
         SharingArg::RoundRobin => Sharing::RoundRobin,
     };
-    let group = LoopGroup::bind_with(args.addr, args.threads, cfg, factory, sharing)?;
+    let group = super::workers::loop_group(args, cfg, factory, sharing)?;
     super::announce(group.local_addr())?;
     let handles = group.handles().to_vec();
     shutdown.on_signal(move || {

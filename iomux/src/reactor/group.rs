@@ -59,6 +59,20 @@ impl LoopGroup {
         factory: HandlerFactory,
         sharing: Sharing,
     ) -> io::Result<LoopGroup> {
+        LoopGroup::with_listener(bind_reuseport(addr)?, threads, cfg, factory, sharing)
+    }
+
+    /// Like [`bind_with`](Self::bind_with), on a listener opened elsewhere
+    /// (inherited from a parent process, say): the first loop serves it,
+    /// and the others share it as `sharing` says (with `ReusePort`, it must
+    /// have been bound with SO_REUSEPORT).
+    pub fn with_listener(
+        first: TcpListener,
+        threads: usize,
+        cfg: Config,
+        factory: HandlerFactory,
+        sharing: Sharing,
+    ) -> io::Result<LoopGroup> {
         if sharing == Sharing::Exclusive && !cfg.backend.supports_exclusive() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -68,7 +82,7 @@ impl LoopGroup {
                 ),
             ));
         }
-        let first = bind_reuseport(addr)?;
+        first.set_nonblocking(true)?;
         let addr = first.local_addr()?;
         let threads = threads.max(1);
         let mut group = LoopGroup {
