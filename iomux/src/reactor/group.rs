@@ -5,7 +5,7 @@
 //! the first loop dealing connections out round-robin.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 

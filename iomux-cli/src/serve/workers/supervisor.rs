@@ -21,7 +21,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use super::stats::Counters;
 use crate::CliResult;
 use crate::reexec;
-use crate::serve::model_common::{block, signal_set};
+use crate::serve::shutdown::{block, signal_set};
 use crate::serve::{Model, ServeArgs, WorkerSharing, announce};
 
 /// Flags the master acts on; the workers get the resolved `--addr`.
