@@ -155,9 +155,12 @@ impl Cursor {
                     len: self.len,
                 };
             }
-            let line = &buf[self.pos..nl - 1];
-            // Folded lines (obs-fold) and lines without a colon are malformed.
-            if line[0] == b' ' || line[0] == b'\t' || !line.contains(&b':') {
+            // A trailer is a field line with the head's grammar (RFC 9112
+            // §7.1.2): httparse judges it as it judges header lines, which
+            // refuses folded lines (obs-fold), a missing colon, a name that
+            // is not a token, control bytes in the value.
+            let mut slot = [httparse::EMPTY_HEADER; 1];
+            if httparse::parse_headers(&buf[self.pos..=nl], &mut slot).is_err() {
                 return Chunks::Bad;
             }
             self.pos = nl + 1;
@@ -217,6 +220,9 @@ mod tests {
             b"3\x01\r\n",
             b"0\r\n folded\r\n\r\n",
             b"0\r\nnocolon\r\n\r\n",
+            b"0\r\n,-T: 1\r\n\r\n",
+            b"0\r\nX : 1\r\n\r\n",
+            b"0\r\nX: a\x7fb\r\n\r\n",
         ] {
             assert_eq!(
                 decode(bad).0,
