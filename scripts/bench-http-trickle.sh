@@ -11,7 +11,8 @@
 # With several binaries (e.g. one built from an older commit, then this
 # one), each runs in turn with the same client; rows are labelled by
 # position (bin1, bin2, ...). Server on CPU 0, client on CPU 1.
-# Environment: BODY_KIB, HEAD_KIB (comma lists), BODY_PIECE (bytes).
+# Environment: BODY_KIB, HEAD_KIB (comma lists, empty to skip), BODY_PIECE
+# (bytes), MAX_HEADER_BYTES (the server's limit; raise it for heads over 64 KiB).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench-lib.sh
@@ -30,7 +31,7 @@ for i in "${!bins[@]}"; do
     # Port 0 and the port the server reports: a port picked beforehand can
     # be taken meanwhile on a busy host.
     (pin 0 "$bin" serve --model epoll --proto http --addr 127.0.0.1:0 \
-        --max-header-bytes $((72 * 1024)) --max-body-bytes $((1100 * 1024)) \
+        --max-header-bytes "${MAX_HEADER_BYTES:-$((72 * 1024))}" --max-body-bytes $((1100 * 1024)) \
         --header-timeout 600s >"$WORK/server.out") &
     SERVER_PID=$!
     port=""
@@ -42,8 +43,8 @@ for i in "${!bins[@]}"; do
     [[ -n $port ]] || { echo "server did not report its port" >&2; exit 1; }
     echo "# bin$((i + 1)) = $bin" >&2
     (pin 1 python3 "$here/http-trickle-client.py" --port "$port" --pid "$SERVER_PID" \
-        --label "bin$((i + 1))" --body-kib "${BODY_KIB:-128,256,512,1024}" \
-        --head-kib "${HEAD_KIB:-8,16,32,64}" --body-piece "${BODY_PIECE:-4096}") |
+        --label "bin$((i + 1))" --body-kib "${BODY_KIB-128,256,512,1024}" \
+        --head-kib "${HEAD_KIB-8,16,32,64}" --body-piece "${BODY_PIECE:-4096}") |
         if [[ $header == 1 ]]; then cat; else tail -n +2; fi
     header=0
     kill "$SERVER_PID"

@@ -5,6 +5,9 @@
 //! so pipelined answers leave in one write. A refused request gets its
 //! status and `Connection: close`; whatever follows it in the input is
 //! dropped unparsed, so a request smuggled behind bad framing never runs.
+//!
+//! The fuzz crate (`fuzz/`) compiles this module by path: it may use only
+//! `crate::proto::Limits`, iomux and httparse from outside itself.
 
 mod chunked;
 mod head;

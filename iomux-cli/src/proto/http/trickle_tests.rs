@@ -25,8 +25,11 @@ fn whole(limits: Limits, input: &[u8]) -> (Vec<u8>, Action) {
     (out, action)
 }
 
+/// The status of the first answer, or "none".
 fn status(out: &[u8]) -> &str {
-    std::str::from_utf8(&out[9..12]).unwrap()
+    out.get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .unwrap_or("none")
 }
 
 fn big() -> Limits {
