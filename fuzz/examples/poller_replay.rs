@@ -22,7 +22,9 @@ fn main() {
         let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
         let mut rng = Rng::from_bytes(b"poller");
         for i in 0..n {
-            let ops: Vec<u8> = (0..2 * (1 + rng.below(40))).map(|_| rng.below(256) as u8).collect();
+            let ops: Vec<u8> = (0..2 * (1 + rng.below(40)))
+                .map(|_| rng.below(256) as u8)
+                .collect();
             eprintln!("sequence {i}: {ops:?}");
             run_all(&ops);
         }

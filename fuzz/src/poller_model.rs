@@ -179,7 +179,9 @@ impl Run {
         let Some(fd) = self.slots[slot].fds[which].as_mut() else {
             return;
         };
-        let got = self.poller.register(&*fd.sock, Token(reg.token), interest, mode);
+        let got = self
+            .poller
+            .register(&*fd.sock, Token(reg.token), interest, mode);
         self.tainted.remove(&fd.sock.as_raw_fd());
         match (&fd.reg, got) {
             (None, Ok(())) => fd.reg = Some(reg),
@@ -197,7 +199,9 @@ impl Run {
         let Some(fd) = self.slots[slot].fds[which].as_mut() else {
             return;
         };
-        let got = self.poller.modify(&*fd.sock, Token(reg.token), interest, mode);
+        let got = self
+            .poller
+            .modify(&*fd.sock, Token(reg.token), interest, mode);
         let tainted = self.tainted.contains(&fd.sock.as_raw_fd());
         match (&fd.reg, got) {
             (Some(_), Ok(())) => fd.reg = Some(reg),
@@ -245,12 +249,15 @@ impl Run {
         fd.reg = Some(reg);
         let sock = Arc::clone(&fd.sock);
         let poller = self.poller.clone();
-        let other = std::thread::spawn(move || {
-            poller.register(&*sock, Token(reg.token), interest, mode)
-        });
+        let other =
+            std::thread::spawn(move || poller.register(&*sock, Token(reg.token), interest, mode));
         self.must_wait();
         let got = other.join().expect("registering thread panicked");
-        assert!(got.is_ok(), "{}: register from another thread: {got:?}", self.backend);
+        assert!(
+            got.is_ok(),
+            "{}: register from another thread: {got:?}",
+            self.backend
+        );
     }
 
     /// Deregistration from a second thread while this one waits; the
@@ -267,7 +274,11 @@ impl Run {
         let other = std::thread::spawn(move || poller.deregister(&*sock));
         let _ = self.wait(Duration::from_millis(1));
         let got = other.join().expect("deregistering thread panicked");
-        assert!(got.is_ok(), "{}: deregister from another thread: {got:?}", self.backend);
+        assert!(
+            got.is_ok(),
+            "{}: deregister from another thread: {got:?}",
+            self.backend
+        );
         if let Some(fd) = self.slots[slot].fds[which].as_mut()
             && fd.reg.is_some_and(|r| r.token == reg.token)
         {
@@ -317,7 +328,10 @@ impl Run {
     }
 
     fn close(&mut self, slot: usize, which: usize) {
-        if self.slots[slot].fds[which].as_ref().is_some_and(|fd| fd.reg.is_some()) {
+        if self.slots[slot].fds[which]
+            .as_ref()
+            .is_some_and(|fd| fd.reg.is_some())
+        {
             self.deregister(slot, which);
         }
         self.slots[slot].fds[which] = None;
@@ -325,8 +339,8 @@ impl Run {
 
     /// Closes an fd without deregistering it, when it is the only fd of
     /// its socket (with a dup open, epoll keeps reporting the closed fd:
-    /// the shared-file trap, outside this model). One wait follows, so
-    /// that poll and select notice it before the number is reused.
+    /// the shared-file trap, outside this model). Waits follow, so that
+    /// the poller notices before the number is reused.
     fn close_behind(&mut self, slot: usize, which: usize) {
         let s = &mut self.slots[slot];
         if s.fds[1 - which].is_some() {
@@ -336,12 +350,29 @@ impl Run {
             return;
         };
         if let Some(reg) = fd.reg {
-            let left = if self.backend.pins_registered_files() { 2 } else { 1 };
+            let left = if self.backend.pins_registered_files() {
+                2
+            } else {
+                1
+            };
             self.ghosts.insert(reg.token, Ghost { left });
             self.tainted.insert(fd.sock.as_raw_fd());
         }
         drop(fd);
-        let _ = self.wait(Duration::ZERO);
+        // Poll and select see the closed number at the next wait. io_uring
+        // sees it when it next submits a poll for it: a level registration
+        // whose poll completes in the first wait is re-armed in the second,
+        // which fails with EBADF. Before that, the number must not be
+        // reused, or the re-armed poll would watch the new file under the
+        // old token (the hazard of every fd-number API).
+        let waits = if self.backend.pins_registered_files() {
+            2
+        } else {
+            1
+        };
+        for _ in 0..waits {
+            let _ = self.wait(Duration::ZERO);
+        }
     }
 
     fn reopen(&mut self, slot: usize) {
@@ -409,7 +440,10 @@ impl Run {
         let token = e.token().0;
         let backend = self.backend;
         if let Some(ghost) = self.ghosts.get_mut(&token) {
-            assert!(ghost.left > 0, "{backend}: closed fd reported too often: {e:?}");
+            assert!(
+                ghost.left > 0,
+                "{backend}: closed fd reported too often: {e:?}"
+            );
             assert!(
                 e.is_error() || backend.pins_registered_files(),
                 "{backend}: a closed fd may only report an error: {e:?}"
