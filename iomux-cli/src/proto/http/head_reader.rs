@@ -19,7 +19,7 @@
 use std::mem::MaybeUninit;
 
 use super::head::{self, Head};
-use super::head_scan::{Found, HeadScan};
+use super::head_scan::{Found, HeadScan, request_line_start};
 use super::response::Refusal;
 use crate::proto::Limits;
 
@@ -109,7 +109,9 @@ impl HeadReader {
         if self.scan.scanned() == 0
             && let Parsed::Complete(judged, n) = parse(buf, limits)
         {
-            let line_fits = buf[..n.min(line_max.saturating_add(1))].contains(&b'\n');
+            // The request line's LF, not that of an empty line before it.
+            let from = request_line_start(buf).min(n);
+            let line_fits = buf[from..n.min(line_max.saturating_add(1)).max(from)].contains(&b'\n');
             if n <= head_max && line_fits {
                 return judged.map(|h| Some((h, n)));
             }

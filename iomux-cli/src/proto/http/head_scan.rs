@@ -21,6 +21,19 @@ enum At {
     LineStartCr,
 }
 
+/// Where the request line proper begins: after the empty lines (LF or
+/// CRLF) that may come before it, as the scan and httparse skip them.
+pub(super) fn request_line_start(buf: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match buf.get(i..) {
+            Some([b'\n', ..]) => i += 1,
+            Some([b'\r', b'\n', ..]) => i += 2,
+            _ => return i,
+        }
+    }
+}
+
 /// What the scan found next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Found {

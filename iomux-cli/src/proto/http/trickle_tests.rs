@@ -88,7 +88,7 @@ fn refusals_at_the_limits_do_not_depend_on_reads() {
         max_headers: 2,
         ..Limits::default()
     };
-    let cases: [(&[u8], &str); 6] = [
+    let cases: [(&[u8], &str); 7] = [
         // Past the head limit, then garbage: the limit came first.
         (b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x01\r\n\r\n", "431"),
         // Garbage before the limit.
@@ -99,6 +99,10 @@ fn refusals_at_the_limits_do_not_depend_on_reads() {
         // A third header beyond two slots, malformed or not.
         (b"GET / HTTP/1.1\r\nHost: a\r\nA: b\r\nC: d\r\n\r\n", "431"),
         (b"GET / HTTP/1.1\r\nHost: a\r\nA: b\r\nC d\r\n\r\n", "400"),
+        // An empty line before a request line that is too long (a long
+        // method, a short target): the LF that counts is the request
+        // line's, not the empty line's (found by http_framing).
+        (b"\r\nGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG / HTTP/1.1\r\nHost: a\r\n\r\n", "414"),
     ];
     for (input, want) in cases {
         let text = String::from_utf8_lossy(input);
