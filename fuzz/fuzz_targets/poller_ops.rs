@@ -8,7 +8,13 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|ops: &[u8]| {
     for backend in Backend::ALL {
-        let mut run = Run::new(backend).unwrap_or_else(|e| panic!("{backend}: no poller: {e}"));
+        let mut run = match Run::new(backend) {
+            Ok(run) => run,
+            // io_uring frees a ring's memory after the ring is closed, so a
+            // ring per input can exhaust it on a busy host: not a finding.
+            Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => continue,
+            Err(e) => panic!("{backend}: no poller: {e}"),
+        };
         run.run(ops);
     }
 });
