@@ -10,8 +10,8 @@
 //! - register / modify / deregister succeed or fail (`AlreadyExists`,
 //!   `NotFound`) as the interest set says;
 //! - every event carries a current token, or that of an fd closed behind
-//!   the poller's back (at most one event, an error; io_uring, which pins
-//!   the file, at most two);
+//!   the poller's back (at most one event, an error; on io_uring, which
+//!   pins the file, any until the number is registered again);
 //! - a level registration for reading on a readable socket is reported
 //!   (within a bounded wait), and so is an armed oneshot or a fresh edge;
 //! - a oneshot registration reports once; a read-only edge registration
@@ -83,9 +83,10 @@ impl Slot {
 }
 
 /// A token of an fd closed behind the poller's back: how many more events
-/// it may still bring.
+/// it may still bring, and the fd number it had.
 struct Ghost {
     left: u32,
+    fd: i32,
 }
 
 /// The model and the real poller, side by side.
@@ -182,9 +183,15 @@ impl Run {
         let got = self
             .poller
             .register(&*fd.sock, Token(reg.token), interest, mode);
-        self.tainted.remove(&fd.sock.as_raw_fd());
+        let raw = fd.sock.as_raw_fd();
+        self.tainted.remove(&raw);
         match (&fd.reg, got) {
-            (None, Ok(())) => fd.reg = Some(reg),
+            (None, Ok(())) => {
+                fd.reg = Some(reg);
+                // The number is registered again: the stale registration
+                // is replaced, its token must never come again.
+                self.ghosts.retain(|_, g| g.fd != raw);
+            }
             (Some(_), Err(e)) if e.kind() == ErrorKind::AlreadyExists => {}
             (had, got) => panic!(
                 "{}: register with {had:?} registered gave {got:?}",
@@ -258,6 +265,10 @@ impl Run {
             "{}: register from another thread: {got:?}",
             self.backend
         );
+        let raw = self.slots[slot].fds[which]
+            .as_ref()
+            .map(|fd| fd.sock.as_raw_fd());
+        self.ghosts.retain(|_, g| Some(g.fd) != raw);
     }
 
     /// Deregistration from a second thread while this one waits; the
@@ -350,13 +361,20 @@ impl Run {
             return;
         };
         if let Some(reg) = fd.reg {
+            // io_uring keeps the old poll on the pinned file (its peer's
+            // close completes it) and re-arms a level one on the number,
+            // which may name another file by then: events under the old
+            // token, any number, until the number is registered again
+            // (documented: deregister before closing). Elsewhere at most
+            // one, an error.
             let left = if self.backend.pins_registered_files() {
-                2
+                u32::MAX
             } else {
                 1
             };
-            self.ghosts.insert(reg.token, Ghost { left });
-            self.tainted.insert(fd.sock.as_raw_fd());
+            let raw = fd.sock.as_raw_fd();
+            self.ghosts.insert(reg.token, Ghost { left, fd: raw });
+            self.tainted.insert(raw);
         }
         drop(fd);
         // Poll and select see the closed number at the next wait. io_uring
