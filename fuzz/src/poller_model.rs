@@ -256,7 +256,7 @@ impl Run {
         let Some(fd) = self.slots[slot].fds[which].as_mut() else {
             return;
         };
-        if fd.reg.is_some() || self.tainted.remove(&fd.sock.as_raw_fd()) {
+        if fd.reg.is_some() || self.tainted.contains(&fd.sock.as_raw_fd()) {
             return; // the error paths are covered by `register`
         }
         fd.reg = Some(reg);
