@@ -33,8 +33,8 @@
 //! again, so it takes effect in that wait. The waiter thus owns the requests
 //! it submits, and the kernel runs their completion work in the thread that
 //! is asleep in `io_uring_enter` anyway. (Requests of a registering thread
-//! that has since exited keep working: the kernel completes them from a
-//! fallback worker.)
+//! that has since exited are ended by the kernel with ECANCELED; the next
+//! wait arms them again, oneshots included.)
 //!
 //! **Timeouts** go to `io_uring_enter` itself (IORING_ENTER_EXT_ARG) as a
 //! nanosecond timespec: sub-millisecond timeouts are honoured.
@@ -271,11 +271,11 @@ impl UringSys {
             flags::INVALID
         } else if res == -libc::ECANCELED {
             // Not ours (ours carry an old sequence number): the kernel ended
-            // it, e.g. when the submitting thread exec'd. Arm it again.
-            r.in_flight = false;
-            if !r.queued {
-                r.queued = true;
-                st.rearm.push(fd as RawFd);
+            // it, e.g. when the submitting thread exited or exec'd. Arm it
+            // again, a oneshot too: it never fired, and the re-arm list
+            // skips oneshots (those are re-armed by `modify` only).
+            if r.registered {
+                st.pending.push(r.arm(fd as RawFd));
             }
             return;
         } else {

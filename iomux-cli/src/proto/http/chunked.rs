@@ -20,15 +20,27 @@ pub(super) enum Chunks {
     TooLarge,
 }
 
-/// Finds the line starting at `pos`: returns the index of its LF, or
+/// Finds the line starting at `pos`, searching on from `pos + *scanned`
+/// (what earlier calls already looked at): returns the index of its LF, or
 /// `Err(Chunks)` when incomplete or malformed. Lines must end in CRLF.
-fn line_end(buf: &[u8], pos: usize) -> Result<usize, Chunks> {
+fn line_end(buf: &[u8], pos: usize, scanned: &mut usize) -> Result<usize, Chunks> {
     let window = &buf[pos..buf.len().min(pos + LINE_MAX)];
-    match window.iter().position(|&b| b == b'\n') {
-        Some(i) if i > 0 && window[i - 1] == b'\r' => Ok(pos + i),
-        Some(_) => Err(Chunks::Bad),
+    let from = (*scanned).min(window.len());
+    match window[from..].iter().position(|&b| b == b'\n') {
+        Some(i) => {
+            let i = from + i;
+            *scanned = 0;
+            if i > 0 && window[i - 1] == b'\r' {
+                Ok(pos + i)
+            } else {
+                Err(Chunks::Bad)
+            }
+        }
         None if window.len() >= LINE_MAX => Err(Chunks::Bad),
-        None => Err(Chunks::Partial),
+        None => {
+            *scanned = window.len();
+            Err(Chunks::Partial)
+        }
     }
 }
 
@@ -58,62 +70,110 @@ fn chunk_size(line: &[u8]) -> Option<usize> {
     }
 }
 
-/// Scans a chunked body at the start of `buf`, handing each chunk's data
-/// to `sink` in order. `max` bounds the decoded length.
-pub(super) fn scan(buf: &[u8], max: usize, mut sink: impl FnMut(&[u8])) -> Chunks {
-    let mut pos = 0;
-    let mut len = 0usize;
-    loop {
-        let nl = match line_end(buf, pos) {
-            Ok(nl) => nl,
-            Err(c) => return c,
-        };
-        let Some(size) = chunk_size(&buf[pos..nl - 1]) else {
-            return Chunks::Bad;
-        };
-        pos = nl + 1;
-        if size == 0 {
-            return trailers(buf, pos, len);
+/// Which part of the body comes next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Part {
+    /// A chunk-size line.
+    #[default]
+    Size,
+    /// `size` bytes of chunk data and their CRLF.
+    Data { size: usize },
+    /// Trailer lines, which began at `start`, up to the empty line.
+    Trailers { start: usize },
+}
+
+/// A chunked body decoded as far as the input goes, resumed where it
+/// stopped when more arrives: every byte is looked at once, however
+/// small the pieces, so a body trickled in 1-byte chunks costs linear CPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Cursor {
+    /// Where the next part starts, from the start of the body.
+    pos: usize,
+    /// Decoded length so far.
+    len: usize,
+    /// How much of the line at `pos` has been searched for its LF.
+    scanned: usize,
+    part: Part,
+}
+
+impl Cursor {
+    /// Decodes on from where the last call stopped, handing each complete
+    /// chunk's data to `sink` in order. `buf` is the body from its start
+    /// (it must begin with the bytes seen before); `max` bounds the
+    /// decoded length.
+    pub fn advance(&mut self, buf: &[u8], max: usize, mut sink: impl FnMut(&[u8])) -> Chunks {
+        loop {
+            match self.part {
+                Part::Size => {
+                    let nl = match line_end(buf, self.pos, &mut self.scanned) {
+                        Ok(nl) => nl,
+                        Err(c) => return c,
+                    };
+                    let Some(size) = chunk_size(&buf[self.pos..nl - 1]) else {
+                        return Chunks::Bad;
+                    };
+                    self.pos = nl + 1;
+                    if size == 0 {
+                        self.part = Part::Trailers { start: self.pos };
+                        continue;
+                    }
+                    self.len = match self.len.checked_add(size) {
+                        Some(l) if l <= max => l,
+                        _ => return Chunks::TooLarge,
+                    };
+                    self.part = Part::Data { size };
+                }
+                Part::Data { size } => {
+                    let Some(data_end) = self.pos.checked_add(size) else {
+                        return Chunks::TooLarge;
+                    };
+                    if buf.len() < data_end + 2 {
+                        return Chunks::Partial;
+                    }
+                    if &buf[data_end..data_end + 2] != b"\r\n" {
+                        return Chunks::Bad;
+                    }
+                    sink(&buf[self.pos..data_end]);
+                    self.pos = data_end + 2;
+                    self.part = Part::Size;
+                }
+                Part::Trailers { start } => return self.trailers(buf, start),
+            }
         }
-        len = match len.checked_add(size) {
-            Some(l) if l <= max => l,
-            _ => return Chunks::TooLarge,
-        };
-        let Some(data_end) = pos.checked_add(size) else {
-            return Chunks::TooLarge;
-        };
-        if buf.len() < data_end + 2 {
-            return Chunks::Partial;
+    }
+
+    /// The trailer section after the last chunk, up to its empty line.
+    fn trailers(&mut self, buf: &[u8], start: usize) -> Chunks {
+        loop {
+            let nl = match line_end(buf, self.pos, &mut self.scanned) {
+                Ok(nl) => nl,
+                Err(c) => return c,
+            };
+            if nl == self.pos + 1 {
+                return Chunks::Complete {
+                    end: nl + 1,
+                    len: self.len,
+                };
+            }
+            // A trailer is a field line with the head's grammar (RFC 9112
+            // §7.1.2): httparse judges it as it judges header lines, which
+            // refuses folded lines (obs-fold), a missing colon, a name that
+            // is not a token, control bytes in the value.
+            let mut slot = [httparse::EMPTY_HEADER; 1];
+            if httparse::parse_headers(&buf[self.pos..=nl], &mut slot).is_err() {
+                return Chunks::Bad;
+            }
+            self.pos = nl + 1;
+            if self.pos - start > TRAILERS_MAX {
+                return Chunks::Bad;
+            }
         }
-        if &buf[data_end..data_end + 2] != b"\r\n" {
-            return Chunks::Bad;
-        }
-        sink(&buf[pos..data_end]);
-        pos = data_end + 2;
     }
 }
 
-/// The trailer section after the last chunk, up to its empty line.
-fn trailers(buf: &[u8], mut pos: usize, len: usize) -> Chunks {
-    let start = pos;
-    loop {
-        let nl = match line_end(buf, pos) {
-            Ok(nl) => nl,
-            Err(c) => return c,
-        };
-        if nl == pos + 1 {
-            return Chunks::Complete { end: nl + 1, len };
-        }
-        let line = &buf[pos..nl - 1];
-        // Folded lines (obs-fold) and lines without a colon are malformed.
-        if line[0] == b' ' || line[0] == b'\t' || !line.contains(&b':') {
-            return Chunks::Bad;
-        }
-        pos = nl + 1;
-        if pos - start > TRAILERS_MAX {
-            return Chunks::Bad;
-        }
-    }
+/// Decodes a whole chunked body at the start of `buf` in one go.
+pub(super) fn scan(buf: &[u8], max: usize, sink: impl FnMut(&[u8])) -> Chunks {
+    Cursor::default().advance(buf, max, sink)
 }
 
 #[cfg(test)]
@@ -160,6 +220,9 @@ mod tests {
             b"3\x01\r\n",
             b"0\r\n folded\r\n\r\n",
             b"0\r\nnocolon\r\n\r\n",
+            b"0\r\n,-T: 1\r\n\r\n",
+            b"0\r\nX : 1\r\n\r\n",
+            b"0\r\nX: a\x7fb\r\n\r\n",
         ] {
             assert_eq!(
                 decode(bad).0,
@@ -169,5 +232,25 @@ mod tests {
             );
         }
         assert_eq!(decode(b"3e9\r\n").0, Chunks::TooLarge);
+    }
+
+    #[test]
+    fn resumes_where_it_stopped() {
+        let msg = b"4;name=v\r\nWiki\r\n5 ; x\r\npedia\r\n0\r\nX-T: 1\r\n\r\n";
+        let mut cursor = Cursor::default();
+        let mut body = Vec::new();
+        for n in 0..msg.len() {
+            let c = cursor.advance(&msg[..n], 1000, |d| body.extend_from_slice(d));
+            assert_eq!(c, Chunks::Partial, "cut at {n}");
+        }
+        let c = cursor.advance(msg, 1000, |d| body.extend_from_slice(d));
+        assert_eq!(
+            c,
+            Chunks::Complete {
+                end: msg.len(),
+                len: 9
+            }
+        );
+        assert_eq!(body, b"Wikipedia", "each chunk handed over once");
     }
 }

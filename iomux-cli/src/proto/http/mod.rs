@@ -5,23 +5,25 @@
 //! so pipelined answers leave in one write. A refused request gets its
 //! status and `Connection: close`; whatever follows it in the input is
 //! dropped unparsed, so a request smuggled behind bad framing never runs.
+//!
+//! The fuzz crate (`fuzz/`) compiles this module by path: it may use only
+//! `crate::proto::Limits`, iomux and httparse from outside itself.
 
 mod chunked;
 mod head;
+mod head_reader;
+mod head_scan;
 mod response;
 
-use std::mem::MaybeUninit;
 use std::time::Instant;
 
 use iomux::reactor::{Action, Handler, clock};
 
 use self::chunked::Chunks;
 use self::head::{Body, Head, Route};
+use self::head_reader::HeadReader;
 use self::response::{Conn, Refusal};
 use super::Limits;
-
-/// Header slots offered to httparse; `Limits::max_headers` may lower it.
-const HEADER_SLOTS: usize = 128;
 
 /// What the front of the input holds.
 enum Step {
@@ -33,12 +35,40 @@ enum Step {
     Refused,
 }
 
-/// One HTTP connection's state: very little, since an incomplete request
-/// is parsed again from its start when more bytes arrive.
+/// How far the request at the front of the input has been read. Kept
+/// between reads, so that more bytes resume the parse instead of
+/// restarting it: a request trickled in costs linear CPU.
+#[derive(Clone, Copy, Debug)]
+enum Progress {
+    /// Reading the head.
+    Head(HeadReader),
+    /// The head (`len` bytes) is read; reading the body.
+    Body {
+        head: Head,
+        len: usize,
+        chunks: chunked::Cursor,
+    },
+}
+
+impl Progress {
+    /// Bytes of the request already looked at.
+    fn seen(&self) -> usize {
+        match self {
+            Progress::Head(reader) => reader.seen(),
+            Progress::Body { len, .. } => *len,
+        }
+    }
+}
+
+const FRESH: Progress = Progress::Head(HeadReader::new());
+
+/// One HTTP connection's state: the limits, the count of requests served,
+/// the timeouts, and how far the current request has been read.
 #[derive(Debug)]
 pub struct Http {
     limits: Limits,
     served: u32,
+    progress: Progress,
     /// When the incomplete request at the front of the input was first seen.
     partial_since: Option<Instant>,
     continue_sent: bool,
@@ -52,6 +82,7 @@ impl Http {
         Http {
             limits,
             served: 0,
+            progress: FRESH,
             partial_since: None,
             continue_sent: false,
             deadline: clock::now() + limits.header_timeout,
@@ -59,28 +90,29 @@ impl Http {
     }
 
     fn step(&mut self, buf: &[u8], out: &mut Vec<u8>) -> Step {
-        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_SLOTS];
-        let slots = &mut slots[..self.limits.max_headers.clamp(1, HEADER_SLOTS)];
-        let mut req = httparse::Request::new(&mut []);
-        let head_len = match req.parse_with_uninit_headers(buf, slots) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return self.partial_head(buf, out),
-            Err(httparse::Error::TooManyHeaders) => return refuse(out, Refusal::HeaderTooLarge),
-            Err(_) => return refuse(out, Refusal::BadRequest),
-        };
-        let head = match head::analyze(&req, &self.limits) {
-            Ok(h) => h,
-            Err(why) => return refuse(out, why),
-        };
-        if head_len > self.limits.max_header_bytes {
-            return refuse(out, Refusal::HeaderTooLarge);
+        if buf.len() < self.progress.seen() {
+            // Not the input seen before (the connection must keep what was
+            // not consumed): read it afresh rather than trust stale state.
+            self.progress = FRESH;
         }
+        let (head, head_len, mut chunks) = match self.progress {
+            Progress::Body { head, len, chunks } => (head, len, chunks),
+            Progress::Head(mut reader) => {
+                let read = reader.read(buf, &self.limits);
+                self.progress = Progress::Head(reader);
+                match read {
+                    Ok(Some((head, len))) => (head, len, chunked::Cursor::default()),
+                    Ok(None) => return Step::Partial,
+                    Err(why) => return refuse(out, why),
+                }
+            }
+        };
         let rest = &buf[head_len..];
-        match head.body {
+        let step = match head.body {
             Body::None => self.answer(&head, head_len, &[][..], out),
             Body::Length(n) if rest.len() >= n => self.answer(&head, head_len + n, &rest[..n], out),
             Body::Length(_) => self.wait_body(&head, out),
-            Body::Chunked => match chunked::scan(rest, self.limits.max_body_bytes, |_| {}) {
+            Body::Chunked => match chunks.advance(rest, self.limits.max_body_bytes, |_| {}) {
                 Chunks::Complete { end, len } => {
                     self.answer_chunked(&head, head_len + end, &rest[..end], len, out)
                 }
@@ -88,20 +120,16 @@ impl Http {
                 Chunks::Bad => refuse(out, Refusal::BadRequest),
                 Chunks::TooLarge => refuse(out, Refusal::PayloadTooLarge),
             },
-        }
-    }
-
-    /// An incomplete head: refuse it early once it cannot fit.
-    fn partial_head(&self, buf: &[u8], out: &mut Vec<u8>) -> Step {
-        let line_done = buf.contains(&b'\n');
-        // The request line alone: method, SP, target, SP, "HTTP/1.1".
-        if !line_done && buf.len() > self.limits.max_uri_bytes + 32 {
-            return refuse(out, Refusal::UriTooLong);
-        }
-        if buf.len() > self.limits.max_header_bytes {
-            return refuse(out, Refusal::HeaderTooLarge);
-        }
-        Step::Partial
+        };
+        self.progress = match step {
+            Step::Partial => Progress::Body {
+                head,
+                len: head_len,
+                chunks,
+            },
+            _ => FRESH,
+        };
+        step
     }
 
     fn wait_body(&mut self, head: &Head, out: &mut Vec<u8>) -> Step {
@@ -226,3 +254,6 @@ mod tests;
 
 #[cfg(test)]
 mod split_tests;
+
+#[cfg(test)]
+mod trickle_tests;
