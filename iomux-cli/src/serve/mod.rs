@@ -111,6 +111,11 @@ pub struct ServeArgs {
     /// 0 (the default): wait as soon as the work is done.
     #[arg(long, default_value = "0", value_parser = crate::args::duration)]
     pub collect_interval: Duration,
+    /// On SIGINT/SIGTERM: how long requests already received may take to be
+    /// answered and sent before the connections still open are cut (nginx's
+    /// worker_shutdown_timeout). A second signal exits at once.
+    #[arg(long, default_value = "10s", value_parser = crate::args::duration)]
+    pub shutdown_timeout: Duration,
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
     pub nofile: Option<u64>,

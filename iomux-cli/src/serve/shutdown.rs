@@ -57,6 +57,34 @@ pub fn block(set: &libc::sigset_t) -> io::Result<()> {
     Ok(())
 }
 
+/// The name of a stop signal.
+fn signal_name(sig: libc::c_int) -> &'static str {
+    if sig == libc::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    }
+}
+
+/// Waits for another signal of `set` (the first one started a graceful
+/// stop) and exits the process at once, status 0: the operator asked twice.
+fn exit_on_second(set: &libc::sigset_t) -> ! {
+    let mut sig = 0;
+    // SAFETY: `set` is an initialised sigset_t and `sig` a valid out-pointer.
+    while unsafe { libc::sigwait(set, &mut sig) } != 0 {}
+    eprintln!(
+        "iomux: second {}, exiting without waiting for the drain",
+        signal_name(sig)
+    );
+    std::process::exit(0);
+}
+
+/// Prints the graceful stop's outcome: how many connections were still
+/// open when the shutdown timeout passed (0 when every one finished).
+pub fn report_cut(cut: u64, grace: std::time::Duration) {
+    eprintln!("iomux: shutdown: {cut} connections cut at the {grace:?} shutdown timeout");
+}
+
 /// SIGINT and SIGTERM.
 fn stop_signals() -> libc::sigset_t {
     signal_set(&[libc::SIGINT, libc::SIGTERM])
@@ -116,13 +144,9 @@ impl Shutdown {
                         break sig;
                     }
                 };
-                let name = if sig == libc::SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
-                eprintln!("iomux: {name}, shutting down");
+                eprintln!("iomux: {}, shutting down", signal_name(sig));
                 waiter.fire();
+                exit_on_second(&set);
             })?;
         Ok(shutdown)
     }
