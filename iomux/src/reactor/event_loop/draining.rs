@@ -25,10 +25,8 @@ impl EventLoop {
     /// Connections added later (handed over by another loop) are drained
     /// as they arrive. Called again, the earlier deadline wins.
     pub fn shutdown_gracefully(&mut self, deadline: Instant) {
-        if let Some(earlier) = self.draining {
-            if earlier <= deadline {
-                return;
-            }
+        if self.draining.is_some_and(|earlier| earlier <= deadline) {
+            return;
         }
         let first = self.draining.is_none();
         self.draining = Some(deadline);
