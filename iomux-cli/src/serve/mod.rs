@@ -14,6 +14,7 @@ pub mod shutdown;
 mod uring;
 
 mod blocking;
+mod blocking_drain;
 mod model_common;
 mod nonblocking;
 mod sigio;
