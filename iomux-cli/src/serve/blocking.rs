@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use iomux::reactor::session::Step;
 
+use super::blocking_drain::Registry;
 use super::model_common::{self, Session};
 use super::small_thread;
 use super::{ServeArgs, announce};
@@ -38,24 +39,28 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let sessions = model_common::Sessions::new(args);
     let listener = model_common::listen(args.addr)?;
     let stats = Arc::new(Stats::default());
-    let at_exit = stats.clone();
-    super::shutdown::exit_on_signal(move || {
-        eprintln!(
-            "iomux-stats: model=blocking threads={} spawn_failed={}",
-            at_exit.spawned.load(Ordering::Relaxed),
-            at_exit.spawn_failed.load(Ordering::Relaxed)
-        );
-    })?;
+    let registry = Registry::default();
+    // Before any thread starts, so that every one inherits the mask.
+    let shutdown = super::shutdown::Shutdown::install()?;
+    let stopping = registry.clone();
+    let accepting = listener.try_clone()?;
+    shutdown.on_signal(move || {
+        // A shut-down listener refuses new connections and wakes the
+        // accept below.
+        let _ = rustix::net::shutdown(&accepting, rustix::net::Shutdown::Both);
+        stopping.drain();
+    });
     announce(listener.local_addr()?)?;
     // Out of fds since the last successful accept: said once per episode,
     // not at every retry (a log nobody drains must not block the server).
     let mut exhausted = false;
-    loop {
+    while !shutdown.requested() {
         let sock = match listener.accept() {
             Ok((sock, _)) => {
                 exhausted = false;
                 sock
             }
+            Err(_) if shutdown.requested() => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if is_fd_exhaustion(&e) => {
                 // Out of fds: nothing to do but wait for a connection to end.
@@ -73,7 +78,15 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }
         };
         let session = sessions.open();
-        let spawned = small_thread::spawn(STACK, move || serve_connection(sock, session));
+        let conn = Registered {
+            _entry: registry.add(&sock),
+            sock,
+        };
+        let spawned = small_thread::spawn(STACK, move || {
+            // The whole of `conn` moves in (not just its socket).
+            let mut conn = conn;
+            serve_connection(&mut conn.sock, session);
+        });
         match spawned {
             Ok(_) => {
                 stats.spawned.fetch_add(1, Ordering::Relaxed);
@@ -87,6 +100,22 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }
         }
     }
+    drop(listener);
+    let cut = registry.wait_drained(Instant::now() + args.shutdown_timeout);
+    eprintln!(
+        "iomux-stats: model=blocking threads={} spawn_failed={}",
+        stats.spawned.load(Ordering::Relaxed),
+        stats.spawn_failed.load(Ordering::Relaxed)
+    );
+    super::shutdown::report_cut(cut, args.shutdown_timeout);
+    Ok(())
+}
+
+/// A connection's socket and its registry entry, which is dropped first (in
+/// field order), so that the registry never holds a closed fd's number.
+struct Registered {
+    _entry: super::blocking_drain::Entry,
+    sock: TcpStream,
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {
@@ -95,7 +124,7 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
 
 /// Serves one connection to its end, lingering after this side closes so
 /// that the last answer reaches the peer (the session's linger timeout).
-fn serve_connection(mut sock: TcpStream, mut s: Session) {
+fn serve_connection(sock: &mut TcpStream, mut s: Session) {
     let _ = sock.set_nodelay(true);
     // A write that moves nothing for this long fails, and the connection
     // ends: the blocking form of the send timeout.
@@ -105,7 +134,7 @@ fn serve_connection(mut sock: TcpStream, mut s: Session) {
     // it, so that a keep-alive deadline costs no syscall per request.
     let mut timeout: Option<Duration> = None;
     loop {
-        if write_out(&mut sock, &mut s).is_err() {
+        if write_out(sock, &mut s).is_err() {
             break;
         }
         match s.next_step() {

@@ -14,6 +14,7 @@ pub mod shutdown;
 mod uring;
 
 mod blocking;
+mod blocking_drain;
 mod model_common;
 mod nonblocking;
 mod sigio;
@@ -137,6 +138,11 @@ pub struct ServeArgs {
     /// listener's fd.
     #[arg(long, hide = true)]
     pub listen_fd: Option<i32>,
+    /// On SIGINT/SIGTERM: how long requests already received may take to be
+    /// answered and sent before the connections still open are cut (nginx's
+    /// worker_shutdown_timeout). A second signal exits at once.
+    #[arg(long, default_value = "10s", value_parser = crate::args::duration)]
+    pub shutdown_timeout: Duration,
     /// Lowers the soft RLIMIT_NOFILE at startup (for tests of fd exhaustion).
     #[arg(long, hide = true)]
     pub nofile: Option<u64>,

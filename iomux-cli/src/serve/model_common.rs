@@ -106,6 +106,16 @@ impl Session {
         self.core.next_step()
     }
 
+    /// Closes once the output is sent (a lingering close).
+    pub fn close_when_sent(&mut self) {
+        self.core.close();
+    }
+
+    /// Serving: not closing, not lingering.
+    pub fn is_open(&self) -> bool {
+        self.core.phase() == iomux::reactor::session::Phase::Open
+    }
+
     /// The write half is shut down: read and discard until the peer closes
     /// or the linger timeout.
     pub fn lingering(&mut self) {
@@ -177,4 +187,48 @@ pub fn pump(sock: &mut TcpStream, s: &mut Session, scratch: &mut [u8], budget: u
             Err(_) => return Progress::Done,
         }
     }
+}
+
+/// A graceful stop's last read of one connection (blocking socket or not):
+/// what the socket already holds is read without waiting (bounded by the
+/// reactor's edge budget) and answered, then the connection closes once
+/// the answers are out (a lingering close). Done at once for an idle one:
+/// nothing arrived, nothing to send, no request begun.
+pub fn drain_last(sock: &mut TcpStream, s: &mut Session, scratch: &mut [u8]) -> Progress {
+    use std::os::fd::AsFd;
+    if !s.is_open() {
+        return flush(sock, s); // closing already: it finishes on its own
+    }
+    let mut arrived = !s.core.input().is_empty();
+    let mut budget = s.cfg.edge_budget;
+    while budget > 0 && s.wants_read() {
+        match rustix::net::recv(
+            sock.as_fd(),
+            &mut *scratch,
+            rustix::net::RecvFlags::DONTWAIT,
+        ) {
+            Ok((0, _)) => {
+                arrived = true;
+                s.read_closed();
+                break;
+            }
+            Ok((n, _)) => {
+                arrived = true;
+                if !s.received(&scratch[..n]) {
+                    return Progress::Done;
+                }
+                budget = budget.saturating_sub(n);
+            }
+            Err(rustix::io::Errno::AGAIN) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return Progress::Done,
+        }
+    }
+    if !arrived && s.pending().is_empty() {
+        return Progress::Done; // idle: nothing in flight
+    }
+    if s.is_open() {
+        s.close_when_sent();
+    }
+    flush(sock, s)
 }

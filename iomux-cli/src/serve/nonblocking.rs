@@ -9,8 +9,6 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::model_common::{self, Progress, Session};
@@ -21,35 +19,43 @@ use crate::CliResult;
 /// loop while the others wait.
 const READS_PER_PASS: usize = 4;
 
-#[derive(Default)]
-struct Stats {
-    passes: AtomicU64,
-    tries: AtomicU64,
-}
-
 /// Runs the busy-polling server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
     let sessions = model_common::Sessions::new(args);
     let listener = model_common::listen(args.addr)?;
     listener.set_nonblocking(true)?;
-    let stats = Arc::new(Stats::default());
-    let at_exit = stats.clone();
-    super::shutdown::exit_on_signal(move || {
-        eprintln!(
-            "iomux-stats: model=nonblocking passes={} tries={}",
-            at_exit.passes.load(Ordering::Relaxed),
-            at_exit.tries.load(Ordering::Relaxed)
-        );
-    })?;
+    // Before any thread starts: the signal thread is the only other one.
+    let shutdown = super::shutdown::Shutdown::install()?;
     announce(listener.local_addr()?)?;
 
+    let mut listener = Some(listener);
+    let mut draining: Option<Instant> = None;
+    let mut cut = 0;
     let mut conns: Vec<(TcpStream, Session)> = Vec::new();
     let mut scratch = vec![0u8; 64 * 1024];
     let (mut passes, mut tries) = (0u64, 0u64);
     loop {
-        loop {
+        if draining.is_none() && shutdown.requested() {
+            // Graceful stop: no more accepts (the listener closes), the
+            // last read and answer of each connection, then its close.
+            draining = Some(Instant::now() + args.shutdown_timeout);
+            listener = None;
+            conns.retain_mut(|(sock, s)| {
+                model_common::drain_last(sock, s, &mut scratch) != Progress::Done
+            });
+        }
+        if let Some(deadline) = draining {
+            if conns.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                cut = conns.len() as u64;
+                break;
+            }
+        }
+        while let Some(l) = &listener {
             tries += 1;
-            match listener.accept() {
+            match l.accept() {
                 Ok((sock, _)) => {
                     if sock.set_nonblocking(true).is_ok() {
                         let _ = sock.set_nodelay(true);
@@ -82,8 +88,8 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }
         }
         passes += 1;
-        // Published for the exit line; relaxed stores cost nothing next to the syscalls.
-        stats.passes.store(passes, Ordering::Relaxed);
-        stats.tries.store(tries, Ordering::Relaxed);
     }
+    eprintln!("iomux-stats: model=nonblocking passes={passes} tries={tries}");
+    super::shutdown::report_cut(cut, args.shutdown_timeout);
+    Ok(())
 }

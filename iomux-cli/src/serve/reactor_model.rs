@@ -47,16 +47,21 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let group = super::workers::loop_group(args, cfg, factory, sharing)?;
     super::announce(group.local_addr())?;
     let handles = group.handles().to_vec();
+    let grace = args.shutdown_timeout;
     shutdown.on_signal(move || {
+        let deadline = std::time::Instant::now() + grace;
         for h in handles {
-            let _ = h.stop();
+            let _ = h.shutdown_gracefully(deadline);
         }
     });
+    let mut cut = 0;
     for (i, s) in group.join_stats()?.iter().enumerate() {
         eprintln!(
             "iomux: loop {i}: {} accepted, {} shed (out of fds), {} timed out, {} stale events dropped, {} turns",
             s.accepted, s.shed, s.timed_out, s.stale_events, s.turns
         );
+        cut += s.cut;
     }
+    super::shutdown::report_cut(cut, grace);
     Ok(())
 }

@@ -4,13 +4,13 @@
 //! Three ways to hear the signal, one mask: SIGINT and SIGTERM are blocked
 //! in the main thread before any other starts, so no handler ever runs and
 //! no syscall is interrupted.
-//! - [`Shutdown::install`] (the reactor models): blocks both signals in
+//! - [`Shutdown::install`] (the reactor, blocking and non-blocking
+//!   models): blocks both signals in
 //!   the calling thread and starts one thread that waits for them with
 //!   sigwaitinfo(2). When one arrives it sets a flag (for polling models:
 //!   [`Shutdown::requested`]) and runs the callbacks given to
-//!   [`Shutdown::on_signal`] (stop the loops, close the listener).
-//! - [`exit_on_signal`] (blocking, non-blocking): a thread that waits for
-//!   either, runs a last callback (statistics) and exits the process.
+//!   [`Shutdown::on_signal`] (start the graceful stop). A second signal
+//!   exits the process at once.
 //! - [`signalfd`] (uring): a signalfd the ring polls like any other fd.
 //! - [`signal_set`] and [`block`] for models that take more signals
 //!   synchronously themselves (sigio's real-time signals).
@@ -57,28 +57,37 @@ pub fn block(set: &libc::sigset_t) -> io::Result<()> {
     Ok(())
 }
 
+/// The name of a stop signal.
+fn signal_name(sig: libc::c_int) -> &'static str {
+    if sig == libc::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    }
+}
+
+/// Waits for another signal of `set` (the first one started a graceful
+/// stop) and exits the process at once, status 0: the operator asked twice.
+fn exit_on_second(set: &libc::sigset_t) -> ! {
+    let mut sig = 0;
+    // SAFETY: `set` is an initialised sigset_t and `sig` a valid out-pointer.
+    while unsafe { libc::sigwait(set, &mut sig) } != 0 {}
+    eprintln!(
+        "iomux: second {}, exiting without waiting for the drain",
+        signal_name(sig)
+    );
+    std::process::exit(0);
+}
+
+/// Prints the graceful stop's outcome: how many connections were still
+/// open when the shutdown timeout passed (0 when every one finished).
+pub fn report_cut(cut: u64, grace: std::time::Duration) {
+    eprintln!("iomux: shutdown: {cut} connections cut at the {grace:?} shutdown timeout");
+}
+
 /// SIGINT and SIGTERM.
 fn stop_signals() -> libc::sigset_t {
     signal_set(&[libc::SIGINT, libc::SIGTERM])
-}
-
-/// Blocks SIGINT and SIGTERM in this thread (and so in every thread it
-/// spawns later), then starts a thread that waits for either and exits the
-/// process with status 0. `on_exit` runs first (to print statistics).
-pub fn exit_on_signal(on_exit: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    let set = stop_signals();
-    block(&set)?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            let mut sig = 0;
-            // SAFETY: `set` is an initialised sigset_t and `sig` a valid out-pointer.
-            while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
-            on_exit();
-            std::process::exit(0);
-        })?;
-    Ok(())
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and so in the threads it
@@ -116,13 +125,9 @@ impl Shutdown {
                         break sig;
                     }
                 };
-                let name = if sig == libc::SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
-                eprintln!("iomux: {name}, shutting down");
+                eprintln!("iomux: {}, shutting down", signal_name(sig));
                 waiter.fire();
+                exit_on_second(&set);
             })?;
         Ok(shutdown)
     }

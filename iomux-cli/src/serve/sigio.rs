@@ -84,8 +84,13 @@ pub fn run(args: &ServeArgs) -> CliResult {
 
     let only_rt = shutdown::signal_set(&[signal]);
     let mut next_sweep = Instant::now() + SWEEP;
+    let mut draining: Option<Instant> = None;
+    let mut cut = 0;
     loop {
-        match take(&wait_set, Some(SWEEP))? {
+        let wait = draining.map_or(SWEEP, |d| {
+            d.saturating_duration_since(Instant::now()).min(SWEEP)
+        });
+        match take(&wait_set, Some(wait))? {
             None => {}
             Some((sig, fd)) if sig == signal => {
                 server.stats.signals += 1;
@@ -100,18 +105,42 @@ pub fn run(args: &ServeArgs) -> CliResult {
                 }
                 server.full_scan();
             }
-            Some(_) => break, // SIGINT or SIGTERM
+            Some((sig, _)) => {
+                let name = if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                if draining.is_some() {
+                    eprintln!("iomux: second {name}, exiting without waiting for the drain");
+                    std::process::exit(0);
+                }
+                eprintln!("iomux: {name}, shutting down");
+                draining = Some(Instant::now() + args.shutdown_timeout);
+                server.drain();
+            }
         }
         let now = Instant::now();
         if now >= next_sweep {
             server.sweep_deadlines(now);
             next_sweep = now + SWEEP;
         }
+        if let Some(deadline) = draining {
+            let open = server.conns.iter().flatten().count();
+            if open == 0 {
+                break;
+            }
+            if now >= deadline {
+                cut = open as u64;
+                break;
+            }
+        }
     }
     eprintln!(
         "iomux-stats: model=sigio signals={} overflows={} full_scans={}",
         server.stats.signals, server.stats.overflows, server.stats.scans
     );
+    shutdown::report_cut(cut, args.shutdown_timeout);
     Ok(())
 }
 
@@ -157,6 +186,20 @@ impl Server {
         };
         if model_common::pump(sock, s, &mut self.scratch, usize::MAX) == Progress::Done {
             self.close(fd);
+        }
+    }
+
+    /// The graceful stop begins: the listener is shut down (new
+    /// connections are refused, accepts fail), and each connection reads
+    /// what it holds once more, answers, and closes once that is sent.
+    fn drain(&mut self) {
+        let _ = rustix::net::shutdown(&self.listener, rustix::net::Shutdown::Both);
+        for fd in 0..self.conns.len() {
+            if let Some((sock, s)) = &mut self.conns[fd]
+                && model_common::drain_last(sock, s, &mut self.scratch) == Progress::Done
+            {
+                self.close(fd as RawFd);
+            }
         }
     }
 

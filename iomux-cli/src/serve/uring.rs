@@ -32,7 +32,10 @@
 //! the same back-pressure (unsent output above the high water stops
 //! receiving), input cap, send timeout (checked by a sweep a second) and
 //! lingering close. SIGINT/SIGTERM arrive through a signalfd
-//! polled in the ring, and end the process after printing statistics.
+//! polled in the first ring, which tells the others through eventfds; each
+//! ring then drains gracefully (worker/drain.rs) within --shutdown-timeout,
+//! and the process ends after printing statistics. A second signal exits
+//! at once.
 //! With `--threads N`, N rings on N threads, each with its own
 //! SO_REUSEPORT listener on the same address.
 
@@ -49,7 +52,7 @@ mod requests;
 mod ring;
 mod worker;
 
-use worker::Worker;
+use worker::{Worker, stop_eventfd};
 
 /// Makes one handler per connection.
 pub(crate) type Factory = iomux::reactor::HandlerFactory;
@@ -76,34 +79,52 @@ pub fn run(args: &ServeArgs) -> CliResult {
     let addr = first.local_addr()?;
     let threads = args.threads;
     let mut ready = Vec::new();
+    let mut peers = Vec::new();
+    let mut others = Vec::new();
     for i in 1..threads {
         let listener = bind_reuseport(addr)?;
         let factory = factory.clone();
+        let stop = stop_eventfd()?;
+        let told = stop.try_clone()?;
+        peers.push(stop);
+        let grace = args.shutdown_timeout;
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("uring-{i}"))
-            .spawn(move || {
-                let mut w = match Worker::new(listener, factory, None, entries, cfg) {
-                    Ok(w) => w,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
+        others.push(
+            std::thread::Builder::new()
+                .name(format!("uring-{i}"))
+                .spawn(move || {
+                    let mut w = match Worker::new(listener, factory, Some(told), entries, cfg) {
+                        Ok(w) => w,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return 0;
+                        }
+                    };
+                    w.is_peer = true;
+                    w.grace = grace;
+                    let _ = tx.send(Ok(()));
+                    if let Err(e) = w.run() {
+                        eprintln!("iomux: uring worker {i}: {e}");
+                        std::process::exit(1);
                     }
-                };
-                let _ = tx.send(Ok(()));
-                if let Err(e) = w.run() {
-                    eprintln!("iomux: uring worker {i}: {e}");
-                    std::process::exit(1);
-                }
-            })?;
+                    w.stats.cut
+                })?,
+        );
         ready.push(rx);
     }
     let mut main = Worker::new(first, factory, Some(signal), entries, cfg)?;
+    main.peers = peers;
+    main.grace = args.shutdown_timeout;
     for rx in ready {
         rx.recv().map_err(|_| "a uring worker died at start")??;
     }
     announce(addr)?;
     main.run()?;
+    // Every ring drains on its own; the process ends when all have.
+    let mut cut = main.stats.cut;
+    for t in others {
+        cut += t.join().unwrap_or(0);
+    }
     let s = main.stats;
     eprintln!(
         "iomux-stats: model=uring threads={threads} counters_of=ring0 accepted={} fixed={} closed={} completions={} enters={} \
@@ -119,5 +140,6 @@ pub fn run(args: &ServeArgs) -> CliResult {
         s.sq_full,
         s.shed
     );
+    super::shutdown::report_cut(cut, args.shutdown_timeout);
     std::process::exit(0);
 }

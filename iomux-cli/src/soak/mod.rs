@@ -19,7 +19,8 @@
 //! stays within a factor of the one without; every echoed byte matches
 //! (SHA-256 per connection); no connection is dropped before SIGTERM; the
 //! never-reader is cut off by the send timeout. Requests in flight at
-//! SIGTERM are counted: answered, or cut.
+//! SIGTERM are counted: answered, or cut; one cut fails the run (the
+//! server's graceful stop answers what it has received).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -132,7 +133,15 @@ struct Outcome {
 }
 
 fn soak_one(args: &SoakArgs, model: &str, pin: bool) -> Result<Outcome, String> {
-    let mut srv = server::start(model, args.send_timeout, pin.then_some(1))?;
+    // The drain's bound sits well inside the exit bound: a never-reader
+    // still open at SIGTERM is cut at the former, and the exit still makes
+    // the latter.
+    let mut srv = server::start(
+        model,
+        args.send_timeout,
+        args.exit_bound / 2,
+        pin.then_some(1),
+    )?;
     let sampler = server::RssSampler::start(srv.pid);
     let mut workers = Vec::new();
     for i in 0..args.workers {

@@ -49,9 +49,12 @@ pub fn echo_client(mut s: TcpStream, seed: u64, plan: Plan) -> WorkerReport {
         let n = bytes.size(plan::ECHO_MAX);
         bytes.fill(&mut req[..n]);
         let t0 = now_ns();
+        // The time the request was all written, kept when the read fails:
+        // in flight at SIGTERM means written in full before it.
+        let mut written_ns = None;
         let outcome = s
             .write_all(&req[..n])
-            .map(|()| now_ns())
+            .map(|()| *written_ns.insert(now_ns()))
             .and_then(|sent_ns| s.read_exact(&mut resp[..n]).map(|()| sent_ns));
         let t1 = now_ns();
         let sent_ns = match outcome {
@@ -60,11 +63,14 @@ pub fn echo_client(mut s: TcpStream, seed: u64, plan: Plan) -> WorkerReport {
                 if t1 < plan.sigterm_ns {
                     r.dropped_early += 1;
                     r.note(format!("echo client {seed}: {e} before SIGTERM"));
-                } else if t0 >= plan.sigterm_ns - 1_000_000_000 {
-                    // Written (or being written) around the signal, never
-                    // answered: the connection ended first.
+                } else if let Some(sent_ns) = written_ns
+                    && t0 >= plan.sigterm_ns - 1_000_000_000
+                {
+                    // Written around the signal, never answered: the
+                    // connection ended first. (One whose write had not
+                    // ended was not received: the server may refuse it.)
                     r.last_requests.push(LastRequest {
-                        sent_ns: t0,
+                        sent_ns,
                         answered_ns: None,
                     });
                 }

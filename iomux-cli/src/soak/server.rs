@@ -26,8 +26,14 @@ pub struct Server {
 }
 
 /// Starts `iomux serve --model MODEL --proto echo` on a free port and waits
-/// (at most 10 s) for its "listening on" line; pins it to `cpu`.
-pub fn start(model: &str, send_timeout: Duration, cpu: Option<usize>) -> Result<Server, String> {
+/// (at most 10 s) for its "listening on" line; pins it to `cpu`. Its
+/// graceful stop on SIGTERM is bounded by `shutdown_timeout`.
+pub fn start(
+    model: &str,
+    send_timeout: Duration,
+    shutdown_timeout: Duration,
+    cpu: Option<usize>,
+) -> Result<Server, String> {
     let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -41,6 +47,8 @@ pub fn start(model: &str, send_timeout: Duration, cpu: Option<usize>) -> Result<
     ])
     .arg("--send-timeout")
     .arg(format!("{}ms", send_timeout.as_millis()))
+    .arg("--shutdown-timeout")
+    .arg(format!("{}ms", shutdown_timeout.as_millis()))
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());

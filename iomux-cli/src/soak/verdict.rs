@@ -253,6 +253,17 @@ impl Run<'_> {
             ms(f.last_answer_ns),
             f.cut
         );
+        check(
+            f.at_sigterm > 0,
+            "no echo request was in flight at SIGTERM: the graceful stop went untested".into(),
+        );
+        check(
+            f.cut == 0,
+            format!(
+                "{} of {} echo requests in flight at SIGTERM were cut",
+                f.cut, f.at_sigterm
+            ),
+        );
         for line in &self.server_said {
             println!("  server: {line}");
         }

@@ -80,6 +80,17 @@ impl Server {
         spawn::exit_within(&mut self.child, WAIT, &what)
     }
 
+    /// Sends `signal` to the server and returns at once.
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("pid");
+        rustix::process::kill_process(pid, signal).expect("kill");
+    }
+
+    /// Waits at most `within` for the server to exit (panics naming `what`).
+    pub fn wait_exit(&mut self, within: Duration, what: &str) -> std::process::ExitStatus {
+        spawn::exit_within(&mut self.child, within, what)
+    }
+
     /// Open fds of the server process.
     pub fn fd_count(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))

@@ -1,6 +1,7 @@
 //! `EventLoop`: one per thread. Each turn waits, dispatches the events,
 //! runs the expired timers, then the tasks posted from other threads.
 
+mod draining;
 mod driving;
 mod listening;
 mod sending;
@@ -88,6 +89,10 @@ pub struct Stats {
     pub panics: u64,
     /// Loop turns.
     pub turns: u64,
+    /// Connections still open when a graceful stop's deadline passed, and
+    /// so closed with their work unfinished
+    /// ([`EventLoop::shutdown_gracefully`]).
+    pub cut: u64,
 }
 
 struct ConnSlot {
@@ -174,6 +179,8 @@ pub struct EventLoop {
     free_watches: Vec<u32>,
     shared: Arc<Shared>,
     running: bool,
+    /// The deadline of the graceful stop under way, if one is.
+    draining: Option<Instant>,
     stats: Stats,
 }
 
@@ -308,6 +315,7 @@ impl EventLoop {
                 waker,
             }),
             running: false,
+            draining: None,
             stats: Stats::default(),
         })
     }
@@ -399,6 +407,9 @@ impl EventLoop {
         self.shared.mark(index, generation);
         self.stats.accepted += 1;
         self.opened(id);
+        if self.draining.is_some() {
+            self.drain_conn(id);
+        }
         Ok(id)
     }
 
@@ -489,11 +500,12 @@ impl EventLoop {
         self.running = false;
     }
 
-    /// Runs turns until [`stop`](Self::stop), then closes every connection
-    /// and listener.
+    /// Runs turns until [`stop`](Self::stop), or until a graceful stop
+    /// ([`shutdown_gracefully`](Self::shutdown_gracefully)) has no
+    /// connection left, then closes every connection and listener.
     pub fn run(&mut self) -> io::Result<()> {
         self.running = true;
-        while self.running {
+        while self.running && !self.drained() {
             self.turn(None)?;
         }
         self.close_all();

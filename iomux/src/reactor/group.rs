@@ -8,6 +8,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use super::config::Config;
 use super::event_loop::{EventLoop, HandlerFactory, LoopHandle, Stats};
@@ -188,6 +189,16 @@ impl LoopGroup {
     pub fn stop(&self) {
         for h in &self.handles {
             let _ = h.stop();
+        }
+    }
+
+    /// Asks every loop for a graceful stop by `deadline`
+    /// ([`EventLoop::shutdown_gracefully`]): the listeners close, what has
+    /// arrived is answered, and each loop ends once its connections are
+    /// closed, at `deadline` at the latest.
+    pub fn shutdown_gracefully(&self, deadline: Instant) {
+        for h in &self.handles {
+            let _ = h.shutdown_gracefully(deadline);
         }
     }
 

@@ -153,6 +153,24 @@ impl Conn {
         }
     }
 
+    /// Serving (not closing or lingering).
+    pub(super) fn is_open(&self) -> bool {
+        self.session.phase() == Phase::Open
+    }
+
+    /// Input the handler has not consumed (a request begun).
+    pub(super) fn has_input(&self) -> bool {
+        !self.session.input().is_empty()
+    }
+
+    /// Closes once the output is sent (a lingering close), as a handler's
+    /// `Close` does.
+    pub(super) fn close_when_sent(&mut self) {
+        if self.is_open() {
+            self.session.close();
+        }
+    }
+
     /// Everything the handler produced has been sent.
     pub(super) fn flushed(&self) -> bool {
         !self.send_inflight && self.backlog() == 0

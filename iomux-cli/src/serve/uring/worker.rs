@@ -6,6 +6,9 @@
 //! a system call except `shutdown` and `close`.
 
 mod accept;
+mod drain;
+mod stop;
+pub(super) use stop::stop_eventfd;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -14,7 +17,7 @@ use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use io_uring::types::{Fd, SubmitArgs, Timespec};
+use io_uring::types::{SubmitArgs, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 use iomux::reactor::Config;
 
@@ -48,6 +51,8 @@ pub(super) struct Stats {
     pub overflows: u64,
     pub sq_full: u64,
     pub shed: u64,
+    /// Connections still open at the shutdown deadline, and so cut.
+    pub cut: u64,
 }
 
 pub(super) struct Worker {
@@ -85,7 +90,17 @@ pub(super) struct Worker {
     /// Entries that did not fit the SQ even after a submit.
     backlog: VecDeque<squeue::Entry>,
     cqes: Vec<cqueue::Entry>,
+    /// What tells this ring to stop: the signalfd (the first ring) or an
+    /// eventfd the first ring writes (the others).
     signal: Option<OwnedFd>,
+    /// `signal` is an eventfd the first ring writes, not the signalfd.
+    pub is_peer: bool,
+    /// The eventfds of the other rings, written when a signal arrives.
+    pub peers: Vec<OwnedFd>,
+    /// How long the graceful stop may take (`--shutdown-timeout`).
+    pub grace: Duration,
+    /// The deadline of the graceful stop under way.
+    draining: Option<Instant>,
     pub stats: Stats,
 }
 
@@ -134,19 +149,20 @@ impl Worker {
             backlog: VecDeque::new(),
             cqes: Vec::new(),
             signal,
+            is_peer: false,
+            peers: Vec::new(),
+            grace: Duration::from_secs(10),
+            draining: None,
             stats: Stats::default(),
         })
     }
 
-    /// Serves until the signalfd (if this worker has it) fires.
+    /// Serves until told to stop (a signal on the signalfd, or the first
+    /// ring's word on the eventfd), then drains: returns once every
+    /// connection is closed.
     pub(super) fn run(&mut self) -> io::Result<()> {
         self.arm_accept();
-        if let Some(sig) = &self.signal {
-            let e = opcode::PollAdd::new(Fd(sig.as_raw_fd()), libc::POLLIN as u32)
-                .build()
-                .user_data(encode(Op::Signal, 0, 0));
-            self.push(e);
-        }
+        self.arm_stop();
         loop {
             self.flush_backlog();
             self.bufs.publish();
@@ -154,14 +170,22 @@ impl Worker {
             let mut batch = std::mem::take(&mut self.cqes);
             batch.extend(self.ring.completion());
             self.stats.completions += batch.len() as u64;
+            let mut stop = false;
             for cqe in &batch {
-                if self.complete(cqe) {
-                    return Ok(());
-                }
+                stop |= self.complete(cqe);
             }
             batch.clear();
             self.cqes = batch;
+            if stop {
+                // After the whole batch, so that the last read comes after
+                // every completed recv.
+                self.begin_drain(Instant::now() + self.grace);
+            }
             self.expire();
+            self.cut_if_due(Instant::now());
+            if self.draining.is_some() && self.live == 0 {
+                return Ok(());
+            }
         }
     }
 
@@ -178,6 +202,7 @@ impl Worker {
             self.timers.peek().map(|Reverse((t, _, _))| *t),
             self.accept_retry,
             sweep,
+            self.draining,
         ]
         .into_iter()
         .flatten()
@@ -241,11 +266,11 @@ impl Worker {
             Op::Recv => self.on_recv(slot, generation, res, flags),
             Op::Send => self.on_send(slot, generation, res),
             Op::Cancel => {}
-            Op::Signal => return true,
+            Op::Signal => return self.on_stop(),
             Op::Listen => {
                 // A connection waits: try accepting again.
                 self.listen_polled = false;
-                if !self.accept_armed {
+                if !self.accept_armed && self.draining.is_none() {
                     self.arm_accept();
                 }
             }

@@ -26,9 +26,10 @@ use crate::serve::{Model, ServeArgs, WorkerSharing, announce};
 
 /// Flags the master acts on; the workers get the resolved `--addr`.
 const MASTER_ONLY: [&str; 3] = ["--workers", "--worker-sharing", "--addr"];
-/// How long the workers get to start, and to exit after a signal.
+/// How long the workers get to start; and to exit after a signal, on top
+/// of their own `--shutdown-timeout` drain.
 const START_WAIT: Duration = Duration::from_secs(30);
-const EXIT_WAIT: Duration = Duration::from_secs(10);
+const EXIT_SLACK: Duration = Duration::from_secs(5);
 /// A worker that dies younger than this counts towards a crash loop.
 const YOUNG: Duration = Duration::from_secs(10);
 /// The first restart waits this long; each young death doubles it.
@@ -98,7 +99,8 @@ pub fn supervise(args: &ServeArgs, workers: usize) -> CliResult {
         signal_name(signal)
     );
     stop_all(&mut slots, signal);
-    let clean = reap_all(&mut slots);
+    let exit_wait = args.shutdown_timeout + EXIT_SLACK;
+    let clean = reap_all(&mut slots, exit_wait);
     drop(tx);
     for slot in &mut slots {
         for r in slot.readers.drain(..) {
@@ -110,7 +112,7 @@ pub fn supervise(args: &ServeArgs, workers: usize) -> CliResult {
     if clean {
         Ok(())
     } else {
-        Err(format!("a worker did not exit within {EXIT_WAIT:?} and was killed").into())
+        Err(format!("a worker did not exit within {exit_wait:?} and was killed").into())
     }
 }
 
@@ -411,8 +413,8 @@ fn stop_all(slots: &mut [Slot], signal: libc::c_int) {
 
 /// Waits (bounded) for every worker to exit; kills what is left. Returns
 /// whether they all exited by themselves.
-fn reap_all(slots: &mut [Slot]) -> bool {
-    let deadline = Instant::now() + EXIT_WAIT;
+fn reap_all(slots: &mut [Slot], exit_wait: Duration) -> bool {
+    let deadline = Instant::now() + exit_wait;
     let set = signal_set(&[libc::SIGCHLD]);
     loop {
         for slot in slots.iter_mut() {

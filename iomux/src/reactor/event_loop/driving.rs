@@ -56,7 +56,7 @@ impl EventLoop {
         Ok(self.settle_conn(id, edge)? || more)
     }
 
-    fn wants_read(&self, id: ConnId) -> bool {
+    pub(super) fn wants_read(&self, id: ConnId) -> bool {
         self.conn(id)
             .is_some_and(|c| c.doomed.is_none() && c.session.wants_read(&self.cfg))
     }
@@ -95,7 +95,7 @@ impl EventLoop {
     }
 
     /// Offers the unconsumed input to the handler and sends what it wrote.
-    fn deliver(&mut self, id: ConnId) -> Result<(), CloseReason> {
+    pub(super) fn deliver(&mut self, id: ConnId) -> Result<(), CloseReason> {
         let conn = self.conn_mut(id).expect("just read");
         if conn.session.phase() != Phase::Open {
             return Ok(()); // closing or lingering: input was discarded
@@ -111,7 +111,7 @@ impl EventLoop {
         self.flush_conn(id)
     }
 
-    fn deliver_eof(&mut self, id: ConnId) -> Result<(), CloseReason> {
+    pub(super) fn deliver_eof(&mut self, id: ConnId) -> Result<(), CloseReason> {
         let conn = self.conn_mut(id).expect("just read");
         let mut told = Ok(());
         if conn.session.phase() == Phase::Open {

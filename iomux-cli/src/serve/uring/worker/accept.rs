@@ -60,6 +60,9 @@ impl Worker {
             // again shortly rather than spin on the same error.
             self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
         }
+        if self.draining.is_some() {
+            return; // the listener is shut down: accept no more
+        }
         if !self.accept_armed && self.accept_retry.is_none() && !self.listen_polled {
             self.arm_accept();
         }
@@ -103,6 +106,10 @@ impl Worker {
                 .register_files_update(slot as u32, &[raw])
                 .is_ok();
         self.stats.fixed += u64::from(c.fixed);
+        if self.draining.is_some() {
+            // Accepted just before the listener shut: drained like the rest.
+            self.drain_conn(&mut c);
+        }
         self.settle(slot, c);
     }
 }

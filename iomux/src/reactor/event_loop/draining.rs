@@ -1,0 +1,153 @@
+//! Graceful stop (nginx's graceful shutdown, bounded like its
+//! `worker_shutdown_timeout`): stop accepting, answer what has already
+//! arrived, send it, close each connection, and cut whatever is still open
+//! when the deadline passes.
+
+use std::io;
+use std::time::Instant;
+
+use super::{ConnId, EventLoop, LoopHandle};
+use crate::reactor::connection::Received;
+use crate::reactor::handler::CloseReason;
+use crate::reactor::session::Phase;
+
+impl EventLoop {
+    /// Starts a graceful stop: the listeners close at once (new
+    /// connections are refused), every open connection reads what its
+    /// socket already holds one last time and its handler answers it, the
+    /// answers are sent, and each connection then closes (a lingering
+    /// close, so the peer gets the answer rather than a reset). An idle
+    /// connection, with nothing read and nothing to send, closes at once.
+    /// [`run`](Self::run) returns when no connection is left, or when
+    /// `deadline` passes: connections still open then are closed
+    /// ([`CloseReason::Shutdown`]) and counted in [`Stats::cut`](super::Stats::cut).
+    ///
+    /// Connections added later (handed over by another loop) are drained
+    /// as they arrive. Called again, the earlier deadline wins.
+    pub fn shutdown_gracefully(&mut self, deadline: Instant) {
+        if self.draining.is_some_and(|earlier| earlier <= deadline) {
+            return;
+        }
+        let first = self.draining.is_none();
+        self.draining = Some(deadline);
+        self.add_timer(deadline, move |el| el.cut_at(deadline));
+        if !first {
+            return;
+        }
+        self.close_listeners();
+        let ids: Vec<ConnId> = self.connection_ids().collect();
+        for id in ids {
+            self.drain_conn(id);
+        }
+        log::debug!(
+            "event loop draining: {} connections left, deadline in {:?}",
+            self.live,
+            deadline.saturating_duration_since(Instant::now())
+        );
+    }
+
+    /// Whether a graceful stop has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_some()
+    }
+
+    /// A drain is over once no connection is left.
+    pub(super) fn drained(&self) -> bool {
+        self.draining.is_some() && self.live == 0
+    }
+
+    /// The last read of one connection, its answers, then its close.
+    pub(super) fn drain_conn(&mut self, id: ConnId) {
+        let Some(conn) = self.conn(id) else { return };
+        if conn.in_callback || conn.session.phase() != Phase::Open {
+            // Closing already: it finishes on its own, or at the deadline.
+            return;
+        }
+        let step = self.read_last(id);
+        let step = match step {
+            Ok(false)
+                if self
+                    .conn(id)
+                    .is_some_and(|c| c.session.unsent() == 0 && c.doomed.is_none()) =>
+            {
+                // Idle: nothing in flight, nothing owed.
+                self.close_with(id, CloseReason::Shutdown);
+                return;
+            }
+            Ok(_) => {
+                if let Some(conn) = self.conn_mut(id) {
+                    conn.session.close();
+                }
+                self.settle_conn(id, self.edge_reads)
+            }
+            Err(reason) => Err(reason),
+        };
+        self.after_io(id, step.map(|_| false));
+    }
+
+    /// Reads what the socket holds (until EAGAIN or the edge budget) and
+    /// lets the handler answer it. True if anything arrived (bytes or the
+    /// peer's EOF).
+    fn read_last(&mut self, id: ConnId) -> Result<bool, CloseReason> {
+        let cfg = self.cfg;
+        let mut budget = cfg.edge_budget;
+        let mut arrived = self.conn(id).is_some_and(|c| !c.session.input().is_empty());
+        while self.wants_read(id) {
+            let conn = self.conn_mut(id).expect("wants_read saw it");
+            match conn.recv(&cfg)? {
+                Received::Eof => {
+                    self.deliver_eof(id)?;
+                    return Ok(true);
+                }
+                Received::Data { n, .. } => {
+                    arrived = true;
+                    self.deliver(id)?;
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        break;
+                    }
+                }
+                Received::Again => break,
+            }
+        }
+        Ok(arrived)
+    }
+
+    /// The drain's deadline: whatever is still open is cut.
+    fn cut_at(&mut self, deadline: Instant) {
+        if self.draining != Some(deadline) {
+            return; // superseded by an earlier deadline
+        }
+        let ids: Vec<ConnId> = self.connection_ids().collect();
+        if !ids.is_empty() {
+            log::warn!(
+                "shutdown deadline passed: closing {} connections still open",
+                ids.len()
+            );
+        }
+        for id in ids {
+            if self.close_with(id, CloseReason::Shutdown) {
+                self.stats.cut += 1;
+            }
+        }
+    }
+
+    fn close_listeners(&mut self) {
+        for l in self.listeners.drain(..) {
+            self.stats.shed += l.acceptor.shed();
+            let _ = self.poller.deregister(&l.acceptor);
+        }
+    }
+}
+
+impl LoopHandle {
+    /// Asks the loop for a graceful stop
+    /// ([`EventLoop::shutdown_gracefully`]): it stops accepting, answers
+    /// what has arrived, closes each connection once its answers are sent,
+    /// and cuts what is still open at `deadline`; its
+    /// [`run`](EventLoop::run) then returns. Fails (`NotConnected`) if the
+    /// loop has exited.
+    pub fn shutdown_gracefully(&self, deadline: Instant) -> io::Result<()> {
+        self.post(move |l| l.shutdown_gracefully(deadline))
+    }
+}
