@@ -95,3 +95,35 @@ to_us() {
            else if (v ~ /s$/) { sub(/s$/, "", v); m = 1e6 }
            printf "%.1f\n", v * m }'
 }
+
+# Writes DIR/nginx.conf: one process (master_process off, so it is the
+# worker), access_log off, `return 200 "Hello, World!"` as text/plain on
+# LISTEN (an address:port); the temp paths stay inside DIR.
+write_nginx_conf() {
+    local dir=$1 listen=$2
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 8192;
+error_log $dir/error.log;
+pid $dir/nginx.pid;
+events { worker_connections 4096; use epoll; }
+http {
+    access_log off;
+    client_body_temp_path $dir;
+    proxy_temp_path $dir;
+    fastcgi_temp_path $dir;
+    uwsgi_temp_path $dir;
+    scgi_temp_path $dir;
+    server {
+        listen $listen;
+        location / {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+    }
+}
+CONF
+}

@@ -54,30 +54,7 @@ start_iomux() {
 
 start_nginx() {
     local port=$1
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; use epoll; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx;
-    proxy_temp_path $WORK/nginx;
-    fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx;
-    scgi_temp_path $WORK/nginx;
-    server {
-        listen 127.0.0.1:$port;
-        location / {
-            default_type text/plain;
-            return 200 "Hello, World!";
-        }
-    }
-}
-CONF
+    write_nginx_conf "$WORK/nginx" "127.0.0.1:$port"
     pin 1 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.err" &
     SERVER_PID=$!
     wait_port "$port"

@@ -51,31 +51,7 @@ start_server() { # name port
             pin 1 "$IOMUX" serve --model epoll --mode "${name#iomux-}" --proto http --addr "$addr" --threads 1 ;;
         iomux-uring) pin 1 "$IOMUX" serve --model uring --proto http --addr "$addr" --threads 1 ;;
         nginx)
-            mkdir -p "$WORK/nginx"
-            cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 8192;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; use epoll; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx;
-    proxy_temp_path $WORK/nginx;
-    fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx;
-    scgi_temp_path $WORK/nginx;
-    server {
-        listen $addr;
-        location / {
-            default_type text/plain;
-            return 200 "Hello, World!";
-        }
-    }
-}
-CONF
+            write_nginx_conf "$WORK/nginx" "$addr"
             pin 1 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" ;;
         hyper) pin 1 "$PEERS/hyper-tokio" "$addr" ;;
         actix) pin 1 "$PEERS/actix" "$addr" ;;
