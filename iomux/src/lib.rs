@@ -60,6 +60,8 @@ mod table;
 mod waker;
 
 pub mod reactor;
+#[cfg(feature = "rt")]
+pub mod rt;
 
 pub use backend::Backend;
 pub use event::{Event, Events, Token};

@@ -80,7 +80,7 @@ use crate::interest::{Interest, Mode};
 use crate::table::{Table, already_exists, not_found};
 
 mod requests;
-mod setup;
+pub(crate) mod setup;
 
 use requests::{Kind, NOTIFY, REMOVAL, Requests, split};
 

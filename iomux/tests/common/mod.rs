@@ -137,3 +137,61 @@ impl iomux::reactor::Handler for Echo {
         (input.len(), iomux::reactor::Action::Continue)
     }
 }
+
+/// One `#[test]` per runtime driver for `fn $name(driver: DriverKind)`:
+/// the four readiness backends and the io_uring completion driver.
+#[allow(unused_macros)]
+macro_rules! on_every_driver {
+    ($name:ident) => {
+        mod $name {
+            use iomux::Backend;
+            use iomux::rt::DriverKind;
+            #[test]
+            fn epoll() {
+                super::$name(DriverKind::Readiness(Backend::Epoll));
+            }
+            #[test]
+            fn poll() {
+                super::$name(DriverKind::Readiness(Backend::Poll));
+            }
+            #[test]
+            fn select() {
+                super::$name(DriverKind::Readiness(Backend::Select));
+            }
+            #[test]
+            fn uring_poll() {
+                super::$name(DriverKind::Readiness(Backend::IoUring));
+            }
+            #[test]
+            fn uring() {
+                super::$name(DriverKind::Uring);
+            }
+        }
+    };
+}
+
+/// Runs `f` on a thread of its own and fails the test, naming `what`, if it
+/// has not finished within `secs` (a hang becomes a clear failure).
+pub fn bounded<T: Send + 'static>(
+    secs: u64,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(v) => {
+            let _ = worker.join();
+            v
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(p) => std::panic::resume_unwind(p),
+            Ok(()) => panic!("{what}: the test thread ended without a result"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: did not finish within {secs} s")
+        }
+    }
+}

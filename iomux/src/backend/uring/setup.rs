@@ -23,7 +23,7 @@ const CQ_ENTRIES: u32 = 16 * 1024;
 const DISABLED_SYSCTL: &str = "/proc/sys/kernel/io_uring_disabled";
 
 /// Opens a ring fit for the Poller, or explains why there is none.
-pub(super) fn open() -> io::Result<IoUring> {
+pub(crate) fn open() -> io::Result<IoUring> {
     let ring = build().map_err(|e| setup_error(e, read_disabled_sysctl()))?;
     check_features(&ring)?;
     Ok(ring)

@@ -1,0 +1,130 @@
+//! `AsyncFd`: any fd (a pipe, an eventfd, a timerfd, a device, a socket of
+//! another kind) in the runtime, by readiness — on the completion driver
+//! too, where it is a POLL_ADD request.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::AsFd;
+use std::task::{Context, Poll};
+
+use super::readiness::{READ, Registration, WRITE};
+
+/// Wraps `T` (which must be non-blocking) so that tasks can wait until it
+/// is readable or writable. The guard of a wait says "ready"; an operation
+/// that then finds `WouldBlock` clears it ([`ReadyGuard::clear_ready`],
+/// or [`ReadyGuard::try_io`] which does it for you).
+pub struct AsyncFd<T: AsFd> {
+    reg: Registration,
+    inner: Option<T>,
+}
+
+impl<T: AsFd> AsyncFd<T> {
+    /// Registers `inner` with the current runtime.
+    pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
+        let reg = Registration::new(inner.as_fd())?;
+        Ok(AsyncFd {
+            reg,
+            inner: Some(inner),
+        })
+    }
+
+    /// The wrapped value.
+    pub fn get_ref(&self) -> &T {
+        self.inner.as_ref().expect("present until into_inner")
+    }
+
+    /// The wrapped value, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.as_mut().expect("present until into_inner")
+    }
+
+    /// Deregisters and gives the value back.
+    pub fn into_inner(mut self) -> T {
+        let inner = self.inner.take().expect("present until into_inner");
+        self.reg.deregister(inner.as_fd());
+        inner
+    }
+
+    /// Waits until the fd may be readable.
+    pub async fn readable(&self) -> io::Result<ReadyGuard<'_, T>> {
+        poll_fn(|cx| self.poll_read_ready(cx)).await
+    }
+
+    /// Waits until the fd may be writable.
+    pub async fn writable(&self) -> io::Result<ReadyGuard<'_, T>> {
+        poll_fn(|cx| self.poll_write_ready(cx)).await
+    }
+
+    /// The poll form of [`readable`](AsyncFd::readable).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyGuard<'_, T>>> {
+        self.poll_dir(READ, cx)
+    }
+
+    /// The poll form of [`writable`](AsyncFd::writable).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyGuard<'_, T>>> {
+        self.poll_dir(WRITE, cx)
+    }
+
+    fn poll_dir(&self, dir: u8, cx: &mut Context<'_>) -> Poll<io::Result<ReadyGuard<'_, T>>> {
+        match self.reg.poll_ready(dir, self.get_ref().as_fd(), cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(ReadyGuard { fd: self, dir })),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsFd> Drop for AsyncFd<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = &self.inner {
+            self.reg.deregister(inner.as_fd());
+        }
+    }
+}
+
+impl<T: AsFd + fmt::Debug> fmt::Debug for AsyncFd<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFd")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+/// Proof that an [`AsyncFd`] was seen ready in one direction.
+pub struct ReadyGuard<'a, T: AsFd> {
+    fd: &'a AsyncFd<T>,
+    dir: u8,
+}
+
+impl<T: AsFd> ReadyGuard<'_, T> {
+    /// The fd is not ready after all (an operation said `WouldBlock`): the
+    /// next wait parks until the driver reports it again.
+    pub fn clear_ready(&mut self) {
+        self.fd.reg.clear(self.dir);
+    }
+
+    /// Runs `op`; a `WouldBlock` from it clears readiness and comes back as
+    /// `Err(WouldBlock)` (wait again), anything else is its result.
+    pub fn try_io<R>(
+        &mut self,
+        op: impl FnOnce(&T) -> io::Result<R>,
+    ) -> Result<io::Result<R>, TryIoError> {
+        match op(self.fd.get_ref()) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_ready();
+                Err(TryIoError(()))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The wrapped value.
+    pub fn get_ref(&self) -> &T {
+        self.fd.get_ref()
+    }
+}
+
+/// [`ReadyGuard::try_io`]'s operation would have blocked: wait again.
+#[derive(Debug)]
+pub struct TryIoError(());

@@ -1,0 +1,63 @@
+//! A group of runtimes, one per thread (per core): the thread-per-core
+//! shape of monoio and glommio, and of the reactor's `LoopGroup`. Each
+//! runtime binds its own SO_REUSEPORT listener, and the kernel spreads the
+//! connections over them.
+//!
+//! ```no_run
+//! use iomux::rt::{self, DriverKind, net::TcpListener};
+//!
+//! let addr: std::net::SocketAddr = "127.0.0.1:8080".parse()?;
+//! rt::group::run(2, DriverKind::Readiness(iomux::Backend::Epoll), move |_index| async move {
+//!     let mut listener = TcpListener::bind_reuseport(addr)?;
+//!     loop {
+//!         let (mut conn, _) = listener.accept().await?;
+//!         rt::spawn_local(async move {
+//!             let mut buf = vec![0u8; 4096];
+//!             while let Ok(n) = conn.read(&mut buf).await {
+//!                 if n == 0 || conn.write_all(&buf[..n]).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::thread;
+
+use super::{DriverKind, Runtime};
+
+/// Runs `make(i)` on a runtime of its own on each of `threads` threads
+/// (named `iomux-rt-<i>`), and returns their outputs in order once all have
+/// ended. A thread's runtime that cannot start, or a `make` future that
+/// panics, is an error.
+pub fn run<F, Fut, T>(threads: usize, driver: DriverKind, make: F) -> io::Result<Vec<T>>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<T>> + 'static,
+    T: Send + 'static,
+{
+    let make = std::sync::Arc::new(make);
+    let mut joins = Vec::with_capacity(threads);
+    for i in 0..threads.max(1) {
+        let make = std::sync::Arc::clone(&make);
+        let join = thread::Builder::new().name(format!("iomux-rt-{i}")).spawn(
+            move || -> io::Result<T> {
+                let rt = Runtime::with_driver(driver)?;
+                rt.block_on(make(i))
+            },
+        )?;
+        joins.push(join);
+    }
+    let mut out = Vec::with_capacity(joins.len());
+    for (i, j) in joins.into_iter().enumerate() {
+        match j.join() {
+            Ok(r) => out.push(r?),
+            Err(_) => return Err(io::Error::other(format!("runtime thread {i} panicked"))),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,143 @@
+//! hyper 1.x on iomux::rt (feature `hyper`): [`HyperIo`] gives a runtime
+//! stream hyper's `Read` and `Write`, [`HyperExecutor`] spawns hyper's
+//! background tasks with [`spawn_local`](super::spawn_local), and
+//! [`HyperTimer`] gives hyper the runtime's timers (for header-read
+//! timeouts and keep-alive).
+//!
+//! ```no_run
+//! # async fn serve(mut listener: iomux::rt::net::TcpListener) -> std::io::Result<()> {
+//! use iomux::rt::hyper::{HyperIo, HyperTimer};
+//! # let service = hyper::service::service_fn(|_req: hyper::Request<hyper::body::Incoming>| async {
+//! #     Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("hi")))
+//! # });
+//! let (conn, _) = listener.accept().await?;
+//! iomux::rt::spawn_local(
+//!     hyper::server::conn::http1::Builder::new()
+//!         .timer(HyperTimer)
+//!         .serve_connection(HyperIo::new(conn), service),
+//! );
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::net::{TcpStream, UnixStream};
+use super::time::{Sleep, sleep, sleep_until};
+
+/// A runtime stream ([`TcpStream`], [`UnixStream`], or anything with the
+/// futures-io traits) as hyper's `Read + Write`.
+#[derive(Debug)]
+pub struct HyperIo<T> {
+    inner: T,
+}
+
+impl<T> HyperIo<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T) -> HyperIo<T> {
+        HyperIo { inner }
+    }
+    /// The stream.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+    /// The stream, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+    /// Unwraps the stream.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T: futures_io::AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let room = buf.initialize_unfilled();
+        match Pin::new(&mut this.inner).poll_read(cx, room) {
+            Poll::Ready(Ok(n)) => {
+                debug_assert!(n <= room.len());
+                let n = n.min(room.len());
+                // SAFETY: `initialize_unfilled` initialised all of `room`,
+                // and the read filled its first `n` bytes (n <= room.len()),
+                // which is what `advance` asks of its caller.
+                unsafe { buf.advance(n) };
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+impl From<TcpStream> for HyperIo<TcpStream> {
+    fn from(s: TcpStream) -> Self {
+        HyperIo::new(s)
+    }
+}
+
+impl From<UnixStream> for HyperIo<UnixStream> {
+    fn from(s: UnixStream) -> Self {
+        HyperIo::new(s)
+    }
+}
+
+/// Spawns hyper's background futures (HTTP/2 streams, upgrades) on the
+/// current thread's runtime.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HyperExecutor;
+
+impl<F> hyper::rt::Executor<F> for HyperExecutor
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    fn execute(&self, fut: F) {
+        drop(super::spawn_local(fut));
+    }
+}
+
+/// hyper's timer on the runtime's: its sleeps are [`Sleep`]s.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HyperTimer;
+
+impl hyper::rt::Sleep for Sleep {}
+
+impl hyper::rt::Timer for HyperTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(sleep(duration))
+    }
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(sleep_until(deadline))
+    }
+    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
+        match sleep.as_mut().downcast_mut_pin::<Sleep>() {
+            Some(mut ours) => ours.reset(new_deadline),
+            None => *sleep = self.sleep_until(new_deadline),
+        }
+    }
+}

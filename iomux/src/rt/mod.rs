@@ -1,0 +1,218 @@
+//! `iomux::rt`: an async runtime on iomux, thread-per-core like monoio and
+//! glommio (feature `rt`, on by default).
+//!
+//! - A [`Runtime`] is one single-threaded executor with its I/O driver and
+//!   timers; [`group::run`] starts one per core, each with its own
+//!   SO_REUSEPORT listener ([`TcpListener::bind_reuseport`](net::TcpListener::bind_reuseport)).
+//! - Drivers ([`DriverKind`]): readiness on any [`Backend`](crate::Backend)
+//!   (epoll, poll, select, io_uring's POLL_ADD), or io_uring completions
+//!   with buffers the runtime owns while an operation is in flight, so that
+//!   a dropped read or write future loses no byte and leaks nothing.
+//! - Tasks: [`spawn_local`] (any future), [`spawn`] (`Send` futures, also
+//!   from other threads through a [`Handle`]), with a [`JoinHandle`] to
+//!   await the output or [`abort`](JoinHandle::abort). A panicking task
+//!   ends with a [`JoinError`]; the runtime goes on.
+//! - [`time`]: `sleep`, `timeout`, `interval`, never early.
+//! - [`net`]: TCP and Unix listeners and streams with the futures-io
+//!   traits (and tokio's with feature `tokio-io`); [`AsyncFd`] for any fd.
+//! - [`hyper`](mod@hyper) (feature `hyper`): hyper 1.x's `rt` traits.
+//!
+//! I/O objects belong to the runtime they were made on and are not `Send`.
+//!
+//! ```
+//! use iomux::rt::{self, net::{TcpListener, TcpStream}};
+//!
+//! rt::block_on(async {
+//!     let mut listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     let server = rt::spawn_local(async move {
+//!         let (mut conn, _) = listener.accept().await?;
+//!         let mut buf = [0u8; 5];
+//!         let n = conn.read(&mut buf).await?;
+//!         conn.write_all(&buf[..n]).await?;
+//!         Ok::<_, std::io::Error>(())
+//!     });
+//!     let mut client = TcpStream::connect(addr).await?;
+//!     client.write_all(b"hello").await?;
+//!     let mut echoed = [0u8; 5];
+//!     let mut got = 0;
+//!     while got < 5 {
+//!         got += client.read(&mut echoed[got..]).await?;
+//!     }
+//!     assert_eq!(&echoed, b"hello");
+//!     server.await.expect("the server task")?;
+//!     Ok::<_, std::io::Error>(())
+//! })?;
+//! # Ok::<_, std::io::Error>(())
+//! ```
+
+mod async_fd;
+mod driver;
+mod executor;
+pub mod group;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+pub mod net;
+mod readiness;
+mod slab;
+mod task;
+pub mod time;
+#[cfg(feature = "uring")]
+mod uring;
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+
+pub use async_fd::{AsyncFd, ReadyGuard, TryIoError};
+pub use driver::DriverKind;
+pub use task::{JoinError, JoinHandle};
+
+use driver::Driver;
+use executor::{Core, Shared};
+
+/// A single-threaded runtime: an executor, an I/O driver and timers. Not
+/// `Send`: it runs on the thread that made it.
+pub struct Runtime {
+    core: Rc<Core>,
+}
+
+impl Runtime {
+    /// A runtime on the epoll readiness driver.
+    pub fn new() -> io::Result<Runtime> {
+        Runtime::with_driver(DriverKind::Readiness(crate::Backend::Epoll))
+    }
+
+    /// A runtime on `driver`; io_uring fails with a clear error where the
+    /// kernel lacks it.
+    pub fn with_driver(driver: DriverKind) -> io::Result<Runtime> {
+        let (driver, unpark) = Driver::new(driver)?;
+        Ok(Runtime {
+            core: Core::new(driver, unpark),
+        })
+    }
+
+    /// The driver this runtime uses.
+    pub fn driver(&self) -> DriverKind {
+        self.core.driver.borrow().kind()
+    }
+
+    /// Runs `future` to completion on this thread, and every task spawned
+    /// on this runtime meanwhile. Tasks still pending when it returns stay
+    /// on the runtime (a later `block_on` runs them) until it is dropped.
+    ///
+    /// # Panics
+    /// Inside a runtime (nested `block_on` on one thread).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.core.block_on(future)
+    }
+
+    /// Spawns `future` on this runtime (it starts at the next `block_on`).
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.spawn_local(future)
+    }
+
+    /// A handle to spawn onto this runtime from any thread.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.core.shared),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.core.shutdown();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("driver", &self.driver())
+            .field("tasks", &self.core.tasks())
+            .finish()
+    }
+}
+
+/// Spawns onto a runtime from any thread (`Send + Sync`, cheap to clone).
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The handle of the runtime running on this thread, if any.
+    pub fn try_current() -> Option<Handle> {
+        Core::current().map(|c| Handle {
+            shared: Arc::clone(&c.shared),
+        })
+    }
+
+    /// Spawns a `Send` future on the handle's runtime; it is woken there.
+    /// If the runtime has shut down, the handle reports it cancelled.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Core::spawn_send(&self.shared, future)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// Runs `future` on a new epoll runtime on this thread.
+pub fn block_on<F: Future>(future: F) -> io::Result<F::Output> {
+    Ok(Runtime::new()?.block_on(future))
+}
+
+/// Spawns `future` on the current thread's runtime.
+///
+/// # Panics
+/// Outside a runtime.
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Core::expect_current("iomux::rt::spawn_local").spawn_local(future)
+}
+
+/// Spawns a `Send` future on the current thread's runtime (it runs on this
+/// thread; use a [`Handle`] to spawn onto another runtime).
+///
+/// # Panics
+/// Outside a runtime.
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Core::expect_current("iomux::rt::spawn").spawn_local(future)
+}
+
+/// Yields to the other tasks once.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}

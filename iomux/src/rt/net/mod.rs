@@ -1,0 +1,11 @@
+//! Sockets on the runtime: TCP and Unix stream listeners and streams, with
+//! the futures-io traits (and tokio's, feature `tokio-io`).
+
+mod io_impls;
+mod listener;
+mod stream;
+mod tcp;
+mod unix;
+
+pub use tcp::{TcpListener, TcpStream};
+pub use unix::{UnixListener, UnixStream};

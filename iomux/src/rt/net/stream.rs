@@ -1,0 +1,110 @@
+//! A connected socket's I/O on either driver: readiness (try the syscall,
+//! wait on `EAGAIN`) or io_uring completions (runtime-owned buffers).
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::task::{Context, Poll};
+
+use rustix::net::{SendFlags, Shutdown};
+
+#[cfg(feature = "uring")]
+use crate::rt::driver::Driver;
+#[cfg(feature = "uring")]
+use crate::rt::executor::Core;
+use crate::rt::readiness::{READ, Registration, WRITE};
+#[cfg(feature = "uring")]
+use crate::rt::uring::UringStream;
+
+pub(crate) enum StreamIo {
+    Ready {
+        reg: Registration,
+        fd: OwnedFd,
+    },
+    #[cfg(feature = "uring")]
+    Uring(UringStream),
+}
+
+impl StreamIo {
+    /// Takes a connected, non-blocking socket into the current runtime.
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<StreamIo> {
+        #[cfg(feature = "uring")]
+        if let Some(core) = Core::current()
+            && matches!(&*core.driver.borrow(), Driver::Uring(_))
+        {
+            return Ok(StreamIo::Uring(UringStream::new(core.clone(), fd)));
+        }
+        let reg = Registration::new(fd.as_fd())?;
+        Ok(StreamIo::Ready { reg, fd })
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            StreamIo::Ready { fd, .. } => fd.as_fd(),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.fd(),
+        }
+    }
+
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            StreamIo::Ready { reg, fd } => reg.poll_io(READ, fd.as_fd(), cx, || {
+                Ok(rustix::io::read(&*fd, &mut *buf)?)
+            }),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_read(cx, buf),
+        }
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            StreamIo::Ready { reg, fd } => reg.poll_io(WRITE, fd.as_fd(), cx, || {
+                Ok(rustix::net::send(&*fd, buf, SendFlags::NOSIGNAL)?)
+            }),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_write(cx, buf),
+        }
+    }
+
+    /// Readiness writes go straight to the kernel: nothing to flush. The
+    /// completion driver's writes are in flight until their completions.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            StreamIo::Ready { .. } => {
+                let _ = cx;
+                Poll::Ready(Ok(()))
+            }
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_flush(cx),
+        }
+    }
+
+    /// Flushes, then shuts the writing side (the peer reads EOF).
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+        match rustix::net::shutdown(self.fd(), Shutdown::Write) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(rustix::io::Errno::NOTCONN) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(e.into())),
+        }
+    }
+}
+
+impl Drop for StreamIo {
+    #[allow(irrefutable_let_patterns)] // without `uring`, Ready is the only variant
+    fn drop(&mut self) {
+        if let StreamIo::Ready { reg, fd } = self {
+            reg.deregister(fd.as_fd());
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Unix stream sockets: `UnixListener` and `UnixStream` on the runtime.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+use super::listener::ListenerIo;
+use super::stream::StreamIo;
+use crate::rt::readiness::{Registration, WRITE};
+
+/// A Unix stream listening socket on the current runtime.
+pub struct UnixListener {
+    io: ListenerIo,
+}
+
+impl UnixListener {
+    /// Listens on the socket file `path` (which must not exist).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        UnixListener::from_std(std::os::unix::net::UnixListener::bind(path)?)
+    }
+
+    /// Takes a listening std socket into the current runtime.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            io: ListenerIo::new(OwnedFd::from(listener))?,
+        })
+    }
+
+    /// The next connection.
+    pub async fn accept(&mut self) -> io::Result<UnixStream> {
+        let (fd, _) = poll_fn(|cx| self.io.poll_accept(cx)).await?;
+        UnixStream::from_fd(fd)
+    }
+}
+
+/// A connected Unix stream socket on the current runtime (not `Send`, as
+/// [`TcpStream`](super::TcpStream)).
+pub struct UnixStream {
+    pub(crate) io: StreamIo,
+}
+
+impl UnixStream {
+    /// Connects to the socket file `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let addr = SocketAddrUnix::new(path.as_ref())?;
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        match rustix::net::connect(&fd, &addr) {
+            Ok(()) => return UnixStream::from_fd(fd),
+            Err(rustix::io::Errno::INPROGRESS | rustix::io::Errno::AGAIN) => {}
+            Err(e) => return Err(e.into()),
+        }
+        {
+            let reg = Registration::new(fd.as_fd())?;
+            let waited = poll_fn(|cx| reg.poll_ready(WRITE, fd.as_fd(), cx)).await;
+            reg.deregister(fd.as_fd());
+            waited?;
+        }
+        if let Err(e) = rustix::net::sockopt::socket_error(&fd)? {
+            return Err(e.into());
+        }
+        UnixStream::from_fd(fd)
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        Ok((UnixStream::from_fd(a)?, UnixStream::from_fd(b)?))
+    }
+
+    fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: StreamIo::new(fd)?,
+        })
+    }
+
+    /// Takes a connected std socket into the current runtime.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::from_fd(OwnedFd::from(stream))
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.fd()
+    }
+}
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.fd().as_raw_fd()
+    }
+}
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.fd()
+    }
+}
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.io.fd().as_raw_fd())
+            .finish()
+    }
+}
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.io.fd().as_raw_fd())
+            .finish()
+    }
+}
