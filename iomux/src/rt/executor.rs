@@ -257,9 +257,15 @@ impl Core {
         if self.shared.notified.swap(false, Ordering::AcqRel) {
             let keys =
                 std::mem::take(&mut *self.shared.remote.lock().unwrap_or_else(|e| e.into_inner()));
-            self.queue
-                .borrow_mut()
-                .extend(keys.into_iter().filter(|&k| k != MAIN));
+            let mut queue = self.queue.borrow_mut();
+            for key in keys {
+                if key == MAIN {
+                    self.main_woken.set(true);
+                } else {
+                    queue.push_back(key);
+                }
+            }
+            drop(queue);
             let injected = std::mem::take(
                 &mut self
                     .shared

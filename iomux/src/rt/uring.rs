@@ -104,7 +104,8 @@ pub(crate) struct UringDriver {
     polls: Slab<PollState>,
     unpark_fd: Arc<OwnedFd>,
     unpark_buf: Box<[u8; 8]>,
-    unpark_armed: bool,
+    /// Shutting down: the unpark read is not re-armed.
+    closing: bool,
 }
 
 fn dir_index(dir: u8) -> usize {
@@ -127,7 +128,7 @@ impl UringDriver {
             polls: Slab::default(),
             unpark_fd: Arc::clone(&unpark_fd),
             unpark_buf: Box::new([0; 8]),
-            unpark_armed: false,
+            closing: false,
         };
         driver.arm_unpark();
         Ok((driver, Unpark::EventFd(unpark_fd)))
@@ -168,7 +169,6 @@ impl UringDriver {
         )
         .build();
         self.push(entry, Op::Unpark);
-        self.unpark_armed = true;
     }
 
     pub(crate) fn park(
@@ -219,8 +219,9 @@ impl UringDriver {
         match op {
             Op::Cancel => {}
             Op::Unpark => {
-                self.unpark_armed = false;
-                self.arm_unpark();
+                if !self.closing {
+                    self.arm_unpark();
+                }
             }
             Op::Recv(key) => {
                 let Some(s) = self.streams.get_mut(key) else {
@@ -322,6 +323,9 @@ impl UringDriver {
     }
 
     fn submit_recv(&mut self, key: Key) {
+        if self.closing {
+            return;
+        }
         let Some(s) = self.streams.get_mut(key) else {
             return;
         };
@@ -340,6 +344,9 @@ impl UringDriver {
     }
 
     fn submit_send(&mut self, key: Key) {
+        if self.closing {
+            return;
+        }
         let Some(s) = self.streams.get_mut(key) else {
             return;
         };
@@ -364,6 +371,9 @@ impl UringDriver {
     }
 
     fn submit_accept(&mut self, key: Key) {
+        if self.closing {
+            return;
+        }
         let Some(l) = self.listeners.get_mut(key) else {
             return;
         };
@@ -460,6 +470,7 @@ impl Drop for UringDriver {
     fn drop(&mut self) {
         // Cancel everything, then wait for the completions: only then may
         // the buffers the kernel writes into be freed.
+        self.closing = true;
         let entry = opcode::AsyncCancel2::new(CancelBuilder::any()).build();
         self.push(entry, Op::Cancel);
         let bound = Instant::now() + DRAIN_BOUND;
@@ -473,12 +484,6 @@ impl Drop for UringDriver {
                 .is_err()
             {
                 break;
-            }
-            // A completion may have re-armed the unpark read: cancel again.
-            if self.unpark_armed && self.ops.len() <= 2 {
-                let entry = opcode::AsyncCancel2::new(CancelBuilder::any()).build();
-                self.push(entry, Op::Cancel);
-                self.unpark_armed = false;
             }
         }
         drop(wakers);
