@@ -63,27 +63,28 @@ if wants tokio || wants monoio || wants hyper-tokio; then
         tail -5 "$WORK/build-peers.log" >&2
     fi
 fi
+# build_example EXAMPLE FEATURES SERVERS...: 0 when the iomux example
+# builds, else 1 with the reason for its servers.
+build_example() {
+    local example=$1 features=$2
+    shift 2
+    if (cd "$HERE" && cargo build --release -q -p iomux ${features:+--features "$features"} --example "$example") \
+        >"$WORK/build-$example.log" 2>&1; then
+        return 0
+    fi
+    echo "# skip: the $example example does not build ($*):" >&2
+    grep -m 3 '^error' "$WORK/build-$example.log" >&2 || tail -n 5 "$WORK/build-$example.log" >&2
+    return 1
+}
 if [[ -n ${RT_ECHO:-} ]]; then
     build_ok_rt=1
 elif wants rt-epoll || wants rt-uring; then
-    if (cd "$HERE" && cargo build --release -q -p iomux ${RT_FEATURES:+--features "$RT_FEATURES"} --example rt_echo) \
-        >"$WORK/build-rt.log" 2>&1; then
-        build_ok_rt=1
-    else
-        echo "# skip: the rt_echo example does not build (rt-epoll, rt-uring):" >&2
-        tail -5 "$WORK/build-rt.log" >&2
-    fi
+    build_example rt_echo "$RT_FEATURES" rt-epoll rt-uring && build_ok_rt=1
 fi
 if [[ -n ${HYPER_HELLO:-} ]]; then
     build_ok_hyper=1
 elif wants hyper-rt-epoll || wants hyper-rt-uring; then
-    if (cd "$HERE" && cargo build --release -q -p iomux ${HYPER_FEATURES:+--features "$HYPER_FEATURES"} --example hyper_hello) \
-        >"$WORK/build-hyper.log" 2>&1; then
-        build_ok_hyper=1
-    else
-        echo "# skip: the hyper_hello example does not build (hyper-rt-epoll, hyper-rt-uring):" >&2
-        tail -5 "$WORK/build-hyper.log" >&2
-    fi
+    build_example hyper_hello "$HYPER_FEATURES" hyper-rt-epoll hyper-rt-uring && build_ok_hyper=1
 fi
 
 # The command line of a server (without the pinning), or nothing when its
