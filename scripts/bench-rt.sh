@@ -221,6 +221,10 @@ fi
 echo "# bench-rt: $ROUNDS rounds of $DURATION (+${WARMUP}s warm-up for iomux load); $CONNS connections; servers on CPU 1, client on CPU 0 (SCHED_FIFO: $RT)"
 echo "# iomux $("$IOMUX" --version); $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); kernel $(uname -r); $(date -u +%FT%TZ)"
 echo "# servers: ${servers[*]}"
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.75) }'; then
+    echo "# warning: load average $load on $(nproc) CPUs before the runs: other work shares the cores, the figures are noisy${RT:+ (SCHED_FIFO: $RT)}"
+fi
 for name in "${servers[@]}"; do
     if [[ -n ${note[$name]} ]]; then echo "#   $name says: ${note[$name]}"; fi
 done
