@@ -1,4 +1,8 @@
-//! hyper 1.x's HTTP/1.1 server on tokio's current_thread runtime.
+//! hyper 1.x's HTTP/1.1 server on tokio's current_thread runtime: every
+//! request (`GET /plaintext` in the benchmarks) gets `Hello, World!` as
+//! text/plain.
+//!
+//!   hyper-tokio [--addr] ADDR      (prints `listening on ADDR` first)
 
 use std::convert::Infallible;
 
@@ -20,6 +24,7 @@ async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(peer_servers::addr()).await?;
+    peer_servers::announce(listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
