@@ -9,8 +9,7 @@
 //! let addr: std::net::SocketAddr = "127.0.0.1:8080".parse()?;
 //! rt::group::run(2, DriverKind::Readiness(iomux::Backend::Epoll), move |_index| async move {
 //!     let mut listener = TcpListener::bind_reuseport(addr)?;
-//!     loop {
-//!         let (mut conn, _) = listener.accept().await?;
+//!     while let Ok((mut conn, _)) = listener.accept().await {
 //!         rt::spawn_local(async move {
 //!             let mut buf = vec![0u8; 4096];
 //!             while let Ok(n) = conn.read(&mut buf).await {
@@ -20,6 +19,7 @@
 //!             }
 //!         });
 //!     }
+//!     Ok::<(), std::io::Error>(())
 //! })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
