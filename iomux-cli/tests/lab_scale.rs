@@ -7,7 +7,7 @@
 mod spawn;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ const LIMIT: Duration = Duration::from_secs(180);
 const MODELS: [&str; 5] = ["epoll-lt", "uring", "poll", "select", "blocking"];
 const NS: [u64; 2] = [2000, 4000];
 
-fn lab(args: &[&str], out: &PathBuf, what: &str) {
+fn lab(args: &[&str], out: &Path, what: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iomux"))
         .arg("lab")
         .args(args)
@@ -33,7 +33,7 @@ fn lab(args: &[&str], out: &PathBuf, what: &str) {
     assert!(status.success(), "{what}: {status}");
 }
 
-fn report(out: &PathBuf) -> Value {
+fn report(out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report.json"))
         .expect("JSON")
 }
