@@ -77,6 +77,10 @@ pub struct LabArgs {
     /// it is not run at larger N.
     #[arg(long, default_value_t = 600.0)]
     pub scale_bound: f64,
+    /// With --scale: at least this many server workers in every cell (a
+    /// control: small N spread over as many workers as a large N needs).
+    #[arg(long, requires = "scale")]
+    pub scale_workers: Option<usize>,
 }
 
 /// The machine the lab ran on.

@@ -86,6 +86,11 @@ pub struct ScaleCell {
     pub elapsed_s: Option<f64>,
     /// The server's `iomux-stats:` exit line (summed over workers).
     pub server_stats: Option<String>,
+    /// A control cell: the smallest N over the workers of the largest, to
+    /// tell the cost of idle connections from that of spreading K over
+    /// more processes. Not plotted; the verdict compares with it.
+    #[serde(default)]
+    pub control: bool,
 }
 
 impl ScaleCell {
@@ -122,6 +127,7 @@ impl ScaleCell {
             server_threads: None,
             elapsed_s: None,
             server_stats: None,
+            control: false,
         }
     }
 

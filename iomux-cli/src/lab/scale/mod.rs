@@ -37,6 +37,9 @@ pub const SCALE_MODELS: &[&str] = &["epoll-lt", "uring", "poll", "select", "bloc
 /// N when `--scale-conns` is not given.
 pub const DEFAULT_CONNS: &[usize] = &[10_000, 100_000, 300_000, 1_000_000];
 
+/// Models that get a control cell (see `ScaleCell::control`).
+const CONTROLLED: &[&str] = &["epoll-lt", "uring"];
+
 /// Memory a connection costs, both ends of the loopback and user space
 /// together, for the estimate before a cell (measured here: 9–11 KiB).
 const EST_B_PER_CONN: u64 = 12 * 1024;
@@ -179,21 +182,9 @@ pub fn run(args: &LabArgs) -> CliResult {
                 bar.inc(1);
                 continue;
             }
-            let workers = (v.model != "blocking").then(|| procs_for(n));
-            let label = format!("{} N={n} K={}", v.name, k.min(n));
-            bar.set_message(label.clone());
-            let last_said = std::cell::Cell::new(Instant::now());
-            let tell = |what: &str| {
-                bar.set_message(format!("{label}: {what}"));
-                // Off a terminal the bar draws nothing: a line every 10 s.
-                if bar.is_hidden() && last_said.get().elapsed() >= Duration::from_secs(10) {
-                    last_said.set(Instant::now());
-                    eprintln!("  {label}: {what}");
-                }
-            };
-            let before = sys::kernel();
-            let c = cell::run(&plan, v, n, k.min(n), workers, &tell);
-            settle(before);
+            let workers = (v.model != "blocking")
+                .then(|| procs_for(n).max(args.scale_workers.unwrap_or(1)).min(n));
+            let c = run_cell(&plan, v, n, k.min(n), workers, &bar, false);
             if c.status == Status::Ok {
                 if let Some(s) = c.connect_s.filter(|s| *s > 0.0) {
                     pace = Some((n, n as f64 / s));
@@ -209,6 +200,13 @@ pub fn run(args: &LabArgs) -> CliResult {
                     c.reason.as_deref().unwrap_or("no reason recorded")
                 ));
             }
+            say(line(&c));
+            cells.push(c);
+            bar.inc(1);
+        }
+        if let Some((n, w)) = control_for(&cells, v.name) {
+            bar.inc_length(1);
+            let c = run_cell(&plan, v, n, k.min(n), Some(w), &bar, true);
             say(line(&c));
             cells.push(c);
             bar.inc(1);
@@ -236,6 +234,54 @@ pub fn run(args: &LabArgs) -> CliResult {
         claims: Vec::new(),
     };
     finish(scale, &out)
+}
+
+/// Runs one cell with the progress bar told how it goes.
+fn run_cell(
+    plan: &Plan,
+    v: &Variant,
+    n: usize,
+    k: usize,
+    workers: Option<usize>,
+    bar: &ProgressBar,
+    control: bool,
+) -> ScaleCell {
+    let label = format!(
+        "{} N={n} K={k}{}",
+        v.name,
+        if control { " (control)" } else { "" }
+    );
+    bar.set_message(label.clone());
+    let last_said = std::cell::Cell::new(Instant::now());
+    let tell = |what: &str| {
+        bar.set_message(format!("{label}: {what}"));
+        // Off a terminal the bar draws nothing: a line every 10 s.
+        if bar.is_hidden() && last_said.get().elapsed() >= Duration::from_secs(10) {
+            last_said.set(Instant::now());
+            eprintln!("  {label}: {what}");
+        }
+    };
+    let before = sys::kernel();
+    let mut c = cell::run(plan, v, n, k, workers, &tell);
+    c.control = control;
+    settle(before);
+    c
+}
+
+/// The control cell a model gets, if any: (the smallest N, the workers of
+/// the largest N), when both ran and the largest had more workers.
+fn control_for(cells: &[ScaleCell], model: &str) -> Option<(usize, usize)> {
+    if !CONTROLLED.contains(&model) {
+        return None;
+    }
+    let ok: Vec<&ScaleCell> = cells
+        .iter()
+        .filter(|c| c.model == model && c.status == Status::Ok && !c.control)
+        .collect();
+    let small = ok.iter().min_by_key(|c| c.conns)?;
+    let big = ok.iter().max_by_key(|c| c.conns)?;
+    let w = big.workers?;
+    (w > small.workers.unwrap_or(1)).then_some((small.conns, w))
 }
 
 /// `--out`, or `lab-scale-report` where the ordinary lab's default stands.

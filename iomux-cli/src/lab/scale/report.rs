@@ -99,7 +99,7 @@ fn series(r: &ScaleReport, spec: &Spec) -> Series {
             let mut pts: Vec<(f64, f64)> = r
                 .cells
                 .iter()
-                .filter(|c| &c.model == m && c.status == Status::Ok)
+                .filter(|c| &c.model == m && c.status == Status::Ok && !c.control)
                 .filter_map(|c| Some((c.conns as f64, (spec.metric)(c)?)))
                 .filter(|(_, y)| y.is_finite() && (!spec.log_y || *y > 0.0))
                 .collect();
@@ -168,13 +168,22 @@ fn status(c: &ScaleCell) -> &'static str {
     }
 }
 
+/// The workers column: `1 (single)` for a one-process server.
+fn workers(c: &ScaleCell) -> String {
+    match (c.workers, c.control) {
+        (None, _) => "1 (single)".into(),
+        (Some(w), false) => w.to_string(),
+        (Some(w), true) => format!("{w} (control)"),
+    }
+}
+
 /// A cell's row.
 pub fn row(c: &ScaleCell) -> [String; 17] {
     [
         c.model.clone(),
         c.conns.to_string(),
         c.active.to_string(),
-        c.workers.map_or("1 (single)".into(), |w| w.to_string()),
+        workers(c),
         status(c).into(),
         num(c.rps, 0),
         num(c.p99_us, 0),
@@ -194,10 +203,11 @@ pub fn row(c: &ScaleCell) -> [String; 17] {
 /// One line per finished cell.
 pub fn progress_line(c: &ScaleCell) -> String {
     let mut s = format!(
-        "{:<9} N={:<8} K={:<4} {:<7}",
+        "{:<9} N={:<8} K={:<4} W={:<11} {:<7}",
         c.model,
         c.conns,
         c.active,
+        workers(c),
         status(c)
     );
     if c.connected.is_some() {
