@@ -186,10 +186,13 @@ pub fn epoll_million(r: &ScaleReport) -> Claim {
                 ),
                 Some(y) => format!(
                     "holds in part: a million connections up and every one alive, but CPU per \
-                     request ×{x:.2} that of N = {} and ×{y:.2} that of the same N over the \
-                     same workers (threshold ×{MILLION_CPU_RATIO}): the idle connections cost \
-                     CPU.",
-                    n(base.map_or(0, |b| b.conns))
+                     request ×{x:.2} that of N = {} and ×{y:.2} that of N = {} over the same {} \
+                     workers (threshold ×{MILLION_CPU_RATIO}): beyond what spreading K over \
+                     more workers explains, the idle connections (or a busier host: see \
+                     others' CPU) cost CPU.",
+                    n(base.map_or(0, |b| b.conns)),
+                    n(same_w.map_or(0, |c| c.conns)),
+                    big.workers.unwrap_or(1)
                 ),
                 None => format!(
                     "holds in part: a million connections up and every one alive, but CPU per \
@@ -359,4 +362,150 @@ pub fn select_poll_thousands(r: &ScaleReport) -> Claim {
         )
     };
     Claim::new(id, &claim, evidence, verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::Machine;
+
+    fn machine() -> Machine {
+        Machine {
+            cpus: 2,
+            kernel: "test".into(),
+            nofile: 20_000,
+            fd_setsize: 1024,
+            fd_set_bits: 1024,
+            server_cpu: 1,
+            load_cpu: 0,
+            cpu_model: None,
+            mem_total_mib: None,
+        }
+    }
+
+    fn ok(model: &str, n: usize, workers: usize, cpu: f64) -> ScaleCell {
+        let mut c = ScaleCell::new(model, n, 100);
+        c.status = Status::Ok;
+        c.workers = Some(workers);
+        c.connected = Some(n);
+        c.connect_errors = Some(0);
+        c.lost = Some(0);
+        c.idle_checked = Some(n as u64 - 100);
+        c.cpu_us_per_req = Some(cpu);
+        c.rps = Some(1000.0);
+        c
+    }
+
+    fn report(conns: &[usize], cells: Vec<ScaleCell>) -> ScaleReport {
+        ScaleReport {
+            kind: "scale".into(),
+            command: "test".into(),
+            date: None,
+            rendered: None,
+            elapsed_s: 0.0,
+            conns: conns.to_vec(),
+            active: 100,
+            warmup_s: 0.0,
+            measure_s: 1.0,
+            bound_s: 600.0,
+            per_process: 16_000,
+            connect_rate: 30_000.0,
+            pid_max: None,
+            threads_max: None,
+            machine: machine(),
+            models: vec!["epoll-lt".into(), "poll".into(), "select".into()],
+            cells,
+            claims: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn no_million_cell_is_not_measured() {
+        let r = report(&[10_000], vec![ok("epoll-lt", 10_000, 1, 5.0)]);
+        assert!(epoll_million(&r).verdict.starts_with("not measured"));
+    }
+
+    #[test]
+    fn a_flat_million_holds_and_a_steep_one_holds_in_part() {
+        let flat = report(
+            &[10_000, MILLION],
+            vec![
+                ok("epoll-lt", 10_000, 1, 5.0),
+                ok("epoll-lt", MILLION, 63, 6.0),
+            ],
+        );
+        assert!(epoll_million(&flat).verdict.starts_with("holds:"));
+        let steep = report(
+            &[10_000, MILLION],
+            vec![
+                ok("epoll-lt", 10_000, 1, 5.0),
+                ok("epoll-lt", MILLION, 63, 10.0),
+            ],
+        );
+        let v = epoll_million(&steep).verdict;
+        assert!(
+            v.starts_with("holds in part") && v.contains("no control"),
+            "{v}"
+        );
+        // The control over the same workers explains the growth.
+        let mut control = ok("epoll-lt", 10_000, 63, 9.5);
+        control.control = true;
+        let mut cells = steep.cells.clone();
+        cells.push(control);
+        let explained = report(&[10_000, MILLION], cells);
+        let v = epoll_million(&explained).verdict;
+        assert!(
+            v.starts_with("holds:") && v.contains("same 63 workers"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_lost_connection_at_a_million_does_not_hold() {
+        let mut big = ok("epoll-lt", MILLION, 63, 5.0);
+        big.lost = Some(3);
+        big.status = Status::Failed;
+        big.reason = Some("3 connections lost".into());
+        let r = report(
+            &[10_000, MILLION],
+            vec![ok("epoll-lt", 10_000, 1, 5.0), big],
+        );
+        assert!(epoll_million(&r).verdict.starts_with("does not hold"));
+    }
+
+    #[test]
+    fn select_and_poll_that_keep_up_contradict_the_claim() {
+        let r = report(
+            &[10_000, 100_000],
+            vec![
+                ok("epoll-lt", 10_000, 1, 5.0),
+                ok("epoll-lt", 100_000, 7, 5.0),
+                ok("poll", 10_000, 1, 5.5),
+                ok("poll", 100_000, 7, 6.0),
+                ok("select", 10_000, 1, 5.5),
+                ok("select", 100_000, 7, 6.0),
+            ],
+        );
+        let v = select_poll_thousands(&r).verdict;
+        assert!(v.starts_with("does not hold"), "{v}");
+        let costly = report(
+            &[10_000, 100_000],
+            vec![
+                ok("epoll-lt", 10_000, 1, 5.0),
+                ok("epoll-lt", 100_000, 7, 5.0),
+                ok("poll", 10_000, 1, 30.0),
+                ok("poll", 100_000, 7, 400.0),
+                ok("select", 10_000, 1, 5.5),
+                ok("select", 100_000, 7, 6.0),
+            ],
+        );
+        let v = select_poll_thousands(&costly).verdict;
+        assert!(v.starts_with("holds in part") && v.contains("poll"), "{v}");
+        let none = report(&[10_000], vec![ok("epoll-lt", 10_000, 1, 5.0)]);
+        assert!(
+            select_poll_thousands(&none)
+                .verdict
+                .starts_with("not measured")
+        );
+    }
 }

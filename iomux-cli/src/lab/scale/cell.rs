@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::cell::Status;
 use super::super::matrix::Variant;
+use super::super::procfs;
 use super::super::sched;
 use super::super::supervised::Supervised;
 use super::sys::{self, Kernel, TreeSample};
@@ -80,6 +81,10 @@ pub struct ScaleCell {
     pub check_s: Option<f64>,
     /// Load errors (bad replies, closed, failed connects).
     pub errors: Option<u64>,
+    /// CPU time other processes took on the server's or the load's core
+    /// in the window, % of a core (the larger): high on a shared machine.
+    #[serde(default)]
+    pub contention_pct: Option<f64>,
     /// Server threads summed over its processes, with N up.
     pub server_threads: Option<u64>,
     /// Seconds the whole cell took.
@@ -124,6 +129,7 @@ impl ScaleCell {
             lost: None,
             check_s: None,
             errors: None,
+            contention_pct: None,
             server_threads: None,
             elapsed_s: None,
             server_stats: None,
@@ -308,7 +314,8 @@ fn with_server(
     sched::pin_at_exec(&mut cmd, plan.load_cpu);
     let mut load =
         Supervised::spawn(&mut cmd).map_err(|e| format!("cannot start the load: {e}"))?;
-    let result = follow(r, master, &mut load, k0, deadline, tell);
+    let cores = (plan.server_cpu, plan.load_cpu);
+    let result = follow(r, cores, master, &mut load, k0, deadline, tell);
     let status = if result.is_ok() {
         // It closes its connections and exits; bounded like the rest.
         load.wait(Duration::from_secs(150))
@@ -329,6 +336,7 @@ fn with_server(
 /// Follows the load's marks: UP lines, WARM, MEASURE, MEASURED, the report.
 fn follow(
     r: &mut ScaleCell,
+    cores: (usize, usize),
     master: u32,
     load: &mut Supervised,
     k0: Option<Kernel>,
@@ -339,6 +347,7 @@ fn follow(
     let mut phase = "connecting";
     let mut start: Option<(Instant, TreeSample)> = None;
     let mut end: Option<(Instant, TreeSample)> = None;
+    let mut busy0: Option<Busy> = None;
     let t0 = Instant::now();
     loop {
         let line = match load.line(deadline) {
@@ -366,11 +375,15 @@ fn follow(
         } else if line == "MEASURE" {
             phase = "measuring";
             start = Some((Instant::now(), sys::sample_tree(master)));
+            busy0 = Busy::sample(cores, master, load.pid());
             tell("measuring");
         } else if line == "MEASURED" {
             phase = "checking the idle connections alive";
             let s = sys::sample_tree(master);
             let at = Instant::now();
+            if let (Some(a), Some(b)) = (busy0, Busy::sample(cores, master, load.pid())) {
+                r.contention_pct = Some(a.others_until(&b));
+            }
             // The connections are all still up: memory now, before the
             // alive check queues a byte on each.
             record_memory(r, &s, k0, sys::kernel());
@@ -382,6 +395,36 @@ fn follow(
             record(r, &report, start, end);
             return Ok(());
         }
+    }
+}
+
+/// The two measured cores' busy time, and how much of it was ours.
+#[derive(Clone, Copy)]
+struct Busy {
+    at: Instant,
+    server_core: f64,
+    load_core: f64,
+    server: f64,
+    load: f64,
+}
+
+impl Busy {
+    fn sample((server_cpu, load_cpu): (usize, usize), server: u32, load: u32) -> Option<Busy> {
+        Some(Busy {
+            at: Instant::now(),
+            server_core: procfs::cpu_busy(server_cpu)?,
+            load_core: procfs::cpu_busy(load_cpu)?,
+            server: sys::sample_tree(server).cpu_s,
+            load: sys::sample_tree(load).cpu_s,
+        })
+    }
+
+    /// % of a core that others took on the busier of the two cores.
+    fn others_until(&self, end: &Busy) -> f64 {
+        let secs = (end.at - self.at).as_secs_f64().max(1e-3);
+        let on_server = (end.server_core - self.server_core) - (end.server - self.server);
+        let on_load = (end.load_core - self.load_core) - (end.load - self.load);
+        (on_server.max(on_load) / secs * 100.0).clamp(0.0, 100.0)
     }
 }
 

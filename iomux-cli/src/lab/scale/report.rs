@@ -140,7 +140,7 @@ fn int<T: ToString>(v: Option<T>) -> String {
 }
 
 /// The columns of the cells table.
-pub const HEADER: [&str; 17] = [
+pub const HEADER: [&str; 18] = [
     "model",
     "N",
     "K",
@@ -157,6 +157,7 @@ pub const HEADER: [&str; 17] = [
     "connect errors",
     "checked alive",
     "lost",
+    "others' CPU %",
     "cell s",
 ];
 
@@ -178,7 +179,7 @@ fn workers(c: &ScaleCell) -> String {
 }
 
 /// A cell's row.
-pub fn row(c: &ScaleCell) -> [String; 17] {
+pub fn row(c: &ScaleCell) -> [String; 18] {
     [
         c.model.clone(),
         c.conns.to_string(),
@@ -196,6 +197,7 @@ pub fn row(c: &ScaleCell) -> [String; 17] {
         int(c.connect_errors),
         int(c.idle_checked),
         int(c.lost),
+        num(c.contention_pct, 0),
         num(c.elapsed_s, 0),
     ]
 }
@@ -293,7 +295,7 @@ pub fn markdown(r: &ScaleReport, plots: &[ScalePlot]) -> String {
     }
     let _ = writeln!(out, "\n## Cells\n");
     let _ = writeln!(out, "| {} |", HEADER.join(" | "));
-    let _ = writeln!(out, "|{}|", ["---"; 17].join("|"));
+    let _ = writeln!(out, "|{}|", ["---"; 18].join("|"));
     for c in &r.cells {
         let _ = writeln!(out, "| {} |", row(c).join(" | "));
     }
