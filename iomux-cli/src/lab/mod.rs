@@ -22,6 +22,7 @@ mod perf;
 mod plots;
 mod procfs;
 mod report;
+mod scale;
 pub(crate) mod sched;
 mod supervised;
 
@@ -59,6 +60,27 @@ pub struct LabArgs {
     /// verdicts and page.
     #[arg(long, value_name = "REPORT_JSON")]
     pub from_json: Option<PathBuf>,
+    /// The scale lab instead of the matrix: N up to a million connections
+    /// (`--scale-conns`) with `--scale-active` of them busy, over `serve
+    /// --workers` and `load --procs`, for epoll, io_uring, poll, select and
+    /// blocking; its report goes to `--out` (default lab-scale-report).
+    #[arg(long, conflicts_with = "full")]
+    pub scale: bool,
+    /// With --scale: the N to run, comma-separated (default
+    /// 10000,100000,300000,1000000).
+    #[arg(long, value_delimiter = ',', requires = "scale")]
+    pub scale_conns: Vec<usize>,
+    /// With --scale: the active connections K.
+    #[arg(long, default_value_t = 100)]
+    pub scale_active: usize,
+    /// With --scale: each cell's time bound, seconds; a model that exceeds
+    /// it is not run at larger N.
+    #[arg(long, default_value_t = 600.0)]
+    pub scale_bound: f64,
+    /// With --scale: at least this many server workers in every cell (a
+    /// control: small N spread over as many workers as a large N needs).
+    #[arg(long, requires = "scale")]
+    pub scale_workers: Option<usize>,
 }
 
 /// The machine the lab ran on.
@@ -169,6 +191,11 @@ fn finish(mut lab: LabReport, out: &std::path::Path) -> CliResult {
 fn rerender(from: &std::path::Path, out: &std::path::Path) -> CliResult {
     let text = std::fs::read_to_string(from)
         .map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    if serde_json::from_str::<serde_json::Value>(&text)
+        .is_ok_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some("scale"))
+    {
+        return scale::rerender(&text, from, out);
+    }
     let mut lab: LabReport = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a lab report: {e}", from.display()))?;
     writable_dir(out).map_err(|e| format!("cannot write the report to {}: {e}", out.display()))?;
@@ -185,6 +212,9 @@ fn rerender(from: &std::path::Path, out: &std::path::Path) -> CliResult {
 pub fn run(args: LabArgs) -> CliResult {
     if let Some(from) = &args.from_json {
         return rerender(from, &args.out);
+    }
+    if args.scale {
+        return scale::run(&args);
     }
     let date = clock::now();
     let profile = Profile::new(args.quick, args.full, args.max_conns);

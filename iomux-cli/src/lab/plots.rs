@@ -141,7 +141,8 @@ const SPECS: &[Spec] = &[
     },
 ];
 
-type Series = Vec<(String, Vec<(f64, f64)>)>;
+/// Lines of (x, y) points, one per model (its name picks its look).
+pub type Series = Vec<(String, Vec<(f64, f64)>)>;
 
 /// The share of the plot's height the data may use, below the legend.
 const DATA_HEIGHT: f64 = 0.62;
@@ -206,8 +207,7 @@ pub fn render(lab: &LabReport) -> io::Result<Vec<Plot>> {
         if s.is_empty() {
             continue;
         }
-        let mut svg = String::new();
-        draw(&mut svg, spec, &s)
+        let svg = line_plot(spec.title, spec.y, spec.log_y, &s)
             .map_err(|e| io::Error::other(format!("plot {}: {e}", spec.file)))?;
         out.push(Plot {
             file: spec.file.to_string(),
@@ -315,8 +315,22 @@ fn label(v: f64) -> String {
     }
 }
 
-fn draw(svg: &mut String, spec: &Spec, series: &Series) -> Result<(), Box<dyn std::error::Error>> {
-    let ty = |y: f64| if spec.log_y { y.log10() } else { y };
+/// One SVG plot: a line per series against N on a log x axis (`log_y`:
+/// the y axis too). Empty series are not allowed.
+pub fn line_plot(title: &str, y: &str, log_y: bool, series: &Series) -> io::Result<String> {
+    let mut svg = String::new();
+    draw(&mut svg, title, y, log_y, series).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(svg)
+}
+
+fn draw(
+    svg: &mut String,
+    title: &str,
+    y_desc: &str,
+    log_y: bool,
+    series: &Series,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let ty = |y: f64| if log_y { y.log10() } else { y };
     let xs = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|(x, _)| x.log10()));
@@ -331,22 +345,21 @@ fn draw(svg: &mut String, spec: &Spec, series: &Series) -> Result<(), Box<dyn st
     });
     let (x0, x1) = (x0 - 0.1, x1 + 0.1);
     // The legend takes the top third of the plot: the data stays below it.
-    let lo = if spec.log_y { y0 - 0.1 } else { 0.0 };
-    let top = if spec.log_y { y1 + 0.05 } else { y1.max(1e-9) };
+    let lo = if log_y { y0 - 0.1 } else { 0.0 };
+    let top = if log_y { y1 + 0.05 } else { y1.max(1e-9) };
     let (y0, y1) = (lo, lo + (top - lo) / DATA_HEIGHT);
     let root = SVGBackend::with_string(svg, (820, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(spec.title, ("sans-serif", 20))
+        .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    let log_y = spec.log_y;
     chart
         .configure_mesh()
         .x_desc("connections N (log scale)")
-        .y_desc(spec.y)
+        .y_desc(y_desc)
         // Labels at the powers of ten only: the mesh steps are fractions
         // of a decade, whose round values would mislead.
         .x_label_formatter(&|v| {

@@ -51,6 +51,25 @@ pub fn pin(pid: u32, cpu: usize) {
     }
 }
 
+/// Pins the child `cmd` starts to `cpu`, at nice −20, from its first
+/// instruction: every process it forks later (the workers of `serve
+/// --workers`, the client processes of `load --procs`) inherits both, with
+/// no window in which one runs elsewhere.
+pub fn pin_at_exec(cmd: &mut Command, cpu: usize) {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    // SAFETY: between fork and exec the closure makes two async-signal-safe
+    // syscalls on the child itself, with a set built before the fork; it
+    // allocates nothing and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _ = rustix::thread::sched_setaffinity(None, &set);
+            let _ = rustix::process::setpriority_process(None, NICE);
+            Ok(())
+        });
+    }
+}
+
 /// Puts the calling thread in the lowest real-time class, so that the
 /// lab's sampling happens when the load says so even while the boosted
 /// children keep both cores busy. The lab's threads sleep almost always;

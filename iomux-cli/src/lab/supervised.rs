@@ -130,6 +130,16 @@ impl Supervised {
         }
     }
 
+    /// SIGKILLs the child's whole process group (the child leads a session
+    /// of its own, see `sched::detach`): a `serve --workers` master with its
+    /// workers, or a `load --procs` parent with its client processes.
+    pub(super) fn kill_group(&mut self) -> String {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        self.wait(Duration::from_secs(5))
+    }
+
     pub(super) fn terminate(&mut self, limit: Duration) -> String {
         let pid = rustix::process::Pid::from_child(&self.child);
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);

@@ -8,8 +8,10 @@ mod advice;
 mod models;
 mod multiplexers;
 mod quotes;
+mod scale;
 
 pub use advice::{Pick, Situation, which_model_when};
+pub use scale::evaluate as evaluate_scale;
 
 use models::{aio, blocking_latency, blocking_memory, busy_polling, sigio};
 use multiplexers::{all_active, lt_et, mmap, scan_cost, select_limit};

@@ -9,7 +9,7 @@ mod cells_table;
 mod claims_table;
 mod figures;
 mod machine;
-mod markup;
+pub(super) mod markup;
 #[cfg(test)]
 mod tests;
 
@@ -77,22 +77,36 @@ fn sections(lab: &LabReport, plots: &[Plot]) -> Vec<Section> {
 /// The whole page.
 pub fn html(lab: &LabReport, plots: &[Plot]) -> String {
     let sections = sections(lab, plots);
+    document(
+        "iomux lab: which I/O model should I use?",
+        Some(&machine::one_line(lab)),
+        &sections,
+    )
+}
+
+/// A page: the title, the run's line (already HTML), the contents, and
+/// the sections; the style inline.
+pub(super) fn document(title: &str, run: Option<&str>, sections: &[Section]) -> String {
     let mut out = String::from("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    out.push_str("<title>iomux lab: which I/O model should I use?</title>\n<style>");
+    let _ = write!(out, "<title>{}</title>\n<style>", esc(title));
     out.push_str(include_str!("page.css"));
-    out.push_str(
-        "</style></head>\n<body>\n<header><h1>iomux lab: which I/O model should I use?</h1>\n",
+    let _ = writeln!(
+        out,
+        "</style></head>\n<body>\n<header><h1>{}</h1>",
+        esc(title)
     );
-    let _ = writeln!(out, "<p class=\"run\">{}</p>", machine::one_line(lab));
+    if let Some(run) = run {
+        let _ = writeln!(out, "<p class=\"run\">{run}</p>");
+    }
     out.push_str("<nav><ul>");
-    for s in &sections {
+    for s in sections {
         let _ = write!(out, "<li><a href=\"#{}\">{}</a></li>", s.id, esc(&s.title));
     }
     out.push_str(
         "<li><a href=\"report.md\">report.md</a></li><li><a href=\"report.json\">report.json</a></li></ul></nav>\n</header>\n<main>\n",
     );
-    for s in &sections {
+    for s in sections {
         let _ = writeln!(
             out,
             "<section id=\"{}\"><h2>{}</h2>\n{}</section>",

@@ -35,7 +35,7 @@ const PARENT_ONLY: [&str; 5] = [
     "--connect-rate",
     "--source-offset",
 ];
-const PARENT_SWITCHES: [&str; 2] = ["--json", "--progress"];
+const PARENT_SWITCHES: [&str; 3] = ["--json", "--progress", "--marks"];
 
 /// A line from a child, or its end.
 enum Heard {
@@ -53,8 +53,8 @@ struct Client {
 
 /// Runs the load over `procs` client processes and prints the merged report.
 pub fn run(args: &LoadArgs, procs: usize) -> CliResult {
-    if args.engine != Engine::Poller || args.marks || args.pipeline > 1 || args.rate.is_some() {
-        return Err("--procs runs the poller engine, without --pipeline, --rate or --marks".into());
+    if args.engine != Engine::Poller || args.pipeline > 1 || args.rate.is_some() {
+        return Err("--procs runs the poller engine, without --pipeline or --rate".into());
     }
     let n = args.conns;
     if procs > n {
@@ -214,12 +214,42 @@ fn drive(args: &LoadArgs, clients: &mut [Client], rx: &Receiver<Heard>) -> io::R
         c.stdin.write_all(b"GO\n")?;
         c.stdin.flush()?;
     }
+    let go = Instant::now();
+    // With --marks (for `iomux lab --scale`): WARM now, MEASURE when the
+    // children's windows open and MEASURED when they close (they opened
+    // them on GO, give or take a pipe write), before the alive check.
+    let mut marks: Vec<(Instant, &str)> = if args.marks {
+        mark("WARM")?;
+        let start = go + Duration::from_secs_f64(args.warmup.max(0.0));
+        vec![
+            (start, "MEASURE"),
+            (start + Duration::from_secs_f64(args.duration), "MEASURED"),
+        ]
+    } else {
+        Vec::new()
+    };
     let window = Duration::from_secs_f64(args.warmup.max(0.0) + args.duration);
     let per_proc = n.div_ceil(procs) as u64;
     let run_bound = window + child::check_bound(per_proc) + Duration::from_secs(60);
     let deadline = Instant::now() + run_bound;
     let mut results: Vec<Option<LoadReport>> = (0..procs).map(|_| None).collect();
     while results.iter().any(Option::is_none) {
+        if let Some(&(at, what)) = marks.first() {
+            if Instant::now() >= at {
+                mark(what)?;
+                marks.remove(0);
+                continue;
+            }
+            match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(Heard::Result(j, r)) => results[j] = Some(*r),
+                Ok(Heard::Gone(j)) if results[j].is_none() => return Err(gone(j, &mut clients[j])),
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("every client process went away"));
+                }
+            }
+            continue;
+        }
         match next(rx, deadline, "running")? {
             Heard::Result(j, r) => results[j] = Some(*r),
             Heard::Gone(j) if results[j].is_none() => return Err(gone(j, &mut clients[j])),
@@ -228,6 +258,13 @@ fn drive(args: &LoadArgs, clients: &mut [Client], rx: &Receiver<Heard>) -> io::R
     }
     let results: Vec<LoadReport> = results.into_iter().flatten().collect();
     Ok(merge::merge(&results))
+}
+
+/// One line of `--marks` on stdout, at once.
+fn mark(what: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{what}")?;
+    out.flush()
 }
 
 /// The next line from any child, or an error once `deadline` passes.
