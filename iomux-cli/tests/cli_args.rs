@@ -50,6 +50,23 @@ fn serve_refuses_zero_threads() {
 }
 
 #[test]
+fn serve_refuses_a_runtime_driver_it_does_not_have() {
+    refused(
+        &[
+            "serve",
+            "--model",
+            "rt",
+            "--driver",
+            "kqueue",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+        2,
+        "unknown driver \"kqueue\": expected epoll, poll, select, uring-poll or uring",
+    );
+}
+
+#[test]
 fn serve_refuses_a_collect_interval_without_a_unit_it_knows() {
     refused(
         &["serve", "--collect-interval", "5h", "--addr", "127.0.0.1:0"],

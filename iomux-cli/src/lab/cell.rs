@@ -203,9 +203,7 @@ pub fn run(
         "--addr",
         "127.0.0.1:0",
     ]);
-    if let Some(mode) = variant.mode {
-        cmd.args(["--mode", mode]);
-    }
+    cmd.args(variant.serve_flags());
     let mut server = match Supervised::spawn(&mut cmd) {
         Ok(s) => s,
         Err(e) => {

@@ -11,10 +11,31 @@ pub struct Variant {
     pub model: &'static str,
     /// `--mode`, for the multiplexing models.
     pub mode: Option<&'static str>,
+    /// `--driver`, for the runtime (`--model rt`).
+    pub driver: Option<&'static str>,
 }
 
 const fn v(name: &'static str, model: &'static str, mode: Option<&'static str>) -> Variant {
-    Variant { name, model, mode }
+    Variant {
+        name,
+        model,
+        mode,
+        driver: None,
+    }
+}
+
+impl Variant {
+    /// The `iomux serve` flags that pick this variant's mode or driver.
+    pub fn serve_flags(&self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
+        if let Some(mode) = self.mode {
+            flags.extend(["--mode", mode]);
+        }
+        if let Some(driver) = self.driver {
+            flags.extend(["--driver", driver]);
+        }
+        flags
+    }
 }
 
 /// Every server the lab runs, in table order.
@@ -28,6 +49,29 @@ pub const VARIANTS: &[Variant] = &[
     v("sigio", "sigio", None),
     v("uring", "uring", None),
 ];
+
+/// Servers the lab runs only when `--models` names them: iomux::rt, the
+/// async runtime (`serve --model rt`), on its epoll and io_uring drivers,
+/// to put beside the models above.
+pub const OPT_IN: &[Variant] = &[
+    Variant {
+        name: "rt",
+        model: "rt",
+        mode: None,
+        driver: Some("epoll"),
+    },
+    Variant {
+        name: "rt-uring",
+        model: "rt",
+        mode: None,
+        driver: Some("uring"),
+    },
+];
+
+/// Every server the lab knows: the default ones, then the opt-in ones.
+pub fn all_variants() -> impl Iterator<Item = &'static Variant> {
+    VARIANTS.iter().chain(OPT_IN)
+}
 
 /// The two sweeps of the issue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

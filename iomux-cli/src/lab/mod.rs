@@ -28,7 +28,7 @@ mod supervised;
 
 pub use cell::{CellResult, Status};
 pub use claims::{Claim, Situation};
-use matrix::{Profile, VARIANTS};
+use matrix::{Profile, VARIANTS, all_variants};
 
 /// A cell in which other processes took more than this % of a measured
 /// core is run once more.
@@ -52,8 +52,11 @@ pub struct LabArgs {
     /// Drop cells with more connections than this (a reduced matrix for CI).
     #[arg(long, hide = true)]
     pub max_conns: Option<usize>,
-    /// Only these variants, comma-separated (for debugging).
-    #[arg(long, hide = true, value_delimiter = ',')]
+    /// Only these servers, comma-separated (blocking, nonblocking, select,
+    /// poll, epoll-lt, epoll-et, sigio, uring), or with the opt-in ones:
+    /// rt and rt-uring (iomux::rt, `serve --model rt`), e.g.
+    /// `--models epoll-lt,uring,rt,rt-uring`.
+    #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
     /// Measure nothing: write the report (report.md, plots, index.html)
     /// again from an earlier run's report.json, with this version's
@@ -231,9 +234,9 @@ pub fn run(args: LabArgs) -> CliResult {
     if let Some(unknown) = args
         .models
         .iter()
-        .find(|m| !VARIANTS.iter().any(|v| v.name == m.as_str()))
+        .find(|m| !all_variants().any(|v| v.name == m.as_str()))
     {
-        let known: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
+        let known: Vec<&str> = all_variants().map(|v| v.name).collect();
         return Err(format!(
             "unknown model {unknown:?}; the lab knows {}",
             known.join(", ")
@@ -250,10 +253,14 @@ pub fn run(args: LabArgs) -> CliResult {
     // Minutes of measuring must not end in a report with nowhere to go.
     writable_dir(&args.out)
         .map_err(|e| format!("cannot write the report to {}: {e}", args.out.display()))?;
-    let variants: Vec<_> = VARIANTS
-        .iter()
-        .filter(|v| args.models.is_empty() || args.models.iter().any(|m| m == v.name))
-        .collect();
+    // The default set, or those named, in table order.
+    let variants: Vec<_> = if args.models.is_empty() {
+        VARIANTS.iter().collect()
+    } else {
+        all_variants()
+            .filter(|v| args.models.iter().any(|m| m == v.name))
+            .collect()
+    };
     let total = (variants.len() * profile.cells.len() * profile.repeats) as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(

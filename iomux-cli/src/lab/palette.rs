@@ -28,6 +28,10 @@ pub enum Marker {
     Cross,
     /// A filled diamond.
     Diamond,
+    /// An open diamond.
+    OpenDiamond,
+    /// An upright cross.
+    Plus,
 }
 
 /// How one model is drawn.
@@ -52,6 +56,9 @@ const LOOKS: &[(&str, Look)] = &[
     ("epoll-et", look((0x56, 0xB4, 0xE9), Marker::Ring)),   // sky blue
     ("sigio", look((0x00, 0x00, 0x00), Marker::Box)),       // black
     ("uring", look((0x00, 0x9E, 0x73), Marker::Diamond)),   // bluish green
+    // The runtime, opt-in (`--models rt,rt-uring`).
+    ("rt", look((0x8B, 0x45, 0x13), Marker::Plus)), // brown
+    ("rt-uring", look((0x6A, 0x3D, 0x9A), Marker::OpenDiamond)), // purple
 ];
 
 /// A model the table does not know (a future variant) still gets a look
@@ -135,6 +142,15 @@ impl<C, DB: DrawingBackend> Drawable<DB> for Point<C> {
                 let d = r + 1;
                 backend.fill_polygon(vec![(x, y - d), (x + d, y), (x, y + d), (x - d, y)], &fill)
             }
+            Marker::OpenDiamond => {
+                let d = r + 1;
+                let corners = vec![(x, y - d), (x + d, y), (x, y + d), (x - d, y), (x, y - d)];
+                backend.draw_path(corners, &line)
+            }
+            Marker::Plus => {
+                backend.draw_line((x - r, y), (x + r, y), &line)?;
+                backend.draw_line((x, y - r), (x, y + r), &line)
+            }
         }
     }
 }
@@ -145,7 +161,7 @@ mod tests {
 
     #[test]
     fn every_lab_model_has_a_look_of_its_own() {
-        for v in super::super::matrix::VARIANTS {
+        for v in super::super::matrix::all_variants() {
             assert_ne!(look_of(v.name), UNKNOWN, "{} has a look", v.name);
         }
         for (i, (a, la)) in LOOKS.iter().enumerate() {

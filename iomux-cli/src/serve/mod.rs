@@ -10,6 +10,7 @@ use crate::CliResult;
 use crate::proto::{Limits, Proto};
 
 mod reactor_model;
+mod rt_model;
 pub mod shutdown;
 mod uring;
 
@@ -38,6 +39,8 @@ pub enum Model {
     Sigio,
     /// Completion-based io_uring.
     Uring,
+    /// iomux::rt, the async runtime, over the driver `--driver` names.
+    Rt,
 }
 
 /// Readiness triggering for the multiplexing models.
@@ -93,6 +96,10 @@ pub struct ServeArgs {
     /// How the loops of --threads share the address (select, poll, epoll).
     #[arg(long, value_enum, default_value = "reuseport")]
     pub sharing: SharingArg,
+    /// The rt model's driver: readiness on epoll, poll or select, or
+    /// io_uring readiness polls (uring-poll) or completions (uring).
+    #[arg(long, default_value = "epoll", value_parser = parse_driver)]
+    pub driver: iomux::rt::DriverKind,
     /// HTTP: time allowed for a request once begun, and for the first one
     /// (e.g. 60s, 500ms).
     #[arg(long, default_value = "60s", value_parser = crate::args::positive_duration)]
@@ -167,6 +174,10 @@ impl ServeArgs {
     }
 }
 
+fn parse_driver(s: &str) -> Result<iomux::rt::DriverKind, String> {
+    s.parse()
+}
+
 fn lower_nofile(limit: u64) -> std::io::Result<()> {
     let mut r = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     r.current = Some(limit);
@@ -198,5 +209,6 @@ pub fn run(args: ServeArgs) -> CliResult {
         Model::Nonblocking => nonblocking::run(&args),
         Model::Sigio => sigio::run(&args),
         Model::Uring => uring::run(&args),
+        Model::Rt => rt_model::run(&args),
     }
 }

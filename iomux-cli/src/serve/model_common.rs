@@ -111,6 +111,11 @@ impl Session {
         self.core.close();
     }
 
+    /// Nothing in flight: no request begun, no answer unsent.
+    pub fn is_idle(&self) -> bool {
+        self.core.input().is_empty() && self.core.pending().is_empty()
+    }
+
     /// Serving: not closing, not lingering.
     pub fn is_open(&self) -> bool {
         self.core.phase() == iomux::reactor::session::Phase::Open

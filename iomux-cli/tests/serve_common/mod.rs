@@ -20,16 +20,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// `iomux serve --addr 127.0.0.1:0 --model M --mode D --proto P extra...`
+    /// `iomux serve --addr 127.0.0.1:0 --model M --mode D --proto P extra...`;
+    /// for the rt model, which has no triggering mode, D is its driver
+    /// (`--driver D`).
     pub fn start(model: &str, mode: &str, proto: &str, extra: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_iomux"));
+        let mode_flag = if model == "rt" { "--driver" } else { "--mode" };
         cmd.args([
             "serve",
             "--addr",
             "127.0.0.1:0",
             "--model",
             model,
-            "--mode",
+            mode_flag,
             mode,
         ])
         .args(["--proto", proto])

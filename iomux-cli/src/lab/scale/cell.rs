@@ -252,9 +252,7 @@ fn measure(
     let mut cmd = Command::new(plan.exe);
     cmd.args(["serve", "--model", v.model, "--proto", "echo"])
         .args(["--addr", "127.0.0.1:0"]);
-    if let Some(mode) = v.mode {
-        cmd.args(["--mode", mode]);
-    }
+    cmd.args(v.serve_flags());
     if let Some(w) = r.workers {
         cmd.args(["--workers", &w.to_string()]);
     }

@@ -119,11 +119,11 @@ pub fn supervise(args: &ServeArgs, workers: usize) -> CliResult {
 /// Refuses, with the reason, what cannot run as workers.
 fn check_model(args: &ServeArgs) -> Result<(), String> {
     match args.model {
-        Model::Select | Model::Poll | Model::Epoll | Model::Uring => {}
+        Model::Select | Model::Poll | Model::Epoll | Model::Uring | Model::Rt => {}
         other => {
             return Err(format!(
                 "--workers: the {} model binds a plain listener of its own, which workers cannot share \
-                 (no SO_REUSEPORT, no inherited listener); use select, poll, epoll or uring",
+                 (no SO_REUSEPORT, no inherited listener); use select, poll, epoll, uring or rt",
                 model_name(other)
             ));
         }
