@@ -30,7 +30,8 @@ use std::thread;
 
 use super::{DriverKind, Runtime};
 
-/// Runs `make(i)` on a runtime of its own on each of `threads` threads
+/// Runs `make(i)` (called inside the runtime, so it may bind sockets
+/// there) on a runtime of its own on each of `threads` threads
 /// (named `iomux-rt-<i>`), and returns their outputs in order once all have
 /// ended. A thread's runtime that cannot start, or a `make` future that
 /// panics, is an error.
@@ -47,7 +48,9 @@ where
         let join = thread::Builder::new().name(format!("iomux-rt-{i}")).spawn(
             move || -> io::Result<T> {
                 let rt = Runtime::with_driver(driver)?;
-                rt.block_on(make(i))
+                // `make` itself runs inside the runtime, so that it may
+                // make the runtime's I/O objects (bind its listener).
+                rt.block_on(async { make(i).await })
             },
         )?;
         joins.push(join);

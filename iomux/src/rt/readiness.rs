@@ -32,6 +32,12 @@ const UNPARK: Token = Token(usize::MAX);
 #[derive(Default)]
 pub(crate) struct ScheduledIo {
     pub(crate) ready: u8,
+    /// Directions whose end an event reported (hang-up, read side shut,
+    /// error): ready for good. Kept apart from `ready`, which a short read
+    /// or write clears: the end comes as one edge, often with the last
+    /// data, and the read after the short one must still see it (tokio
+    /// keeps its READ_CLOSED the same way).
+    pub(crate) closed: u8,
     /// Directions a oneshot registration is armed for (poll, select; and
     /// the completion driver's POLL_ADD requests).
     pub(crate) armed: u8,
@@ -59,7 +65,7 @@ impl ScheduledIo {
     /// Ready in `dir`, or parks `cx`'s waker for it; `true` when the caller
     /// must arm a oneshot registration for `dir`.
     pub(crate) fn check(&mut self, dir: u8, cx: &Context<'_>) -> Poll<bool> {
-        if self.ready & dir != 0 {
+        if (self.ready | self.closed) & dir != 0 {
             return Poll::Ready(false);
         }
         let slot = if dir == READ {
@@ -83,6 +89,19 @@ pub(crate) fn dirs_of(event: &Event) -> u8 {
         dirs |= READ;
     }
     if event.is_writable() || event.is_write_closed() || event.is_error() {
+        dirs |= WRITE;
+    }
+    dirs
+}
+
+/// The directions an event says are over for good (see
+/// [`ScheduledIo::closed`]).
+pub(crate) fn closed_of(event: &Event) -> u8 {
+    let mut dirs = 0;
+    if event.is_read_closed() || event.is_error() {
+        dirs |= READ;
+    }
+    if event.is_write_closed() || event.is_error() {
         dirs |= WRITE;
     }
     dirs
@@ -134,6 +153,7 @@ impl ReadinessDriver {
                 continue;
             }
             if let Some(io) = self.ios.get_mut(event.token().0 as Key) {
+                io.closed |= closed_of(&event);
                 io.set_ready(dirs_of(&event), self.oneshot, wakers);
             }
         }

@@ -536,7 +536,7 @@ impl UringStream {
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
+        buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
         let key = self.key;
         with_driver(&self.core, |d| {
@@ -548,7 +548,9 @@ impl UringStream {
             }
             if s.rx_pos < s.rx_len {
                 let n = buf.len().min(s.rx_len - s.rx_pos);
-                buf[..n].copy_from_slice(&s.rx[s.rx_pos..s.rx_pos + n]);
+                for (to, from) in buf[..n].iter_mut().zip(&s.rx[s.rx_pos..s.rx_pos + n]) {
+                    to.write(*from);
+                }
                 s.rx_pos += n;
                 // Read ahead: the next receive is in flight while the caller
                 // works on these bytes.

@@ -82,9 +82,15 @@ macro_rules! stream_impls {
                 cx: &mut Context<'_>,
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                let unfilled = buf.initialize_unfilled();
-                match self.get_mut().io.poll_read(cx, unfilled) {
+                // SAFETY: the stream only writes initialised bytes into the
+                // unfilled part (a read(2) or a copy) and never
+                // de-initialises any.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                match self.get_mut().io.poll_read_uninit(cx, unfilled) {
                     Poll::Ready(Ok(n)) => {
+                        // SAFETY: the read initialised the first `n` bytes of
+                        // the unfilled part.
+                        unsafe { buf.assume_init(n) };
                         buf.advance(n);
                         Poll::Ready(Ok(()))
                     }

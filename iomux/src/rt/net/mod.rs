@@ -3,7 +3,7 @@
 
 mod io_impls;
 mod listener;
-mod stream;
+pub(crate) mod stream;
 mod tcp;
 mod unix;
 

@@ -2,6 +2,7 @@
 //! wait on `EAGAIN`) or io_uring completions (runtime-owned buffers).
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::task::{Context, Poll};
 
@@ -45,18 +46,49 @@ impl StreamIo {
         }
     }
 
+    /// Reads into `buf`, which may be uninitialised: hyper's and tokio's
+    /// read buffers are, and zeroing 8 KiB or more before every read cost
+    /// more than the read's copy (perf: memset was the hottest libc symbol
+    /// of hyper_hello).
+    pub(crate) fn poll_read_uninit(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            StreamIo::Ready { reg, fd } => {
+                let len = buf.len();
+                let polled = reg.poll_io(READ, fd.as_fd(), cx, || {
+                    let (filled, _) = rustix::io::read(&*fd, &mut *buf)?;
+                    Ok(filled.len())
+                });
+                // A short read emptied the socket: the next read would say
+                // EAGAIN. Not ready until the next edge (tokio's rule),
+                // which saves that syscall per request; safe because data
+                // arriving after this read raises a new event.
+                if let Poll::Ready(Ok(n)) = polled
+                    && n > 0
+                    && n < len
+                {
+                    reg.clear(READ);
+                }
+                polled
+            }
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_read(cx, buf),
+        }
+    }
+
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        match self {
-            StreamIo::Ready { reg, fd } => reg.poll_io(READ, fd.as_fd(), cx, || {
-                Ok(rustix::io::read(&*fd, &mut *buf)?)
-            }),
-            #[cfg(feature = "uring")]
-            StreamIo::Uring(s) => s.poll_read(cx, buf),
-        }
+        // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and
+        // both drivers only ever write initialised bytes into the slice (a
+        // read(2) or a copy), so `buf` stays initialised.
+        let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        self.poll_read_uninit(cx, uninit)
     }
 
     pub(crate) fn poll_write(
@@ -65,9 +97,20 @@ impl StreamIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self {
-            StreamIo::Ready { reg, fd } => reg.poll_io(WRITE, fd.as_fd(), cx, || {
-                Ok(rustix::net::send(&*fd, buf, SendFlags::NOSIGNAL)?)
-            }),
+            StreamIo::Ready { reg, fd } => {
+                let polled = reg.poll_io(WRITE, fd.as_fd(), cx, || {
+                    Ok(rustix::net::send(&*fd, buf, SendFlags::NOSIGNAL)?)
+                });
+                // A short write filled the socket buffer: wait for the
+                // next edge rather than try (and fail) once more.
+                if let Poll::Ready(Ok(n)) = polled
+                    && n > 0
+                    && n < buf.len()
+                {
+                    reg.clear(WRITE);
+                }
+                polled
+            }
             #[cfg(feature = "uring")]
             StreamIo::Uring(s) => s.poll_write(cx, buf),
         }
