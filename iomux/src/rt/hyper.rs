@@ -103,25 +103,20 @@ fn read_uninit(
     }
 }
 
-impl HyperRead for TcpStream {
-    fn poll_read_hyper(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        read_uninit(&mut self.io, cx, buf)
-    }
+macro_rules! hyper_read_uninit {
+    ($($ty:ty),*) => {$(
+        impl HyperRead for $ty {
+            fn poll_read_hyper(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: hyper::rt::ReadBufCursor<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                read_uninit(&mut self.io, cx, buf)
+            }
+        }
+    )*};
 }
-
-impl HyperRead for UnixStream {
-    fn poll_read_hyper(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        read_uninit(&mut self.io, cx, buf)
-    }
-}
+hyper_read_uninit!(TcpStream, UnixStream);
 
 impl<T: HyperRead> hyper::rt::Read for HyperIo<T> {
     fn poll_read(
