@@ -52,6 +52,13 @@ pub struct Config {
     /// with work already queued (pending reads, posted tasks) does not
     /// sleep. Zero (the default) waits as soon as the turn's work is done.
     pub collect_interval: Duration,
+    /// A connection with no I/O for at least this long (between this and
+    /// twice this), nothing unconsumed and nothing unsent, gives its input
+    /// and output buffers back; its next read allocates again. An idle
+    /// connection then costs no buffer memory, as in nginx, while a busy
+    /// one keeps its buffers and the request path allocates nothing.
+    /// `None`: buffers are kept for the connection's life.
+    pub release_idle_after: Option<Duration>,
 }
 
 impl Default for Config {
@@ -68,6 +75,7 @@ impl Default for Config {
             accept_batch: 64,
             send_timeout: Duration::from_secs(60),
             linger_timeout: Duration::from_secs(5),
+            release_idle_after: Some(Duration::from_secs(1)),
             collect_interval: Duration::ZERO,
         }
     }

@@ -51,6 +51,8 @@ pub(crate) struct Connection {
     pub registered: Interest,
     /// The deadline of this connection's live entry in the timer heap.
     pub timer_at: Option<Instant>,
+    /// It did I/O since the last idle sweep (`event_loop/idle.rs`).
+    pub busy: bool,
 }
 
 impl Connection {
@@ -71,6 +73,7 @@ impl Connection {
             doomed: None,
             registered,
             timer_at: None,
+            busy: true,
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod draining;
 mod driving;
+mod idle;
 mod listening;
 mod sending;
 mod timers;
@@ -181,6 +182,9 @@ pub struct EventLoop {
     running: bool,
     /// The deadline of the graceful stop under way, if one is.
     draining: Option<Instant>,
+    /// When idle connections next give their buffers back (`idle.rs`);
+    /// `None` while no connection may hold any.
+    idle_sweep_at: Option<Instant>,
     stats: Stats,
 }
 
@@ -316,6 +320,7 @@ impl EventLoop {
             }),
             running: false,
             draining: None,
+            idle_sweep_at: None,
             stats: Stats::default(),
         })
     }
@@ -530,7 +535,13 @@ impl EventLoop {
         let mut wait = timeout;
         if !self.pending.is_empty() || self.shared.has_tasks.load(Ordering::Acquire) {
             wait = Some(Duration::ZERO);
-        } else if let Some(at) = self.timers.peek() {
+        } else if let Some(at) = self
+            .timers
+            .peek()
+            .into_iter()
+            .chain(self.idle_sweep_at)
+            .min()
+        {
             let left = at.saturating_duration_since(Instant::now());
             wait = Some(wait.map_or(left, |w| w.min(left)));
         }
@@ -558,6 +569,7 @@ impl EventLoop {
         self.run_timers(now);
         self.run_tasks();
         self.prune_timers();
+        self.sweep_idle(now);
         Ok(())
     }
 

@@ -151,6 +151,32 @@ impl Session {
         Ok(&mut self.input)
     }
 
+    /// Whether either buffer has memory allocated.
+    pub fn holds_buffers(&self) -> bool {
+        self.input.capacity() > 0 || self.output.capacity() > 0
+    }
+
+    /// Frees both buffers when nothing is in flight — every input byte
+    /// consumed, every output byte sent — so that an idle connection holds
+    /// no buffer memory (nginx frees an idle keep-alive connection's
+    /// buffers the same way); the next read allocates again. Returns
+    /// whether it freed anything. The reactor calls it for connections
+    /// with no I/O for `Config::release_idle_after`.
+    pub fn release_idle_buffers(&mut self) -> bool {
+        if !self.holds_buffers() {
+            return false;
+        }
+        let idle = self.in_start == self.input.len() && self.out_start == self.output.len();
+        if !idle {
+            return false;
+        }
+        self.input = Vec::new();
+        self.in_start = 0;
+        self.output = Vec::new();
+        self.out_start = 0;
+        true
+    }
+
     /// Records a read of `n` bytes into [`read_buffer`](Self::read_buffer).
     /// Returns true when the read filled its room (more is probably
     /// waiting). Input that arrives while closing or lingering is dropped.
@@ -464,6 +490,33 @@ mod tests {
         assert_eq!((s.pending(), s.input()), (&b"AB\n"[..], &b"cd"[..]));
         s.feed_from(b"\n", &mut Upper, &cfg).unwrap();
         assert_eq!((s.pending(), s.input()), (&b"AB\nCD\n"[..], &b""[..]));
+    }
+
+    #[test]
+    fn idle_buffers_are_freed_and_busy_ones_kept() {
+        let cfg = Config::default();
+        let mut s = Session::new();
+        assert!(!s.release_idle_buffers(), "nothing to free yet");
+        s.feed_from(b"ab\ncd", &mut Upper, &cfg).unwrap();
+        assert!(
+            !s.release_idle_buffers(),
+            "unconsumed input and unsent output stay"
+        );
+        let n = s.pending().len();
+        s.wrote(n);
+        assert!(!s.release_idle_buffers(), "a partial line stays");
+        s.feed_from(b"\n", &mut Upper, &cfg).unwrap();
+        let n = s.pending().len();
+        s.wrote(n);
+        assert!(s.release_idle_buffers(), "all consumed, all sent: freed");
+        assert_eq!((s.input.capacity(), s.output.capacity()), (0, 0));
+        // And it serves on as before.
+        let buf = s.read_buffer(&cfg).unwrap();
+        assert!(buf.capacity() >= cfg.initial_input);
+        buf.extend_from_slice(b"ef\n");
+        s.received(3);
+        s.feed(&mut Upper);
+        assert_eq!(s.pending(), b"EF\n");
     }
 
     #[test]

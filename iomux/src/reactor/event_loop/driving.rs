@@ -183,6 +183,7 @@ impl EventLoop {
             Ok(true) => self.pending.push(id),
             Ok(false) => {}
         }
+        self.mark_busy(id);
         let cfg = self.cfg;
         if self.policy != Policy::Fixed {
             if self.conn(id).is_none() {
