@@ -89,6 +89,9 @@ impl Connection {
 
     /// One recv(2) into the session's input buffer.
     pub fn recv(&mut self, cfg: &Config) -> Result<Received, CloseReason> {
+        if !self.session.holds_input() {
+            return self.recv_unbuffered(cfg);
+        }
         loop {
             let buf = self
                 .session
@@ -106,6 +109,38 @@ impl Connection {
                 Ok((n, _)) => {
                     let full = self.session.received(n);
                     return Ok(Received::Data { n, full });
+                }
+                Err(Errno::AGAIN) => return Ok(Received::Again),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(CloseReason::from_errno(e.raw_os_error())),
+            }
+        }
+    }
+
+    /// One recv(2) for a connection without an input buffer (new, or idle
+    /// and freed: `Session::release_idle_buffers`): into a buffer on the
+    /// stack, so that a read finding nothing allocates nothing, and what
+    /// came is copied into an input buffer of its own size. Idle
+    /// connections then cost no buffer memory at all, even in the heap
+    /// that the allocator keeps after a free.
+    fn recv_unbuffered(&mut self, cfg: &Config) -> Result<Received, CloseReason> {
+        let mut probe = [0u8; 2048];
+        loop {
+            match rustix::net::recv(&self.sock, &mut probe[..], RecvFlags::empty()) {
+                Ok((0, _)) => {
+                    if self.session.phase() == super::session::Phase::Open {
+                        self.peer_closed_first = true;
+                    }
+                    return Ok(Received::Eof);
+                }
+                Ok((n, _)) => {
+                    self.session
+                        .extend_input(&probe[..n], cfg)
+                        .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
+                    return Ok(Received::Data {
+                        n,
+                        full: n == probe.len(),
+                    });
                 }
                 Err(Errno::AGAIN) => return Ok(Received::Again),
                 Err(Errno::INTR) => {}

@@ -151,6 +151,11 @@ impl Session {
         Ok(&mut self.input)
     }
 
+    /// Whether the input buffer has memory allocated.
+    pub fn holds_input(&self) -> bool {
+        self.input.capacity() > 0
+    }
+
     /// Whether either buffer has memory allocated.
     pub fn holds_buffers(&self) -> bool {
         self.input.capacity() > 0 || self.output.capacity() > 0
