@@ -71,7 +71,6 @@ pub async fn serve(mut conn: TcpStream, mut s: Session, stop: &LocalEvent) {
     let send_timeout: Duration = s.send_timeout();
     let mut buf = vec![0u8; BUF];
     let mut timer = sleep_until(Instant::now());
-    let mut stopping = false;
     loop {
         while !s.pending().is_empty() {
             let out = s.pending();
@@ -96,21 +95,30 @@ pub async fn serve(mut conn: TcpStream, mut s: Session, stop: &LocalEvent) {
                 continue;
             }
         }
-        if !stopping && stop.is_fired() {
-            stopping = true;
-            if s.is_open() {
-                if s.is_idle() {
-                    break;
+        if stop.is_fired() && s.is_open() {
+            // Stopping: answer what has already arrived (all of it: a
+            // 48 KiB request comes in several reads), then close; an idle
+            // connection closes at once. The other models' `drain_last`.
+            match read_arrived(&mut conn, &mut buf).await {
+                Some(Ok(0)) => s.read_closed(),
+                Some(Ok(n)) => {
+                    if !s.received(&buf[..n]) {
+                        break;
+                    }
                 }
-                s.close_when_sent();
-                continue;
+                Some(Err(_)) => break,
+                None if s.is_idle() => break,
+                None => s.close_when_sent(),
             }
+            continue;
         }
         if !s.wants_read() {
             break; // nothing to send and nothing wanted: no way forward
         }
         let deadline = s.deadline();
-        let watch = (!stopping).then_some(stop);
+        // Once stopping, only a closing or lingering session reads here,
+        // and the stop has nothing more to say to it.
+        let watch = (!stop.is_fired()).then_some(stop);
         match race(conn.read(&mut buf), || deadline, &mut timer, watch).await {
             Raced::Done(Ok(0)) => s.read_closed(),
             Raced::Done(Ok(n)) => {
@@ -131,6 +139,36 @@ pub async fn serve(mut conn: TcpStream, mut s: Session, stop: &LocalEvent) {
     ) {
         abort(&conn);
     }
+}
+
+/// A read of what has already arrived, without waiting for more: `None`
+/// when nothing has. The read is tried; if it would wait, bytes still in
+/// the socket (FIONREAD) mean it completes soon and it is awaited;
+/// otherwise the runtime gets one turn (the io_uring driver may hold a
+/// completed receive not yet reaped, an edge may wait to be harvested)
+/// and the read is tried once more.
+async fn read_arrived(conn: &mut TcpStream, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
+    let queued = rustix::io::ioctl_fionread(&*conn).unwrap_or(0);
+    let mut op = pin!(conn.read(buf));
+    if let Some(r) = poll_now(op.as_mut()).await {
+        return Some(r);
+    }
+    if queued > 0 {
+        return Some(op.await);
+    }
+    iomux::rt::yield_now().await;
+    poll_now(op).await
+}
+
+/// Polls `op` once: its output if it is ready.
+async fn poll_now<T>(mut op: Pin<&mut impl Future<Output = T>>) -> Option<T> {
+    poll_fn(|cx| {
+        Poll::Ready(match op.as_mut().poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
+    .await
 }
 
 /// Ends a connection whose output is stuck: the send timeout passed. Shut
