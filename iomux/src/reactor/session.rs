@@ -139,7 +139,10 @@ impl Session {
             self.in_start = 0;
         }
         let room = cap - self.input.len();
-        if cap == 0 || room < low || (self.filled && room < cfg.read_chunk) {
+        // Below `initial_input` (none yet, or one sized to a first read
+        // made elsewhere: `Connection::recv_unbuffered`): grow it, so that
+        // a read is never cut short by a tiny buffer.
+        if cap < cfg.initial_input || room < low || (self.filled && room < cfg.read_chunk) {
             if self.input.len() >= cfg.max_input {
                 return Err(InputOverflow);
             }
