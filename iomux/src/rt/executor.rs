@@ -36,6 +36,38 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    /// What the task being polled may still do (see [`poll_budget`]).
+    static BUDGET: std::cell::Cell<u32> = const { std::cell::Cell::new(u32::MAX) };
+}
+
+/// I/O operations a task may make in one poll before it must yield
+/// (tokio's coop budget): a connection whose socket never runs dry (a
+/// flood that reads and writes full buffers) would otherwise never return
+/// `Pending`, and the other tasks of its runtime would starve.
+const IO_BUDGET: u32 = 128;
+
+/// Runs one poll of a task with a fresh budget.
+fn with_budget<R>(poll: impl FnOnce() -> R) -> R {
+    let before = BUDGET.with(|b| b.replace(IO_BUDGET));
+    let out = poll();
+    BUDGET.with(|b| b.set(before));
+    out
+}
+
+/// Spends one unit of the polled task's budget; when it is spent, wakes
+/// `cx` (the task runs again after the others) and says `Pending`, before
+/// any I/O is done. Outside a task's poll the budget is unlimited.
+pub(crate) fn poll_budget(cx: &Context<'_>) -> Poll<()> {
+    BUDGET.with(|b| match b.get() {
+        0 => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        left => {
+            b.set(left - 1);
+            Poll::Ready(())
+        }
+    })
 }
 
 /// What other threads reach: wakes of this runtime's tasks, futures spawned
@@ -222,7 +254,7 @@ impl Core {
             (future, task.waker.clone())
         };
         let mut cx = Context::from_waker(&waker);
-        match future.as_mut().poll(&mut cx) {
+        match with_budget(|| future.as_mut().poll(&mut cx)) {
             Poll::Ready(()) => {
                 let task = self.tasks.borrow_mut().remove(key);
                 drop(task);
@@ -296,7 +328,7 @@ impl Core {
             if self.main_woken.replace(false) {
                 main.scheduled.store(false, Ordering::Release);
                 let mut cx = Context::from_waker(&main_waker);
-                if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(v) = with_budget(|| future.as_mut().poll(&mut cx)) {
                     return v;
                 }
             }

@@ -55,6 +55,7 @@ impl StreamIo {
         cx: &mut Context<'_>,
         buf: &mut [MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(crate::rt::executor::poll_budget(cx));
         match self {
             StreamIo::Ready { reg, fd } => {
                 let len = buf.len();
@@ -96,6 +97,7 @@ impl StreamIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(crate::rt::executor::poll_budget(cx));
         match self {
             StreamIo::Ready { reg, fd } => {
                 let polled = reg.poll_io(WRITE, fd.as_fd(), cx, || {
