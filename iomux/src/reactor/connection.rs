@@ -5,6 +5,7 @@
 //! calls the handler and keeps the poller's interest in step
 //! (`event_loop`), so the interest bookkeeping stays in one place.
 
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
@@ -28,6 +29,9 @@ pub(crate) enum Received {
     /// Nothing to read now.
     Again,
 }
+
+/// The stack buffer of a read by a connection without an input buffer.
+const PROBE: usize = 2048;
 
 pub(crate) struct Connection {
     sock: OwnedFd,
@@ -87,18 +91,38 @@ impl Connection {
         self.session.deadline(|| handler.and_then(|h| h.deadline()))
     }
 
-    /// One recv(2) into the session's input buffer.
+    /// One recv(2) into the session's input buffer. A connection without
+    /// one (new, or idle and freed: `Session::release_idle_buffers`) reads
+    /// into a buffer on the stack instead, so that a read finding nothing
+    /// allocates nothing, and what came is copied into an input buffer of
+    /// its own size: idle connections cost no buffer memory, not even in
+    /// the heap the allocator keeps after a free.
     pub fn recv(&mut self, cfg: &Config) -> Result<Received, CloseReason> {
-        if !self.session.holds_input() {
-            return self.recv_unbuffered(cfg);
-        }
         loop {
-            let buf = self
-                .session
-                .read_buffer(cfg)
-                .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
-            match rustix::net::recv(&self.sock, spare_capacity(buf), RecvFlags::empty()) {
-                Ok((0, _)) => {
+            let unbuffered = !self.session.holds_input();
+            let got = if unbuffered {
+                // Uninitialised: the busy path never pays for it, and this
+                // one not for a memset.
+                let mut probe = [MaybeUninit::<u8>::uninit(); PROBE];
+                match rustix::net::recv(&self.sock, &mut probe, RecvFlags::empty()) {
+                    Ok(((data, _), _)) => {
+                        self.session
+                            .extend_input(data, cfg)
+                            .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
+                        Ok(data.len())
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                let buf = self
+                    .session
+                    .read_buffer(cfg)
+                    .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
+                rustix::net::recv(&self.sock, spare_capacity(buf), RecvFlags::empty())
+                    .map(|(n, _)| n)
+            };
+            match got {
+                Ok(0) => {
                     // The session learns of it once the handler has seen
                     // what is left of the input (`EventLoop::deliver_eof`).
                     if self.session.phase() == super::session::Phase::Open {
@@ -106,41 +130,13 @@ impl Connection {
                     }
                     return Ok(Received::Eof);
                 }
-                Ok((n, _)) => {
-                    let full = self.session.received(n);
+                Ok(n) if unbuffered => {
+                    let full = n == PROBE;
                     return Ok(Received::Data { n, full });
                 }
-                Err(Errno::AGAIN) => return Ok(Received::Again),
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(CloseReason::from_errno(e.raw_os_error())),
-            }
-        }
-    }
-
-    /// One recv(2) for a connection without an input buffer (new, or idle
-    /// and freed: `Session::release_idle_buffers`): into a buffer on the
-    /// stack, so that a read finding nothing allocates nothing, and what
-    /// came is copied into an input buffer of its own size. Idle
-    /// connections then cost no buffer memory at all, even in the heap
-    /// that the allocator keeps after a free.
-    fn recv_unbuffered(&mut self, cfg: &Config) -> Result<Received, CloseReason> {
-        let mut probe = [0u8; 2048];
-        loop {
-            match rustix::net::recv(&self.sock, &mut probe[..], RecvFlags::empty()) {
-                Ok((0, _)) => {
-                    if self.session.phase() == super::session::Phase::Open {
-                        self.peer_closed_first = true;
-                    }
-                    return Ok(Received::Eof);
-                }
-                Ok((n, _)) => {
-                    self.session
-                        .extend_input(&probe[..n], cfg)
-                        .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
-                    return Ok(Received::Data {
-                        n,
-                        full: n == probe.len(),
-                    });
+                Ok(n) => {
+                    let full = self.session.received(n);
+                    return Ok(Received::Data { n, full });
                 }
                 Err(Errno::AGAIN) => return Ok(Received::Again),
                 Err(Errno::INTR) => {}
