@@ -68,7 +68,11 @@ impl<T: AsFd> AsyncFd<T> {
 
     fn poll_dir(&self, dir: u8, cx: &mut Context<'_>) -> Poll<io::Result<ReadyGuard<'_, T>>> {
         match self.reg.poll_ready(dir, self.get_ref().as_fd(), cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(ReadyGuard { fd: self, dir })),
+            Poll::Ready(Ok(seen)) => Poll::Ready(Ok(ReadyGuard {
+                fd: self,
+                dir,
+                seen,
+            })),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -95,13 +99,17 @@ impl<T: AsFd + fmt::Debug> fmt::Debug for AsyncFd<T> {
 pub struct ReadyGuard<'a, T: AsFd> {
     fd: &'a AsyncFd<T>,
     dir: u8,
+    /// The driver's tick when readiness was seen: a clear does not wipe an
+    /// event that came after it (a guard may be held across an `.await`).
+    seen: u32,
 }
 
 impl<T: AsFd> ReadyGuard<'_, T> {
     /// The fd is not ready after all (an operation said `WouldBlock`): the
-    /// next wait parks until the driver reports it again.
+    /// next wait parks until the driver reports it again. An event that
+    /// came after this guard was made is kept: the next wait sees it.
     pub fn clear_ready(&mut self) {
-        self.fd.reg.clear(self.dir);
+        self.fd.reg.clear(self.dir, self.seen);
     }
 
     /// Runs `op`; a `WouldBlock` from it clears readiness and comes back as

@@ -38,6 +38,27 @@ thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
     /// What the task being polled may still do (see [`poll_budget`]).
     static BUDGET: std::cell::Cell<u32> = const { std::cell::Cell::new(u32::MAX) };
+    /// The id of the runtime running on this thread (0: none), for the
+    /// cheap check of [`assert_polled_on`].
+    static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Panics when an I/O object of runtime `id` is polled anywhere but inside
+/// that runtime: its events are delivered to its own driver only, so the
+/// task would otherwise hang without a word.
+pub(crate) fn assert_polled_on(id: u64) {
+    let current = CURRENT_ID.with(Cell::get);
+    if current != id {
+        let where_ = if current == 0 {
+            "outside any runtime"
+        } else {
+            "inside another runtime"
+        };
+        panic!(
+            "an iomux::rt I/O object was polled {where_}: it belongs to the runtime it was made on \
+             (I/O objects are not Send and do not move between runtimes)"
+        );
+    }
 }
 
 /// I/O operations a task may make in one poll before it must yield
@@ -57,7 +78,7 @@ fn with_budget<R>(poll: impl FnOnce() -> R) -> R {
 /// Spends one unit of the polled task's budget; when it is spent, wakes
 /// `cx` (the task runs again after the others) and says `Pending`, before
 /// any I/O is done. Outside a task's poll the budget is unlimited.
-pub(crate) fn poll_budget(cx: &Context<'_>) -> Poll<()> {
+fn poll_budget(cx: &Context<'_>) -> Poll<()> {
     BUDGET.with(|b| match b.get() {
         0 => {
             cx.waker().wake_by_ref();
@@ -70,6 +91,26 @@ pub(crate) fn poll_budget(cx: &Context<'_>) -> Poll<()> {
     })
 }
 
+/// Runs an I/O operation under the task's budget: only progress spends it
+/// (tokio's rule). An operation that comes back `Pending` gives its unit
+/// back, so a task that looks at many idle sockets in one poll (a
+/// `select_all`, a loop over connections) reaches the one that is ready.
+pub(crate) fn coop<T>(
+    cx: &mut Context<'_>,
+    op: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    std::task::ready!(poll_budget(cx));
+    let polled = op(cx);
+    if polled.is_pending() {
+        BUDGET.with(|b| {
+            if b.get() != u32::MAX {
+                b.set(b.get() + 1);
+            }
+        });
+    }
+    polled
+}
+
 /// What other threads reach: wakes of this runtime's tasks, futures spawned
 /// through a [`Handle`](super::Handle), and the unpark of the driver.
 pub(crate) struct Shared {
@@ -79,7 +120,10 @@ pub(crate) struct Shared {
     /// Set by the first remote wake or spawn since the runtime last looked:
     /// later ones skip the unpark syscall.
     notified: AtomicBool,
-    unpark: Unpark,
+    /// Taken when the runtime is dropped: wakers, handles and join handles
+    /// may outlive it by far, and must not keep its eventfd (and, through
+    /// the Poller's waker, its epoll fd) open.
+    unpark: Mutex<Option<Unpark>>,
 }
 
 #[derive(Default)]
@@ -119,7 +163,8 @@ impl Shared {
 
     fn notify(&self) {
         if !self.notified.swap(true, Ordering::AcqRel)
-            && let Err(e) = self.unpark.unpark()
+            && let Some(unpark) = &*self.unpark.lock().unwrap_or_else(|e| e.into_inner())
+            && let Err(e) = unpark.unpark()
         {
             log::error!("iomux::rt: cannot wake the runtime's thread: {e}");
         }
@@ -168,7 +213,7 @@ impl Core {
                 remote: Mutex::new(Vec::new()),
                 inject: Mutex::new(Injected::default()),
                 notified: AtomicBool::new(false),
-                unpark,
+                unpark: Mutex::new(Some(unpark)),
             }),
             driver: RefCell::new(driver),
             timers: RefCell::new(Timers::default()),
@@ -366,6 +411,13 @@ impl Core {
             drop(tasks);
         }
         self.queue.borrow_mut().clear();
+        let unpark = self
+            .shared
+            .unpark
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(unpark);
     }
 }
 
@@ -384,12 +436,14 @@ impl Enter {
                  await the future, or spawn it, instead"
             );
         }
+        CURRENT_ID.with(|c| c.set(core.id()));
         Enter { previous }
     }
 
     /// Enters even inside another runtime (for a shutdown).
     fn force(core: &Rc<Core>) -> Enter {
         let previous = CURRENT.with(|c| c.replace(Some(Rc::clone(core))));
+        CURRENT_ID.with(|c| c.set(core.id()));
         Enter { previous }
     }
 }
@@ -397,6 +451,8 @@ impl Enter {
 impl Drop for Enter {
     fn drop(&mut self) {
         let previous = self.previous.take();
+        let id = previous.as_ref().map_or(0, |c| c.id());
+        let _ = CURRENT_ID.try_with(|c| c.set(id));
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
     }
 }

@@ -32,12 +32,25 @@ const UNPARK: Token = Token(usize::MAX);
 #[derive(Default)]
 pub(crate) struct ScheduledIo {
     pub(crate) ready: u8,
-    /// Directions whose end an event reported (hang-up, read side shut,
-    /// error): ready for good. Kept apart from `ready`, which a short read
-    /// or write clears: the end comes as one edge, often with the last
-    /// data, and the read after the short one must still see it (tokio
-    /// keeps its READ_CLOSED the same way).
+    /// Directions whose end an event reported (hang-up, read side shut):
+    /// ready for good. Kept apart from `ready`, which a short read or write
+    /// clears: the end comes as one edge, often with the last data, and the
+    /// read after the short one must still see it (tokio keeps its
+    /// READ_CLOSED the same way). An error is not an end: the next
+    /// operation reports (and consumes) it, so it only makes both
+    /// directions `ready`, and the `EAGAIN` after it clears them; were it
+    /// sticky, a consumed error would keep `readable()` ready forever and
+    /// a wait-then-try loop would spin.
     pub(crate) closed: u8,
+    /// Counts the events delivered for this fd. A look at readiness
+    /// carries the tick it saw, and a clear based on it is ignored once a
+    /// newer event came (tokio's `ScheduledIo` tick): a guard held across
+    /// an `.await` must not wipe what arrived meanwhile.
+    pub(crate) tick: u32,
+    /// Whether a read that fills less than its buffer proves the socket
+    /// empty, so that readiness may be cleared without the `EAGAIN` read
+    /// (see [`Registration::clear_after_short_read`]).
+    pub(crate) short_read_drains: bool,
     /// Directions a oneshot registration is armed for (poll, select; and
     /// the completion driver's POLL_ADD requests).
     pub(crate) armed: u8,
@@ -51,6 +64,7 @@ impl ScheduledIo {
     /// every direction, and a woken task re-arms what it still needs).
     pub(crate) fn set_ready(&mut self, dirs: u8, oneshot: bool, wakers: &mut Vec<Waker>) {
         self.ready |= dirs;
+        self.tick = self.tick.wrapping_add(1);
         if oneshot {
             self.armed = 0;
         }
@@ -62,11 +76,11 @@ impl ScheduledIo {
         }
     }
 
-    /// Ready in `dir`, or parks `cx`'s waker for it; `true` when the caller
-    /// must arm a oneshot registration for `dir`.
-    pub(crate) fn check(&mut self, dir: u8, cx: &Context<'_>) -> Poll<bool> {
+    /// Ready in `dir` (with the tick it was seen at), or parks `cx`'s
+    /// waker for it.
+    pub(crate) fn check(&mut self, dir: u8, cx: &Context<'_>) -> Poll<u32> {
         if (self.ready | self.closed) & dir != 0 {
-            return Poll::Ready(false);
+            return Poll::Ready(self.tick);
         }
         let slot = if dir == READ {
             &mut self.reader
@@ -79,13 +93,22 @@ impl ScheduledIo {
         }
         Poll::Pending
     }
+
+    /// `dir` is not ready after all, unless an event came after the look
+    /// at tick `seen`.
+    pub(crate) fn clear(&mut self, dir: u8, seen: u32) {
+        if self.tick == seen {
+            self.ready &= !dir;
+        }
+    }
 }
 
 /// The directions an event makes ready: errors and hang-ups count both
-/// ways, so that the next I/O call reports them.
+/// ways, so that the next I/O call reports them; urgent data (PRI) is
+/// something to read.
 pub(crate) fn dirs_of(event: &Event) -> u8 {
     let mut dirs = 0;
-    if event.is_readable() || event.is_read_closed() || event.is_error() {
+    if event.is_readable() || event.is_read_closed() || event.is_error() || event.is_priority() {
         dirs |= READ;
     }
     if event.is_writable() || event.is_write_closed() || event.is_error() {
@@ -95,13 +118,16 @@ pub(crate) fn dirs_of(event: &Event) -> u8 {
 }
 
 /// The directions an event says are over for good (see
-/// [`ScheduledIo::closed`]).
+/// [`ScheduledIo::closed`]): hang-ups, not errors. The Poller marks an
+/// error as write-closed too (ERR → ERROR | WRITE_CLOSED, HUP →
+/// READ_CLOSED | WRITE_CLOSED), so a write end counts only when it is not
+/// an error alone.
 pub(crate) fn closed_of(event: &Event) -> u8 {
     let mut dirs = 0;
-    if event.is_read_closed() || event.is_error() {
+    if event.is_read_closed() {
         dirs |= READ;
     }
-    if event.is_write_closed() || event.is_error() {
+    if event.is_write_closed() && (!event.is_error() || event.is_read_closed()) {
         dirs |= WRITE;
     }
     dirs
@@ -120,6 +146,19 @@ pub(crate) struct ReadinessDriver {
     events: Events,
     ios: Slab<ScheduledIo>,
     oneshot: bool,
+}
+
+/// What kind of fd a registration is for: it decides what a short read
+/// proves (see [`Registration::clear_after_short_read`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FdKind {
+    /// A TCP stream: a short read drains it unless urgent data is pending,
+    /// which the registration watches for (PRI).
+    Tcp,
+    /// Anything else (a Unix stream stops a read at an SCM_RIGHTS or
+    /// credentials boundary with data still queued; an `AsyncFd`'s fd may
+    /// be anything).
+    Other,
 }
 
 impl ReadinessDriver {
@@ -154,16 +193,27 @@ impl ReadinessDriver {
             }
             if let Some(io) = self.ios.get_mut(event.token().0 as Key) {
                 io.closed |= closed_of(&event);
+                if event.is_priority() && !self.oneshot {
+                    // Urgent data: a TCP read stops at its mark with data
+                    // still queued, and no new edge will say so.
+                    io.short_read_drains = false;
+                }
                 io.set_ready(dirs_of(&event), self.oneshot, wakers);
             }
         }
         Ok(())
     }
 
-    fn register(&mut self, fd: BorrowedFd<'_>) -> io::Result<Key> {
+    fn register(&mut self, fd: BorrowedFd<'_>, kind: FdKind) -> io::Result<Key> {
+        // A level-triggered (oneshot, re-armed on demand) registration
+        // re-checks the fd when a task waits again, so a short read that
+        // left data behind costs one wait, never a stall; an edge-triggered
+        // one does not, and needs the kernel's promise (TCP without
+        // urgent data).
         let key = self.ios.insert(ScheduledIo {
             ready: READ | WRITE,
             armed: READ | WRITE,
+            short_read_drains: self.oneshot || kind == FdKind::Tcp,
             ..ScheduledIo::default()
         });
         let mode = if self.oneshot {
@@ -171,11 +221,12 @@ impl ReadinessDriver {
         } else {
             Mode::Edge
         };
+        let mut interest = Interest::READABLE | Interest::WRITABLE;
+        if kind == FdKind::Tcp && !self.oneshot {
+            interest |= Interest::PRIORITY;
+        }
         let token = Token(key as usize);
-        if let Err(e) =
-            self.poller
-                .register(&fd, token, Interest::READABLE | Interest::WRITABLE, mode)
-        {
+        if let Err(e) = self.poller.register(&fd, token, interest, mode) {
             self.ios.remove(key);
             return Err(e);
         }
@@ -188,12 +239,12 @@ impl ReadinessDriver {
         dir: u8,
         fd: BorrowedFd<'_>,
         cx: &Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<io::Result<u32>> {
         let Some(io) = self.ios.get_mut(key) else {
             return Poll::Ready(Err(gone()));
         };
         match io.check(dir, cx) {
-            Poll::Ready(_) => Poll::Ready(Ok(())),
+            Poll::Ready(tick) => Poll::Ready(Ok(tick)),
             Poll::Pending => {
                 if self.oneshot && io.armed & dir == 0 {
                     io.armed |= dir;
@@ -210,10 +261,8 @@ impl ReadinessDriver {
         }
     }
 
-    fn clear(&mut self, key: Key, dir: u8) {
-        if let Some(io) = self.ios.get_mut(key) {
-            io.ready &= !dir;
-        }
+    fn io_mut(&mut self, key: Key) -> Option<&mut ScheduledIo> {
+        self.ios.get_mut(key)
     }
 
     fn deregister(&mut self, key: Key, fd: BorrowedFd<'_>) {
@@ -236,27 +285,38 @@ pub(crate) struct Registration {
 impl Registration {
     /// Registers `fd` with the current runtime's driver.
     pub(crate) fn new(fd: BorrowedFd<'_>) -> io::Result<Registration> {
+        Registration::with_kind(fd, FdKind::Other)
+    }
+
+    /// Registers `fd`, of `kind`, with the current runtime's driver.
+    pub(crate) fn with_kind(fd: BorrowedFd<'_>, kind: FdKind) -> io::Result<Registration> {
         let core = Core::current().ok_or_else(|| {
             io::Error::other(
                 "iomux::rt I/O objects must be made inside a runtime (Runtime::block_on)",
             )
         })?;
         let key = match &mut *core.driver.borrow_mut() {
-            Driver::Readiness(d) => d.register(fd)?,
+            Driver::Readiness(d) => d.register(fd, kind).map_err(|e| refused(e, fd))?,
             #[cfg(feature = "uring")]
             Driver::Uring(d) => d.register_poll(),
         };
         Ok(Registration { core, key })
     }
 
-    /// `Ready(Ok)` when `dir` may be ready (try the syscall); else the task
-    /// is woken when it becomes so.
+    /// `Ready(Ok(tick))` when `dir` may be ready (try the syscall; the tick
+    /// goes back to [`clear`](Registration::clear) if it says `EAGAIN`);
+    /// else the task is woken when it becomes so.
+    ///
+    /// # Panics
+    /// When polled inside another runtime than the one it was made on: its
+    /// events would never come, and the task would hang.
     pub(crate) fn poll_ready(
         &self,
         dir: u8,
         fd: BorrowedFd<'_>,
         cx: &Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<io::Result<u32>> {
+        super::executor::assert_polled_on(self.core.id());
         match &mut *self.core.driver.borrow_mut() {
             Driver::Readiness(d) => d.poll_ready(self.key, dir, fd, cx),
             #[cfg(feature = "uring")]
@@ -264,13 +324,36 @@ impl Registration {
         }
     }
 
-    /// The syscall said `EAGAIN` in `dir`: not ready until the next event.
-    pub(crate) fn clear(&self, dir: u8) {
+    fn with_io(&self, f: impl FnOnce(&mut ScheduledIo)) {
         match &mut *self.core.driver.borrow_mut() {
-            Driver::Readiness(d) => d.clear(self.key, dir),
+            Driver::Readiness(d) => d.io_mut(self.key).map(f),
             #[cfg(feature = "uring")]
-            Driver::Uring(d) => d.clear_poll(self.key, dir),
-        }
+            Driver::Uring(d) => d.poll_io_mut(self.key).map(f),
+        };
+    }
+
+    /// The syscall said `EAGAIN` in `dir` after the look at `seen`: not
+    /// ready until the next event (unless one came since that look).
+    pub(crate) fn clear(&self, dir: u8, seen: u32) {
+        self.with_io(|io| io.clear(dir, seen));
+    }
+
+    /// A read filled less than its buffer: clear read readiness without
+    /// the `EAGAIN` read (tokio's rule, one syscall less per request)
+    /// where that proves the fd empty; elsewhere keep it, and the next
+    /// read finds out.
+    pub(crate) fn clear_after_short_read(&self, seen: u32) {
+        self.with_io(|io| {
+            if io.short_read_drains {
+                io.clear(READ, seen);
+            }
+        });
+    }
+
+    /// Forgets the optimistic readiness a new registration starts with, so
+    /// that the first wait is for a real event (a connect's handshake).
+    pub(crate) fn forget_readiness(&self) {
+        self.with_io(|io| io.ready = 0);
     }
 
     pub(crate) fn deregister(&self, fd: BorrowedFd<'_>) {
@@ -287,25 +370,44 @@ impl Registration {
     }
 
     /// Runs `op` until it does not fail with `WouldBlock`, waiting for `dir`
-    /// between tries.
+    /// between tries; the tick of the look that let `op` through comes
+    /// back with its result.
     pub(crate) fn poll_io<R>(
         &self,
         dir: u8,
         fd: BorrowedFd<'_>,
         cx: &Context<'_>,
         mut op: impl FnMut() -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
+    ) -> Poll<io::Result<(R, u32)>> {
         loop {
-            match self.poll_ready(dir, fd, cx) {
-                Poll::Ready(Ok(())) => {}
+            let seen = match self.poll_ready(dir, fd, cx) {
+                Poll::Ready(Ok(tick)) => tick,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
-            }
+            };
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir, seen),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return Poll::Ready(other),
+                Ok(r) => return Poll::Ready(Ok((r, seen))),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
+}
+
+/// epoll refuses regular files (EPERM): say why, and what to use.
+fn refused(e: io::Error, fd: BorrowedFd<'_>) -> io::Error {
+    if e.raw_os_error() == Some(libc::EPERM)
+        && rustix::fs::fstat(fd).is_ok_and(|st| {
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+        })
+    {
+        return io::Error::new(
+            e.kind(),
+            "a regular file cannot be watched for readiness: it is always ready \
+             (epoll refuses it with EPERM); read and write it with iomux::rt::fs \
+             or spawn_blocking instead",
+        );
+    }
+    e
 }

@@ -145,7 +145,10 @@ where
     let guard = CompleteOnDrop(Arc::clone(&state));
     let task = async move {
         let guard = guard;
-        let mut future = std::pin::pin!(future);
+        // In an `Option` so that it can be dropped in place before the
+        // handle hears of the end: a joiner that sees "finished" must find
+        // the task's sockets closed and its ports free.
+        let mut future = std::pin::pin!(Some(future));
         let mut first = true;
         let result = std::future::poll_fn(|cx| {
             if first {
@@ -157,7 +160,12 @@ where
                     repr: Repr::Cancelled,
                 }));
             }
-            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            let Some(running) = future.as_mut().as_pin_mut() else {
+                return Poll::Ready(Err(JoinError {
+                    repr: Repr::Cancelled,
+                }));
+            };
+            match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
                 Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
                 Ok(Poll::Pending) => Poll::Pending,
                 Err(payload) => Poll::Ready(Err(JoinError {
@@ -166,11 +174,25 @@ where
             }
         })
         .await;
+        // A panic while dropping is the task's too; it must not take the
+        // runtime's thread down, nor the result already made.
+        let dropped = catch_unwind(AssertUnwindSafe(|| future.set(None)));
+        if dropped.is_err() {
+            log::warn!("iomux::rt: a task panicked while its future was dropped");
+        }
         if let Err(e) = &result
             && e.is_panic()
         {
             log::warn!("iomux::rt: {e}");
         }
+        // The task's waker leads to its runtime: a finished task's handle
+        // need not keep it.
+        guard
+            .0
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         guard.0.complete(result);
     };
     (task, JoinParts { state })

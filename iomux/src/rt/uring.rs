@@ -245,6 +245,14 @@ impl UringDriver {
                     return;
                 };
                 s.tx_op = None;
+                if s.dropped {
+                    if res > 0 {
+                        s.tx_sent += res as usize;
+                    }
+                    s.hand_rest_to_kernel();
+                    self.finish_stream(key);
+                    return;
+                }
                 if res < 0 {
                     s.tx_err = Some(errno(res));
                     s.tx_flight.clear();
@@ -300,13 +308,7 @@ impl UringDriver {
                 } else {
                     revents_dirs(res as u32) | dir
                 };
-                p.io.ready |= dirs;
-                if dirs & READ != 0 {
-                    wakers.extend(p.io.reader.take());
-                }
-                if dirs & WRITE != 0 {
-                    wakers.extend(p.io.writer.take());
-                }
+                p.io.set_ready(dirs, false, wakers);
             }
         }
     }
@@ -408,12 +410,12 @@ impl UringDriver {
         dir: u8,
         fd: BorrowedFd<'_>,
         cx: &Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<io::Result<u32>> {
         let Some(p) = self.polls.get_mut(key) else {
             return Poll::Ready(Err(gone()));
         };
         match p.io.check(dir, cx) {
-            Poll::Ready(_) => Poll::Ready(Ok(())),
+            Poll::Ready(tick) => Poll::Ready(Ok(tick)),
             Poll::Pending => {
                 if p.io.armed & dir == 0 {
                     p.io.armed |= dir;
@@ -434,10 +436,8 @@ impl UringDriver {
         }
     }
 
-    pub(crate) fn clear_poll(&mut self, key: Key, dir: u8) {
-        if let Some(p) = self.polls.get_mut(key) {
-            p.io.ready &= !dir;
-        }
+    pub(crate) fn poll_io_mut(&mut self, key: Key) -> Option<&mut ScheduledIo> {
+        self.polls.get_mut(key).map(|p| &mut p.io)
     }
 
     pub(crate) fn deregister_poll(&mut self, key: Key, _fd: BorrowedFd<'_>) {
@@ -498,10 +498,50 @@ impl Drop for UringDriver {
     }
 }
 
+/// [`with_driver`] for a poll: an I/O object polled inside another runtime
+/// panics (see `assert_polled_on`).
+fn polled_with_driver<R>(core: &Core, f: impl FnOnce(&mut UringDriver) -> R) -> Option<R> {
+    super::executor::assert_polled_on(core.id());
+    with_driver(core, f)
+}
+
 fn with_driver<R>(core: &Core, f: impl FnOnce(&mut UringDriver) -> R) -> Option<R> {
     match &mut *core.driver.try_borrow_mut().ok()? {
         Driver::Uring(d) => Some(f(d)),
         Driver::Readiness(_) => None,
+    }
+}
+
+impl StreamState {
+    /// A dropped stream's last bytes (what no send took, and what was
+    /// queued behind it) go to the socket buffer with one non-blocking
+    /// send: like close(2) after a write, what the kernel took is still
+    /// delivered; what it cannot take at once is discarded. `flush` (or
+    /// `close`) before the drop is how a caller makes sure.
+    fn hand_rest_to_kernel(&mut self) {
+        let flight = self.tx_flight.get(self.tx_sent..).unwrap_or_default();
+        let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+        let fd = self.fd_to_close.as_ref().map(|fd| fd.as_fd());
+        if let Some(fd) = fd {
+            let mut rest_ok = true;
+            for part in [flight, &self.tx_queue[..]] {
+                if part.is_empty() || !rest_ok {
+                    continue;
+                }
+                match rustix::net::send(fd, part, flags) {
+                    Ok(n) if n == part.len() => {}
+                    _ => rest_ok = false,
+                }
+            }
+            if !rest_ok {
+                log::debug!(
+                    "iomux::rt: a stream dropped with unsent bytes that its socket could not take"
+                );
+            }
+        }
+        self.tx_flight = Vec::new();
+        self.tx_queue = Vec::new();
+        self.tx_sent = 0;
     }
 }
 
@@ -539,7 +579,7 @@ impl UringStream {
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
         let key = self.key;
-        with_driver(&self.core, |d| {
+        polled_with_driver(&self.core, |d| {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
@@ -579,7 +619,7 @@ impl UringStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let key = self.key;
-        with_driver(&self.core, |d| {
+        polled_with_driver(&self.core, |d| {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
@@ -604,7 +644,7 @@ impl UringStream {
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let key = self.key;
-        with_driver(&self.core, |d| {
+        polled_with_driver(&self.core, |d| {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
@@ -633,8 +673,12 @@ impl Drop for UringStream {
             s.reader = None;
             s.writer = None;
             s.fd_to_close = fd;
-            let rx_op = s.rx_op;
-            if let Some(op) = rx_op {
+            // Cancel both ways: a send stuck on a peer that never reads
+            // would otherwise hold the fd and the buffers for good. What the
+            // cancelled send had not handed over goes to the socket buffer
+            // when its completion comes, as far as it takes it at once.
+            let ops = [s.rx_op, s.tx_op];
+            for op in ops.into_iter().flatten() {
                 d.cancel(op);
             }
             d.finish_stream(key);
@@ -678,7 +722,7 @@ impl UringListener {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(OwnedFd, Option<SocketAddrAny>)>> {
         let key = self.key;
-        with_driver(&self.core, |d| {
+        polled_with_driver(&self.core, |d| {
             let Some(l) = d.listeners.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };

@@ -51,12 +51,14 @@ impl ListenerIo {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(OwnedFd, Option<SocketAddrAny>)>> {
         match self {
-            ListenerIo::Ready { reg, fd } => reg.poll_io(READ, fd.as_fd(), cx, || {
-                Ok(rustix::net::acceptfrom_with(
-                    &*fd,
-                    SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-                )?)
-            }),
+            ListenerIo::Ready { reg, fd } => reg
+                .poll_io(READ, fd.as_fd(), cx, || {
+                    Ok(rustix::net::acceptfrom_with(
+                        &*fd,
+                        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                    )?)
+                })
+                .map_ok(|(accepted, _)| accepted),
             #[cfg(feature = "uring")]
             ListenerIo::Uring(l) => l.poll_accept(cx),
         }

@@ -12,7 +12,8 @@ use rustix::net::{SendFlags, Shutdown};
 use crate::rt::driver::Driver;
 #[cfg(feature = "uring")]
 use crate::rt::executor::Core;
-use crate::rt::readiness::{READ, Registration, WRITE};
+use crate::rt::executor::coop;
+use crate::rt::readiness::{FdKind, READ, Registration, WRITE};
 #[cfg(feature = "uring")]
 use crate::rt::uring::UringStream;
 
@@ -26,15 +27,16 @@ pub(crate) enum StreamIo {
 }
 
 impl StreamIo {
-    /// Takes a connected, non-blocking socket into the current runtime.
-    pub(crate) fn new(fd: OwnedFd) -> io::Result<StreamIo> {
+    /// Takes a connected, non-blocking socket of `kind` into the current
+    /// runtime.
+    pub(crate) fn new(fd: OwnedFd, kind: FdKind) -> io::Result<StreamIo> {
         #[cfg(feature = "uring")]
         if let Some(core) = Core::current()
             && matches!(&*core.driver.borrow(), Driver::Uring(_))
         {
             return Ok(StreamIo::Uring(UringStream::new(core.clone(), fd)));
         }
-        let reg = Registration::new(fd.as_fd())?;
+        let reg = Registration::with_kind(fd.as_fd(), kind)?;
         Ok(StreamIo::Ready { reg, fd })
     }
 
@@ -55,29 +57,28 @@ impl StreamIo {
         cx: &mut Context<'_>,
         buf: &mut [MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
-        std::task::ready!(crate::rt::executor::poll_budget(cx));
-        match self {
+        coop(cx, |cx| match self {
             StreamIo::Ready { reg, fd } => {
                 let len = buf.len();
                 let polled = reg.poll_io(READ, fd.as_fd(), cx, || {
                     let (filled, _) = rustix::io::read(&*fd, &mut *buf)?;
                     Ok(filled.len())
                 });
-                // A short read emptied the socket: the next read would say
-                // EAGAIN. Not ready until the next edge (tokio's rule),
-                // which saves that syscall per request; safe because data
-                // arriving after this read raises a new event.
-                if let Poll::Ready(Ok(n)) = polled
+                // A short read emptied the socket, where the kernel promises
+                // it (see `clear_after_short_read`): not ready until the
+                // next edge (tokio's rule), which saves the EAGAIN read per
+                // request.
+                if let Poll::Ready(Ok((n, seen))) = polled
                     && n > 0
                     && n < len
                 {
-                    reg.clear(READ);
+                    reg.clear_after_short_read(seen);
                 }
-                polled
+                polled.map_ok(|(n, _)| n)
             }
             #[cfg(feature = "uring")]
             StreamIo::Uring(s) => s.poll_read(cx, buf),
-        }
+        })
     }
 
     pub(crate) fn poll_read(
@@ -97,25 +98,24 @@ impl StreamIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        std::task::ready!(crate::rt::executor::poll_budget(cx));
-        match self {
+        coop(cx, |cx| match self {
             StreamIo::Ready { reg, fd } => {
                 let polled = reg.poll_io(WRITE, fd.as_fd(), cx, || {
                     Ok(rustix::net::send(&*fd, buf, SendFlags::NOSIGNAL)?)
                 });
                 // A short write filled the socket buffer: wait for the
                 // next edge rather than try (and fail) once more.
-                if let Poll::Ready(Ok(n)) = polled
+                if let Poll::Ready(Ok((n, seen))) = polled
                     && n > 0
                     && n < buf.len()
                 {
-                    reg.clear(WRITE);
+                    reg.clear(WRITE, seen);
                 }
-                polled
+                polled.map_ok(|(n, _)| n)
             }
             #[cfg(feature = "uring")]
             StreamIo::Uring(s) => s.poll_write(cx, buf),
-        }
+        })
     }
 
     /// Readiness writes go straight to the kernel: nothing to flush. The

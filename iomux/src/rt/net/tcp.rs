@@ -11,7 +11,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 
 use super::listener::ListenerIo;
 use super::stream::StreamIo;
-use crate::rt::readiness::{Registration, WRITE};
+use crate::rt::readiness::FdKind;
 
 /// A TCP listening socket on the current runtime.
 pub struct TcpListener {
@@ -111,23 +111,12 @@ impl TcpStream {
             Err(rustix::io::Errno::INPROGRESS) => {}
             Err(e) => return Err(e.into()),
         }
-        // Wait for the handshake: the socket turns writable when it is
-        // done, and SO_ERROR tells how it went.
-        {
-            let reg = Registration::new(fd.as_fd())?;
-            let waited = poll_fn(|cx| reg.poll_ready(WRITE, fd.as_fd(), cx)).await;
-            reg.deregister(fd.as_fd());
-            waited?;
-        }
-        if let Err(e) = sockopt::socket_error(&fd)? {
-            return Err(e.into());
-        }
-        TcpStream::from_fd(fd)
+        TcpStream::from_fd(super::connect::finish(fd).await?)
     }
 
     fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: StreamIo::new(fd)?,
+            io: StreamIo::new(fd, FdKind::Tcp)?,
         })
     }
 

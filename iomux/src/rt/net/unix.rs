@@ -10,7 +10,7 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::listener::ListenerIo;
 use super::stream::StreamIo;
-use crate::rt::readiness::{Registration, WRITE};
+use crate::rt::readiness::FdKind;
 
 /// A Unix stream listening socket on the current runtime.
 pub struct UnixListener {
@@ -53,21 +53,16 @@ impl UnixStream {
             SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
             None,
         )?;
+        // A Unix connect completes at once or not at all: EAGAIN means the
+        // listener's backlog is full, an error (`WouldBlock`) to report,
+        // not a handshake in progress.
         match rustix::net::connect(&fd, &addr) {
-            Ok(()) => return UnixStream::from_fd(fd),
-            Err(rustix::io::Errno::INPROGRESS | rustix::io::Errno::AGAIN) => {}
-            Err(e) => return Err(e.into()),
+            Ok(()) => UnixStream::from_fd(fd),
+            Err(rustix::io::Errno::INPROGRESS) => {
+                UnixStream::from_fd(super::connect::finish(fd).await?)
+            }
+            Err(e) => Err(e.into()),
         }
-        {
-            let reg = Registration::new(fd.as_fd())?;
-            let waited = poll_fn(|cx| reg.poll_ready(WRITE, fd.as_fd(), cx)).await;
-            reg.deregister(fd.as_fd());
-            waited?;
-        }
-        if let Err(e) = rustix::net::sockopt::socket_error(&fd)? {
-            return Err(e.into());
-        }
-        UnixStream::from_fd(fd)
     }
 
     /// A connected pair.
@@ -83,7 +78,7 @@ impl UnixStream {
 
     fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: StreamIo::new(fd)?,
+            io: StreamIo::new(fd, FdKind::Other)?,
         })
     }
 
