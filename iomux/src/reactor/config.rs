@@ -28,9 +28,24 @@ pub struct Config {
     /// Bytes one connection may read per loop tick in edge mode before the
     /// others get their turn.
     pub edge_budget: usize,
-    /// Unsent output above which a connection stops reading (back-pressure);
-    /// it reads again once its output has drained.
+    /// Unsent output at which a connection stops reading (back-pressure);
+    /// it reads again once its output has drained. Sends from outside the
+    /// connection's callbacks are held to it too: at or past it,
+    /// [`EventLoop::send`](super::EventLoop::send) and
+    /// [`LoopHandle::send`](super::LoopHandle::send) refuse with
+    /// `WouldBlock` ([`Backpressure::HighWater`](super::Backpressure::HighWater))
+    /// rather than queue more; below it a send is taken whole, so a
+    /// connection holds at most this plus one message (per sending thread).
     pub high_water: usize,
+    /// Tasks other threads may have waiting in a loop's queue
+    /// ([`LoopHandle::post`](super::LoopHandle::post), `send`,
+    /// `when_drained`, connections handed over by a round-robin listener).
+    /// Past it they are refused with `WouldBlock`
+    /// ([`Backpressure::QueueFull`](super::Backpressure::QueueFull)): the
+    /// poster is told at once and the loop's thread is never blocked. A
+    /// connection handed over to a full loop is served by the loop that
+    /// accepted it. Requests to stop are always taken.
+    pub max_posted_tasks: usize,
     /// Unconsumed input above which a connection is closed: the handler
     /// enforces its own limits, this only guards against one that does not.
     pub max_input: usize,
@@ -71,6 +86,7 @@ impl Default for Config {
             read_chunk: 64 * 1024,
             edge_budget: 256 * 1024,
             high_water: 1024 * 1024,
+            max_posted_tasks: 64 * 1024,
             max_input: 64 * 1024 * 1024,
             accept_batch: 64,
             send_timeout: Duration::from_secs(60),

@@ -14,6 +14,7 @@ use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, Shutdown};
 
 use super::config::Config;
+use super::event_loop::DrainNotice;
 use super::handler::{CloseReason, Handler};
 use super::peer::PeerAddr;
 use super::session::Session;
@@ -57,6 +58,10 @@ pub(crate) struct Connection {
     pub timer_at: Option<Instant>,
     /// It did I/O since the last idle sweep (`event_loop/idle.rs`).
     pub busy: bool,
+    /// The unsent count other threads last saw (`Shared::publish`).
+    pub published: usize,
+    /// Who waits for the output to drain (`EventLoop::when_drained`).
+    pub drain_waiters: Vec<DrainNotice>,
 }
 
 impl Connection {
@@ -78,6 +83,8 @@ impl Connection {
             registered,
             timer_at: None,
             busy: true,
+            published: 0,
+            drain_waiters: Vec::new(),
         }
     }
 

@@ -9,13 +9,14 @@ mod sending;
 mod timers;
 mod watch;
 
+pub use sending::Backpressure;
 pub use timers::TimerId;
 pub use watch::WatchId;
 
 use std::cell::Cell;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,8 @@ use super::peer::PeerAddr;
 use super::timer::TimerHeap;
 use crate::{Backend, Event, Events, Interest, Mode, Poller, Token, Waker};
 use listening::Listener;
-use sending::gone_loop;
+pub(super) use sending::DrainNotice;
+use sending::{Backpressure as Refused, gone_conn, gone_loop};
 use timers::{TimerKey, UserTimer};
 use watch::WatchSlot;
 
@@ -43,6 +45,22 @@ const GEN_LIMIT: u32 = 1 << 31;
 
 thread_local! {
     static LOOP_ON_THIS_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// The number of the loop that last turned on this thread (0: none),
+    /// for [`ConnId::of`].
+    static TURNING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The next loop's number: every loop of the process has its own, so that
+/// the ids of connections on different loops differ.
+static NEXT_LOOP: AtomicU32 = AtomicU32::new(1);
+
+fn next_loop_number() -> u32 {
+    loop {
+        let n = NEXT_LOOP.fetch_add(1, Ordering::Relaxed);
+        if n != 0 {
+            return n;
+        }
+    }
 }
 
 /// Makes a handler for each accepted connection.
@@ -51,23 +69,66 @@ pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 /// Work posted to a loop from another thread.
 pub type Task = Box<dyn FnOnce(&mut EventLoop) + Send>;
 
-/// Names a connection of one loop. A closed connection's id never names a
+/// Names a connection: its loop, and the connection within that loop.
+///
+/// Unique in the process: every loop has a number of its own
+/// ([`LoopHandle::loop_id`]), so the connections of the loops of a
+/// [`LoopGroup`](super::LoopGroup) never share an id and a fan-out server
+/// can key them by `ConnId` alone; an id given to another loop names none
+/// of its connections (`NotFound`). A closed connection's id never names a
 /// later one, even when the socket's fd number is reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ConnId(Token);
+///
+/// Shown (`Display` and `Debug`) as `loop:slot.generation`, e.g. `2:0.1`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId {
+    token: Token,
+    event_loop: u32,
+}
 
 impl ConnId {
     /// The connection an event belongs to, if it is a connection's event.
+    /// Events reach user code only on the loop's thread (the `before` of
+    /// [`EventLoop::turn_with`]), and the id is of the loop that turns on
+    /// the calling thread.
     pub fn of(event: &Event) -> Option<ConnId> {
-        let t = event.token();
-        (t.0 >> 32 != 0 && t.0 < (GEN_LIMIT as usize) << 32).then_some(ConnId(t))
+        Self::of_token(event.token(), TURNING.with(Cell::get))
     }
-    /// The poller token of this connection.
+    fn of_token(t: Token, event_loop: u32) -> Option<ConnId> {
+        (t.0 >> 32 != 0 && t.0 < (GEN_LIMIT as usize) << 32).then_some(ConnId {
+            token: t,
+            event_loop,
+        })
+    }
+    fn new(event_loop: u32, index: usize, generation: u32) -> ConnId {
+        ConnId {
+            token: Token(((generation as usize) << 32) | index),
+            event_loop,
+        }
+    }
+    /// The poller token of this connection (unique within its loop only).
     pub fn token(self) -> Token {
-        self.0
+        self.token
+    }
+    /// The number of the loop the connection belongs to
+    /// ([`LoopHandle::loop_id`]).
+    pub fn loop_id(self) -> u32 {
+        self.event_loop
     }
     fn split(self) -> (usize, u32) {
-        (self.0.0 & 0xffff_ffff, (self.0.0 >> 32) as u32)
+        (self.token.0 & 0xffff_ffff, (self.token.0 >> 32) as u32)
+    }
+}
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (index, generation) = self.split();
+        write!(f, "{}:{index}.{generation}", self.event_loop)
+    }
+}
+
+impl std::fmt::Debug for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConnId({self})")
     }
 }
 
@@ -108,38 +169,158 @@ struct Queue {
     open: bool,
 }
 
+/// What other threads see of one connection slot, without a round trip
+/// to the loop.
+#[derive(Default)]
+struct SlotView {
+    /// The generation of the open connection in the slot (0: none).
+    generation: AtomicU32,
+    /// Its unsent output, as the loop last published it.
+    unsent: AtomicUsize,
+    /// Bytes [`LoopHandle::send`] took for the slot that the loop has not
+    /// queued yet. Only ever changed by paired amounts (taken by a sender,
+    /// given back by the task that carries the bytes, whichever connection
+    /// of the slot it finds), so never reset.
+    in_flight: AtomicUsize,
+}
+
 struct Shared {
+    /// The loop's number ([`LoopHandle::loop_id`]).
+    id: u32,
     queue: Mutex<Queue>,
     has_tasks: AtomicBool,
     waker: Waker,
-    /// The generation of the open connection in each slot (0: none), so
-    /// that other threads can tell a gone connection at once. Written by
-    /// the loop only; the write lock is taken only to grow it.
-    open: RwLock<Vec<AtomicU32>>,
+    /// `Config::high_water` and `Config::max_posted_tasks`, for senders.
+    high_water: usize,
+    max_tasks: usize,
+    /// Each slot's generation and output, so that other threads can tell a
+    /// gone connection, and a backed-up one, at once. Written by the loop
+    /// (and `in_flight` by senders); the write lock is taken only to grow it.
+    slots: RwLock<Vec<SlotView>>,
 }
 
 impl Shared {
+    fn slots(&self) -> std::sync::RwLockReadGuard<'_, Vec<SlotView>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection opened in slot `index` (`generation`), or closed (0).
     fn mark(&self, index: usize, generation: u32) {
-        {
-            let slots = self.open.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(slot) = slots.get(index) {
-                slot.store(generation, Ordering::Release);
-                return;
-            }
+        let set = |slot: &SlotView| {
+            slot.unsent.store(0, Ordering::Release);
+            slot.generation.store(generation, Ordering::Release);
+        };
+        if let Some(slot) = self.slots().get(index) {
+            set(slot);
+            return;
         }
-        let mut slots = self.open.write().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
         while slots.len() <= index {
-            slots.push(AtomicU32::new(0));
+            slots.push(SlotView::default());
         }
-        slots[index].store(generation, Ordering::Release);
+        set(&slots[index]);
+    }
+
+    /// The loop's count of slot `index`'s unsent output.
+    fn publish(&self, index: usize, unsent: usize) {
+        if let Some(slot) = self.slots().get(index) {
+            slot.unsent.store(unsent, Ordering::Release);
+        }
     }
 
     fn is_open(&self, id: ConnId) -> bool {
+        self.backlog(id).is_some()
+    }
+
+    /// Unsent output plus bytes on their way from other threads; `None`
+    /// if `id` is not an open connection of this loop.
+    fn backlog(&self, id: ConnId) -> Option<usize> {
         let (index, generation) = id.split();
-        let slots = self.open.read().unwrap_or_else(|p| p.into_inner());
-        slots
+        let slots = self.slots();
+        let slot = slots.get(index)?;
+        (id.event_loop == self.id && slot.generation.load(Ordering::Acquire) == generation).then(
+            || {
+                slot.unsent
+                    .load(Ordering::Acquire)
+                    .saturating_add(slot.in_flight.load(Ordering::Acquire))
+            },
+        )
+    }
+
+    /// Takes `n` bytes of connection `id`'s budget for a send from another
+    /// thread: refused once its backlog has reached the high-water mark.
+    /// Returns the backlog with the `n` bytes.
+    fn reserve(&self, id: ConnId, n: usize) -> io::Result<usize> {
+        let (index, generation) = id.split();
+        let slots = self.slots();
+        let slot = slots
             .get(index)
-            .is_some_and(|g| g.load(Ordering::Acquire) == generation)
+            .filter(|s| {
+                id.event_loop == self.id && s.generation.load(Ordering::Acquire) == generation
+            })
+            .ok_or_else(gone_conn)?;
+        let unsent = slot.unsent.load(Ordering::Acquire);
+        let mut backlog = unsent;
+        slot.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |f| {
+                backlog = unsent.saturating_add(f);
+                if backlog >= self.high_water {
+                    return None;
+                }
+                f.checked_add(n)
+            })
+            .map_err(|_| {
+                io::Error::from(Refused::HighWater {
+                    unsent: backlog,
+                    high_water: self.high_water,
+                })
+            })?;
+        if slot.generation.load(Ordering::Acquire) != generation {
+            // Closed meanwhile (and the slot perhaps reused): give it back.
+            slot.in_flight.fetch_sub(n, Ordering::AcqRel);
+            return Err(gone_conn());
+        }
+        Ok(backlog.saturating_add(n))
+    }
+
+    /// Gives back what [`reserve`](Self::reserve) took for slot `index`.
+    fn release(&self, index: usize, n: usize) {
+        if let Some(slot) = self.slots().get(index) {
+            slot.in_flight.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
+    /// Queues `run(item)` for the loop's thread and wakes it. Refused, with
+    /// `item` given back, when the loop has exited (`NotConnected`) or,
+    /// if `bounded`, when `max_tasks` wait already (`WouldBlock`,
+    /// [`Backpressure::QueueFull`]).
+    fn admit<T: Send + 'static>(
+        &self,
+        item: T,
+        bounded: bool,
+        run: impl FnOnce(T, &mut EventLoop) + Send + 'static,
+    ) -> Result<(), (T, io::Error)> {
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if !q.open {
+                return Err((item, gone_loop()));
+            }
+            if bounded && q.tasks.len() >= self.max_tasks {
+                let full = Refused::QueueFull {
+                    limit: self.max_tasks,
+                };
+                return Err((item, full.into()));
+            }
+            q.tasks
+                .push(Box::new(move |el: &mut EventLoop| run(item, el)));
+        }
+        self.has_tasks.store(true, Ordering::Release);
+        // The task is queued; a failed wake only delays it to the loop's
+        // next turn.
+        if let Err(e) = self.waker.wake() {
+            log::warn!("cannot wake an event loop: {e}");
+        }
+        Ok(())
     }
 }
 
@@ -188,42 +369,66 @@ pub struct EventLoop {
     stats: Stats,
 }
 
-/// A `Send + Sync` handle to post work to a loop and to stop it.
+/// A `Send + Sync` handle to post work to a loop, send to its
+/// connections, and stop it.
+///
+/// Handles compare equal, and hash alike, when they are of the same loop
+/// (by its number, [`loop_id`](Self::loop_id)), so a handle can key a map
+/// of per-loop state. (Clippy's `mutable_key_type` lint sees the queue
+/// inside and cannot tell that only the fixed number is hashed: allow it
+/// there, or key by `loop_id()`.)
 #[derive(Clone)]
 pub struct LoopHandle {
     shared: Arc<Shared>,
 }
 
+impl PartialEq for LoopHandle {
+    fn eq(&self, other: &LoopHandle) -> bool {
+        self.shared.id == other.shared.id
+    }
+}
+
+impl Eq for LoopHandle {}
+
+impl std::hash::Hash for LoopHandle {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.shared.id.hash(state);
+    }
+}
+
 impl LoopHandle {
     /// Runs `task` on the loop's thread at the end of its current or next
-    /// turn, waking it if it sleeps. Fails (`NotConnected`) if the loop
-    /// has exited.
+    /// turn, waking it if it sleeps. Fails with `NotConnected` if the loop
+    /// has exited, and with `WouldBlock` ([`Backpressure::QueueFull`]) if
+    /// [`Config::max_posted_tasks`](super::Config::max_posted_tasks) tasks
+    /// wait already: the poster decides whether to retry later, drop the
+    /// work or slow its source down; nothing blocks.
     pub fn post(&self, task: impl FnOnce(&mut EventLoop) + Send + 'static) -> io::Result<()> {
-        self.try_post(Box::new(task)).map_err(|_| gone_loop())
+        self.shared
+            .admit(task, true, |task, el| task(el))
+            .map_err(|(_, e)| e)
     }
 
-    /// Like [`post`](Self::post), giving the task back if the loop has
-    /// exited (so that what it carries, an accepted socket, is not lost).
-    pub(crate) fn try_post(&self, task: Task) -> Result<(), Task> {
-        {
-            let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if !q.open {
-                return Err(task);
-            }
-            q.tasks.push(task);
-        }
-        self.shared.has_tasks.store(true, Ordering::Release);
-        // The task is queued; a failed wake only delays it to the loop's
-        // next turn.
-        if let Err(e) = self.shared.waker.wake() {
-            log::warn!("cannot wake an event loop: {e}");
-        }
-        Ok(())
+    /// Like [`post`](Self::post) but never refused for a full queue: for
+    /// the requests that must get through (stop, graceful stop).
+    pub(super) fn post_always(
+        &self,
+        task: impl FnOnce(&mut EventLoop) + Send + 'static,
+    ) -> io::Result<()> {
+        self.shared
+            .admit(task, false, |task, el| task(el))
+            .map_err(|(_, e)| e)
     }
 
-    /// Whether `other` is a handle of the same loop.
+    /// The loop's number: unique among the loops of the process, and part
+    /// of every [`ConnId`] of the loop ([`ConnId::loop_id`]).
+    pub fn loop_id(&self) -> u32 {
+        self.shared.id
+    }
+
+    /// Whether `other` is a handle of the same loop (`self == other`).
     pub fn is_same_loop(&self, other: &LoopHandle) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        self == other
     }
 
     /// Whether connection `id` of this loop is open (it may close before
@@ -242,14 +447,17 @@ impl LoopHandle {
     }
 
     /// Asks the loop to stop: [`EventLoop::run`] returns after this turn.
+    /// Taken even when the task queue is full.
     pub fn stop(&self) -> io::Result<()> {
-        self.post(|l| l.stop())
+        self.post_always(|l| l.stop())
     }
 }
 
 impl std::fmt::Debug for LoopHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoopHandle").finish_non_exhaustive()
+        f.debug_struct("LoopHandle")
+            .field("loop_id", &self.shared.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -310,13 +518,16 @@ impl EventLoop {
             watches: Vec::new(),
             free_watches: Vec::new(),
             shared: Arc::new(Shared {
+                id: next_loop_number(),
                 queue: Mutex::new(Queue {
                     tasks: Vec::new(),
                     open: true,
                 }),
-                open: RwLock::new(Vec::new()),
+                slots: RwLock::new(Vec::new()),
                 has_tasks: AtomicBool::new(false),
                 waker,
+                high_water: cfg.high_water,
+                max_tasks: cfg.max_posted_tasks,
             }),
             running: false,
             draining: None,
@@ -330,6 +541,11 @@ impl EventLoop {
         LoopHandle {
             shared: Arc::clone(&self.shared),
         }
+    }
+
+    /// The loop's number ([`LoopHandle::loop_id`]).
+    pub fn loop_id(&self) -> u32 {
+        self.shared.id
     }
 
     /// The loop's configuration.
@@ -398,12 +614,15 @@ impl EventLoop {
             }
         };
         let generation = self.conns[index].generation;
-        let id = ConnId(Token(((generation as usize) << 32) | index));
+        let id = ConnId::new(self.shared.id, index, generation);
         let interest = match self.policy {
             Policy::Fixed => Interest::READABLE | Interest::WRITABLE,
             _ => Interest::READABLE,
         };
-        if let Err(e) = self.poller.register(&sock, id.0, interest, self.cfg.mode) {
+        if let Err(e) = self
+            .poller
+            .register(&sock, id.token, interest, self.cfg.mode)
+        {
             self.free.push(index as u32);
             return Err(e);
         }
@@ -431,7 +650,7 @@ impl EventLoop {
         let Some(slot) = self.conns.get_mut(index) else {
             return false;
         };
-        if slot.generation != generation {
+        if slot.generation != generation || id.event_loop != self.shared.id {
             return false;
         }
         match &mut slot.conn {
@@ -443,7 +662,8 @@ impl EventLoop {
             }
             Some(_) => {}
         }
-        let conn = slot.conn.take().expect("checked above");
+        let mut conn = slot.conn.take().expect("checked above");
+        let waiting = std::mem::take(&mut conn.drain_waiters);
         // Deregister before the fd closes: once closed, its number may be
         // reused by the next accept.
         let _ = self.poller.deregister(conn.sock());
@@ -458,6 +678,9 @@ impl EventLoop {
         self.stats.closed += 1;
         if let Some(handler) = conn.into_handler() {
             self.closed(handler, reason);
+        }
+        for notice in waiting {
+            self.notify(notice, Err(sending::closed_undrained()));
         }
         true
     }
@@ -475,17 +698,18 @@ impl EventLoop {
 
     /// Ids of the open connections.
     pub fn connection_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.conns.iter().enumerate().filter_map(|(i, slot)| {
+        let me = self.shared.id;
+        self.conns.iter().enumerate().filter_map(move |(i, slot)| {
             slot.conn
                 .as_ref()
-                .map(|_| ConnId(Token(((slot.generation as usize) << 32) | i)))
+                .map(|_| ConnId::new(me, i, slot.generation))
         })
     }
 
     fn conn(&self, id: ConnId) -> Option<&Connection> {
         let (index, generation) = id.split();
         let slot = self.conns.get(index)?;
-        if slot.generation != generation {
+        if slot.generation != generation || id.event_loop != self.shared.id {
             return None;
         }
         slot.conn.as_ref()
@@ -494,7 +718,7 @@ impl EventLoop {
     fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
         let (index, generation) = id.split();
         let slot = self.conns.get_mut(index)?;
-        if slot.generation != generation {
+        if slot.generation != generation || id.event_loop != self.shared.id {
             return None;
         }
         slot.conn.as_mut()
@@ -532,6 +756,7 @@ impl EventLoop {
         mut before: impl FnMut(&mut EventLoop, &Event),
     ) -> io::Result<()> {
         self.stats.turns += 1;
+        TURNING.with(|t| t.set(self.shared.id));
         let mut wait = timeout;
         if !self.pending.is_empty() || self.shared.has_tasks.load(Ordering::Acquire) {
             wait = Some(Duration::ZERO);
@@ -596,7 +821,7 @@ impl EventLoop {
         if token == WAKER {
             return;
         }
-        if let Some(id) = ConnId::of(ev) {
+        if let Some(id) = ConnId::of_token(token, self.shared.id) {
             self.conn_event(id, ev);
             return;
         }
@@ -634,7 +859,7 @@ impl EventLoop {
         for index in 0..self.conns.len() {
             let generation = self.conns[index].generation;
             self.close_with(
-                ConnId(Token(((generation as usize) << 32) | index)),
+                ConnId::new(self.shared.id, index, generation),
                 CloseReason::Shutdown,
             );
         }
@@ -659,6 +884,12 @@ impl Drop for EventLoop {
         self.unwatch_all();
         super::clock::clear();
         LOOP_ON_THIS_THREAD.with(|f| f.set(false));
+        let me = self.shared.id;
+        TURNING.with(|t| {
+            if t.get() == me {
+                t.set(0);
+            }
+        });
     }
 }
 

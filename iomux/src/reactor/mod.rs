@@ -12,6 +12,9 @@
 //!   connections, timers, why the connection closed).
 //! - [`Session`]: a connection's buffers, phase and deadlines without the
 //!   I/O, for servers of other I/O models.
+//! - [`LoopHandle`]: other threads post work, send to connections (held to
+//!   the high-water mark: [`Backpressure`]) and learn when a connection's
+//!   output has drained ([`LoopHandle::when_drained`]).
 //! - [`EventLoop::watch`]: any other fd in the loop, with a callback.
 //! - [`clock`]: one clock reading per turn, for handlers.
 //!
@@ -49,7 +52,7 @@ pub use acceptor::Acceptor;
 pub use config::Config;
 pub use context::Context;
 pub use event_loop::{
-    ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId, WatchId,
+    Backpressure, ConnId, EventLoop, HandlerFactory, LoopHandle, Stats, Task, TimerId, WatchId,
 };
 pub use group::{LoopGroup, Sharing};
 pub use handler::{Action, CloseReason, Handler};

@@ -146,8 +146,8 @@ impl LoopHandle {
     /// what has arrived, closes each connection once its answers are sent,
     /// and cuts what is still open at `deadline`; its
     /// [`run`](EventLoop::run) then returns. Fails (`NotConnected`) if the
-    /// loop has exited.
+    /// loop has exited. Taken even when the task queue is full.
     pub fn shutdown_gracefully(&self, deadline: Instant) -> io::Result<()> {
-        self.post(move |l| l.shutdown_gracefully(deadline))
+        self.post_always(move |l| l.shutdown_gracefully(deadline))
     }
 }

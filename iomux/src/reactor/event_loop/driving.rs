@@ -183,6 +183,7 @@ impl EventLoop {
             Ok(true) => self.pending.push(id),
             Ok(false) => {}
         }
+        self.publish(id);
         self.mark_busy(id);
         let cfg = self.cfg;
         if self.policy != Policy::Fixed {
@@ -193,7 +194,7 @@ impl EventLoop {
             let conn = self.conns[index].conn.as_mut().expect("checked above");
             let want = wanted(conn, &cfg);
             if self.policy == Policy::Rearm || want != conn.registered {
-                if let Err(e) = self.poller.modify(conn.sock(), id.0, want, cfg.mode) {
+                if let Err(e) = self.poller.modify(conn.sock(), id.token, want, cfg.mode) {
                     self.close_with(id, CloseReason::from_errno(e.raw_os_error().unwrap_or(0)));
                     return;
                 }

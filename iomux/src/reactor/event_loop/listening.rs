@@ -69,7 +69,9 @@ impl EventLoop {
     /// and is served by a handler made on the peer's thread. Works on every
     /// backend, and one accept call serves the whole group. A peer loop
     /// that has exited (its thread died) is dropped from the rotation and
-    /// the connection meant for it is served here.
+    /// the connection meant for it is served here, as is one meant for a
+    /// peer whose task queue is full
+    /// ([`Config::max_posted_tasks`](crate::reactor::Config::max_posted_tasks)).
     pub fn add_dispatching_listener(
         &mut self,
         listener: TcpListener,
@@ -119,27 +121,38 @@ impl EventLoop {
             let l = &mut self.listeners[i];
             let turn = l.next;
             l.next = (turn + 1) % (l.peers.len() + 1);
-            if turn > 0 {
-                let factory = Arc::clone(&factory);
+            let (fd, peer) = if turn > 0 {
+                let theirs = Arc::clone(&factory);
                 // A peer that stops later drops the task (and the socket in
                 // it) with its queue: the connection closes.
-                let task = Box::new(move |other: &mut EventLoop| {
-                    other.serve_accepted(fd, peer, factory())
-                });
-                let Err(task) = l.peers[turn - 1].try_post(task) else {
-                    continue;
-                };
-                // That loop has exited: out of the rotation, and this
-                // connection is served here.
-                l.peers.remove(turn - 1);
-                l.next = if turn > l.peers.len() { 0 } else { turn };
-                log::warn!(
-                    "an event loop of the group has exited; {} left in the round-robin",
-                    l.peers.len() + 1
+                let handed = l.peers[turn - 1].shared.admit(
+                    (fd, peer),
+                    true,
+                    move |(fd, peer), other: &mut EventLoop| {
+                        other.serve_accepted(fd, peer, theirs())
+                    },
                 );
-                task(self);
-                continue;
-            }
+                let (back, e) = match handed {
+                    Ok(()) => continue,
+                    Err(refused) => refused,
+                };
+                if e.kind() == io::ErrorKind::NotConnected {
+                    // That loop has exited: out of the rotation, and this
+                    // connection is served here.
+                    l.peers.remove(turn - 1);
+                    l.next = if turn > l.peers.len() { 0 } else { turn };
+                    log::warn!(
+                        "an event loop of the group has exited; {} left in the round-robin",
+                        l.peers.len() + 1
+                    );
+                } else {
+                    // Its task queue is full: this loop serves the connection.
+                    log::debug!("a peer loop is backed up ({e}); serving a connection here");
+                }
+                back
+            } else {
+                (fd, peer)
+            };
             self.serve_accepted(fd, peer, factory());
         }
         self.fd_scratch = accepted;
