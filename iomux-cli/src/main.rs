@@ -3,7 +3,6 @@
 use clap::{Parser, Subcommand};
 
 mod args;
-mod bufring;
 mod lab;
 mod load;
 mod logger;

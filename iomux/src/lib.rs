@@ -62,6 +62,8 @@ mod waker;
 pub mod reactor;
 #[cfg(feature = "rt")]
 pub mod rt;
+#[cfg(feature = "uring")]
+pub mod uring;
 
 pub use backend::Backend;
 pub use event::{Event, Events, Token};

@@ -29,7 +29,7 @@ use super::exchange::{HTTP_REQUEST, Verdict};
 use super::report::{self, LoadReport};
 use super::responses::Responses;
 use super::{LoadArgs, connect};
-use crate::bufring::BufRing;
+use iomux::uring::BufRing;
 
 /// Provided buffers: enough for every active connection's burst.
 const BUFFERS: u16 = 4096;

@@ -12,7 +12,7 @@
 //!   until a new connection arrives.
 //! - **Multishot recv into a provided-buffer ring**: one request per
 //!   connection receives everything; the kernel picks the buffer, so idle
-//!   connections hold no memory (bufring.rs).
+//!   connections hold no memory (`iomux::uring::BufRing`).
 //! - **send**, with the rest of a short send resubmitted from where it
 //!   stopped; replies made meanwhile queue behind it.
 //! - **Cancel before close**: a connection's fd is closed only after its
@@ -45,7 +45,6 @@ use super::{ServeArgs, announce};
 use crate::CliResult;
 use crate::proto;
 
-use crate::bufring;
 mod conn;
 mod ops;
 mod requests;

@@ -22,11 +22,11 @@ use io_uring::{IoUring, cqueue, opcode, squeue};
 use iomux::reactor::Config;
 
 use super::Factory;
-use super::bufring::BufRing;
 use super::conn::Conn;
 use super::ops::{Op, decode, encode};
 use super::requests::{Target, recv_multi, send};
 use super::ring::{fixed_table_size, open_ring};
+use iomux::uring::BufRing;
 
 /// The provided buffers: 2048 of 8 KiB (16 MiB of address space per ring;
 /// pages become resident as the kernel first writes into them). Enough for

@@ -1,5 +1,6 @@
 //! A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19), shared by
-//! the uring server model and the uring engine of `iomux load`.
+//! the runtime's completion driver, the uring server model and the uring
+//! engine of `iomux load`.
 //!
 //! Receives do not name a buffer: the kernel picks one from this ring when
 //! data arrives and says which in the completion. So a thousand idle
@@ -12,9 +13,11 @@
 //! lives in the first entry's reserved field) and publish the tail with a
 //! release store.
 //!
-//! Both the entry array and the buffers are deliberately never freed: the
+//! Dropped, the entry array and the buffers are deliberately not freed: the
 //! kernel may still touch them while it tears a closed ring down
-//! asynchronously, and a server's ring lives as long as its process anyway.
+//! asynchronously (a server's ring lives as long as its process anyway).
+//! [`BufRing::close`] frees them once the caller knows no request can
+//! still pick a buffer (every request of the ring has completed).
 
 use std::io;
 use std::ptr::NonNull;
@@ -23,11 +26,14 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use io_uring::IoUring;
 use io_uring::types::BufRingEntry;
 
-pub(crate) struct BufRing {
+/// A ring of `count` buffers of `size` bytes that the kernel picks from for
+/// receives naming its buffer group (IOSQE_BUFFER_SELECT).
+pub struct BufRing {
     entries: NonNull<BufRingEntry>,
     base: NonNull<u8>,
     count: u16,
     size: usize,
+    bgid: u16,
     /// Our tail, published to the kernel by `publish`.
     tail: u16,
     unpublished: bool,
@@ -36,7 +42,7 @@ pub(crate) struct BufRing {
 impl BufRing {
     /// Maps `count` buffers of `size` bytes (count a power of two, at most
     /// 32768) and registers them with `ring` as buffer group `bgid`.
-    pub(crate) fn new(ring: &IoUring, bgid: u16, count: u16, size: usize) -> io::Result<BufRing> {
+    pub fn new(ring: &IoUring, bgid: u16, count: u16, size: usize) -> io::Result<BufRing> {
         assert!(count.is_power_of_two() && count <= 32768);
         let entries = map(count as usize * std::mem::size_of::<BufRingEntry>())?.cast();
         let base = map(count as usize * size)?;
@@ -45,6 +51,7 @@ impl BufRing {
             base,
             count,
             size,
+            bgid,
             tail: 0,
             unpublished: false,
         };
@@ -67,7 +74,7 @@ impl BufRing {
 
     /// The first `len` bytes of buffer `bid`, which a completion has just
     /// handed to us.
-    pub(crate) fn get(&self, bid: u16, len: usize) -> &[u8] {
+    pub fn get(&self, bid: u16, len: usize) -> &[u8] {
         assert!(bid < self.count && len <= self.size);
         // SAFETY: in bounds (checked above); the kernel wrote this buffer
         // before posting the completion that named it and will not touch it
@@ -76,7 +83,7 @@ impl BufRing {
     }
 
     /// Returns buffer `bid` to the kernel (visible after `publish`).
-    pub(crate) fn give_back(&mut self, bid: u16) {
+    pub fn give_back(&mut self, bid: u16) {
         let slot = (self.tail & (self.count - 1)) as usize;
         // SAFETY: `slot` < count; the kernel only reads entries between its
         // head and the published tail, and this one lies beyond the tail.
@@ -89,7 +96,7 @@ impl BufRing {
     }
 
     /// Makes the buffers given back so far visible to the kernel.
-    pub(crate) fn publish(&mut self) {
+    pub fn publish(&mut self) {
         if !self.unpublished {
             return;
         }
@@ -99,6 +106,36 @@ impl BufRing {
         let tail = unsafe { &*(BufRingEntry::tail(self.entries.as_ptr()) as *const AtomicU16) };
         tail.store(self.tail, Ordering::Release);
         self.unpublished = false;
+    }
+}
+
+impl BufRing {
+    /// The size of each buffer.
+    pub fn buf_size(&self) -> usize {
+        self.size
+    }
+
+    /// The buffer group id the ring is registered under.
+    pub fn group(&self) -> u16 {
+        self.bgid
+    }
+
+    /// Unregisters the group from `ring` and frees the memory. Call it only
+    /// when no request of `ring` is in flight (none can pick a buffer any
+    /// more); if the kernel refuses the unregister the memory is kept.
+    pub fn close(self, ring: &IoUring) -> io::Result<()> {
+        ring.submitter().unregister_buf_ring(self.bgid)?;
+        let entries = self.count as usize * std::mem::size_of::<BufRingEntry>();
+        let bufs = self.count as usize * self.size;
+        // SAFETY: both mappings were made by `map` with these lengths, the
+        // kernel no longer refers to them (the group is unregistered and,
+        // by the caller's contract, no request is in flight), and `self`
+        // is consumed, so no slice from `get` outlives them.
+        unsafe {
+            libc::munmap(self.entries.as_ptr().cast(), entries);
+            libc::munmap(self.base.as_ptr().cast(), bufs);
+        }
+        Ok(())
     }
 }
 
