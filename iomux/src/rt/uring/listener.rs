@@ -1,0 +1,175 @@
+//! Accepts on the completion driver: one multishot accept per listener.
+//! Connections accepted while no `accept()` waits are queued for the next
+//! one; past [`ACCEPT_QUEUE`] of them the multishot is cancelled, and the
+//! kernel's backlog holds the rest until the queue is taken.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{opcode, types};
+use rustix::net::SocketAddrAny;
+
+use super::{Op, UringDriver, errno, polled_with_driver, with_driver};
+use crate::rt::executor::{Core, gone};
+use crate::rt::slab::Key;
+
+/// Accepted connections a listener may queue before it stops accepting.
+const ACCEPT_QUEUE: usize = 256;
+
+#[derive(Default)]
+pub(super) struct ListenerState {
+    fd_to_close: Option<OwnedFd>,
+    raw: RawFd,
+    op: Option<Key>,
+    /// The multishot was cancelled because the queue was full.
+    paused: bool,
+    accepted: VecDeque<io::Result<OwnedFd>>,
+    waiter: Option<Waker>,
+    dropped: bool,
+}
+
+/// A multishot accept.
+struct Accept;
+
+impl Op for Accept {
+    fn complete(d: &mut UringDriver, owner: Key, res: i32, flags: u32, wakers: &mut Vec<Waker>) {
+        let more = io_uring::cqueue::more(flags);
+        let Some(l) = d.listeners.get_mut(owner) else {
+            if res >= 0 {
+                // SAFETY: a successful accept returns a new fd that nobody
+                // else owns; its listener is gone: close it.
+                drop(unsafe { OwnedFd::from_raw_fd(res) });
+            }
+            return;
+        };
+        if !more {
+            l.op = None;
+        }
+        if res >= 0 {
+            // SAFETY: as above, the kernel handed us a new fd.
+            let fd = unsafe { OwnedFd::from_raw_fd(res) };
+            if !l.dropped {
+                l.accepted.push_back(Ok(fd));
+            }
+        } else if !(res == -libc::ECANCELED && (l.dropped || l.paused)) {
+            l.accepted.push_back(Err(errno(res)));
+        }
+        wakers.extend(l.waiter.take());
+        if l.dropped {
+            if l.op.is_none() {
+                d.listeners.remove(owner);
+            }
+            return;
+        }
+        let full = l.accepted.len() >= ACCEPT_QUEUE;
+        if full && let Some(op) = l.op.filter(|_| !l.paused) {
+            l.paused = true;
+            d.cancel(op);
+        }
+    }
+}
+
+impl UringDriver {
+    fn arm_accept(&mut self, key: Key) {
+        if self.closing {
+            return;
+        }
+        let Some(l) = self.listeners.get_mut(key) else {
+            return;
+        };
+        if l.op.is_some() || l.accepted.len() >= ACCEPT_QUEUE {
+            return;
+        }
+        l.paused = false;
+        let entry = opcode::AcceptMulti::new(types::Fd(l.raw))
+            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            .build();
+        let op = self.push::<Accept>(entry, key);
+        if let Some(l) = self.listeners.get_mut(key) {
+            l.op = Some(op);
+        }
+    }
+}
+
+/// A listening socket on the completion driver.
+pub(crate) struct UringListener {
+    core: Rc<Core>,
+    key: Key,
+    fd: Option<OwnedFd>,
+}
+
+impl UringListener {
+    pub(crate) fn new(core: Rc<Core>, fd: OwnedFd) -> UringListener {
+        let raw = fd.as_raw_fd();
+        let key = with_driver(&core, |d| {
+            d.listeners.insert(ListenerState {
+                raw,
+                ..ListenerState::default()
+            })
+        })
+        .expect("UringListener::new is called on the completion driver");
+        UringListener {
+            core,
+            key,
+            fd: Some(fd),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_ref().expect("present until drop").as_fd()
+    }
+
+    pub(crate) fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(OwnedFd, Option<SocketAddrAny>)>> {
+        let key = self.key;
+        polled_with_driver(&self.core, |d| {
+            let Some(l) = d.listeners.get_mut(key) else {
+                return Poll::Ready(Err(gone()));
+            };
+            if let Some(r) = l.accepted.pop_front() {
+                d.arm_accept(key);
+                return Poll::Ready(r.map(|fd| (fd, None)));
+            }
+            match &l.waiter {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => l.waiter = Some(cx.waker().clone()),
+            }
+            d.arm_accept(key);
+            Poll::Pending
+        })
+        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+    }
+}
+
+impl Drop for UringListener {
+    fn drop(&mut self) {
+        let key = self.key;
+        let fd = self.fd.take();
+        let fd = with_driver(&self.core, move |d| {
+            let Some(l) = d.listeners.get_mut(key) else {
+                return fd;
+            };
+            l.dropped = true;
+            l.waiter = None;
+            l.accepted.clear();
+            match l.op {
+                Some(op) => {
+                    l.fd_to_close = fd;
+                    d.cancel(op);
+                }
+                None => {
+                    d.listeners.remove(key);
+                    return fd;
+                }
+            }
+            None
+        })
+        .flatten();
+        drop(fd);
+    }
+}

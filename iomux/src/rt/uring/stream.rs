@@ -1,0 +1,430 @@
+//! A connected socket on the completion driver: a multishot receive into
+//! the runtime's provided-buffer ring, and write-behind sends.
+//!
+//! **Buffers belong to the runtime while a request is in flight**, so a
+//! read or write future dropped mid-flight leaves nothing dangling: a
+//! received buffer waits in the stream until a read takes its bytes (nothing
+//! lost, nothing read twice); a write copies the caller's bytes into the
+//! stream's send queue and returns at once (like a socket buffer), `flush`
+//! waits for the completions, and an error of a send is reported by the
+//! next write or flush.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{opcode, types};
+
+use super::{BGID, Op, UringDriver, errno, polled_with_driver, with_driver};
+use crate::rt::executor::{Core, gone};
+use crate::rt::slab::Key;
+
+/// Received buffers a stream may hold unread before its receive is paused.
+pub(super) const RX_HOLD: usize = 8;
+/// Bytes a stream's writes may queue before a write waits for completions.
+const TX_LIMIT: usize = 64 * 1024;
+/// Send-queue capacity kept by a stream whose sends are all done; more is
+/// freed, so that an idle stream holds (almost) no memory of its own.
+const TX_IDLE_KEEP: usize = 4 * 1024;
+
+/// Part of a received buffer not read yet.
+struct Chunk {
+    bid: u16,
+    start: u32,
+    end: u32,
+}
+
+#[derive(Default)]
+pub(super) struct StreamState {
+    /// Moved here from the user's stream when it is dropped with requests
+    /// in flight; closed with the state.
+    fd_to_close: Option<OwnedFd>,
+    raw: RawFd,
+    rx: VecDeque<Chunk>,
+    rx_op: Option<Key>,
+    /// The receive was cancelled because the stream holds `RX_HOLD`
+    /// buffers: armed again when they are read.
+    rx_paused: bool,
+    rx_eof: bool,
+    rx_err: Option<io::Error>,
+    reader: Option<Waker>,
+    /// The bytes of the send in flight (not touched until it completes),
+    /// and how much of them the kernel took so far.
+    tx_flight: Vec<u8>,
+    tx_sent: usize,
+    tx_op: Option<Key>,
+    /// Bytes written since the send in flight was submitted.
+    tx_queue: Vec<u8>,
+    tx_err: Option<io::Error>,
+    writer: Option<Waker>,
+    dropped: bool,
+}
+
+impl StreamState {
+    /// A dropped stream's last bytes (what no send took, and what was
+    /// queued behind it) go to the socket buffer with one non-blocking
+    /// send: like close(2) after a write, what the kernel took is still
+    /// delivered; what it cannot take at once is discarded. `flush` (or
+    /// `close`) before the drop is how a caller makes sure.
+    fn hand_rest_to_kernel(&mut self) {
+        let flight = self.tx_flight.get(self.tx_sent..).unwrap_or_default();
+        let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+        if let Some(fd) = self.fd_to_close.as_ref().map(|fd| fd.as_fd()) {
+            let mut taken = true;
+            for part in [flight, &self.tx_queue[..]] {
+                if part.is_empty() || !taken {
+                    continue;
+                }
+                taken = matches!(rustix::net::send(fd, part, flags), Ok(n) if n == part.len());
+            }
+            if !taken {
+                log::debug!(
+                    "iomux::rt: a stream dropped with unsent bytes that its socket could not take"
+                );
+            }
+        }
+        self.tx_flight = Vec::new();
+        self.tx_queue = Vec::new();
+        self.tx_sent = 0;
+    }
+}
+
+/// A stream's multishot receive.
+struct Recv;
+
+impl Op for Recv {
+    fn complete(d: &mut UringDriver, owner: Key, res: i32, flags: u32, wakers: &mut Vec<Waker>) {
+        let more = io_uring::cqueue::more(flags);
+        let bid = io_uring::cqueue::buffer_select(flags);
+        let Some(s) = d.streams.get_mut(owner) else {
+            if let Some(bid) = bid {
+                d.give_back(bid);
+            }
+            return;
+        };
+        if !more {
+            s.rx_op = None;
+        }
+        match res {
+            n if n > 0 => match bid {
+                Some(bid) if !s.dropped => {
+                    s.rx.push_back(Chunk {
+                        bid,
+                        start: 0,
+                        end: n as u32,
+                    });
+                    wakers.extend(s.reader.take());
+                    if s.rx.len() >= RX_HOLD
+                        && !s.rx_paused
+                        && let Some(op) = s.rx_op
+                    {
+                        s.rx_paused = true;
+                        d.cancel(op);
+                    }
+                }
+                Some(bid) => d.give_back(bid),
+                None => {
+                    s.rx_err = Some(io::Error::other("a receive completed without a buffer"));
+                    wakers.extend(s.reader.take());
+                }
+            },
+            0 => {
+                s.rx_eof = true;
+                wakers.extend(s.reader.take());
+            }
+            e if e == -libc::ENOBUFS => {
+                // The ring is empty: armed again when buffers come back.
+                if !more {
+                    d.starved.push(owner);
+                }
+            }
+            e if e == -libc::ECANCELED && (s.dropped || s.rx_paused) => {}
+            e => {
+                s.rx_err = Some(errno(e));
+                wakers.extend(s.reader.take());
+            }
+        }
+        if !more {
+            // The multishot ended (cancelled for holding too much, or by
+            // the kernel): receive again unless the stream is done, still
+            // holds too much (its next read re-arms), or starves (the
+            // returned buffers re-arm it).
+            if res != -libc::ENOBUFS {
+                d.arm_recv(owner);
+            }
+            d.finish_stream(owner);
+        }
+    }
+}
+
+/// A stream's send of its queued bytes.
+struct Send;
+
+impl Op for Send {
+    fn complete(d: &mut UringDriver, owner: Key, res: i32, _: u32, wakers: &mut Vec<Waker>) {
+        let Some(s) = d.streams.get_mut(owner) else {
+            return;
+        };
+        s.tx_op = None;
+        if s.dropped {
+            if res > 0 {
+                s.tx_sent += res as usize;
+            }
+            s.hand_rest_to_kernel();
+            d.finish_stream(owner);
+            return;
+        }
+        if res < 0 {
+            s.tx_err = Some(errno(res));
+            s.tx_flight.clear();
+            s.tx_queue.clear();
+            s.tx_sent = 0;
+        } else {
+            s.tx_sent += res as usize;
+            if s.tx_sent >= s.tx_flight.len() {
+                s.tx_flight.clear();
+                s.tx_sent = 0;
+                std::mem::swap(&mut s.tx_flight, &mut s.tx_queue);
+            }
+        }
+        if s.tx_flight.is_empty() && s.tx_queue.is_empty() {
+            for v in [&mut s.tx_flight, &mut s.tx_queue] {
+                if v.capacity() > TX_IDLE_KEEP {
+                    *v = Vec::new();
+                }
+            }
+        }
+        wakers.extend(s.writer.take());
+        d.submit_send(owner);
+    }
+}
+
+impl UringDriver {
+    /// Frees a dropped stream's state once no request refers to it.
+    fn finish_stream(&mut self, key: Key) {
+        let done = self
+            .streams
+            .get(key)
+            .is_some_and(|s| s.dropped && s.rx_op.is_none() && s.tx_op.is_none());
+        if done && let Some(s) = self.streams.remove(key) {
+            for chunk in s.rx {
+                self.give_back(chunk.bid);
+            }
+        }
+    }
+
+    /// Arms the stream's multishot receive, unless it has one, holds
+    /// enough unread buffers, or its receiving is over.
+    pub(super) fn arm_recv(&mut self, key: Key) {
+        if self.closing {
+            return;
+        }
+        let Some(s) = self.streams.get_mut(key) else {
+            return;
+        };
+        if s.rx_op.is_some() || s.dropped || s.rx_eof || s.rx_err.is_some() || s.rx.len() >= RX_HOLD
+        {
+            return;
+        }
+        s.rx_paused = false;
+        let entry = opcode::RecvMulti::new(types::Fd(s.raw), BGID).build();
+        let op = self.push::<Recv>(entry, key);
+        if let Some(s) = self.streams.get_mut(key) {
+            s.rx_op = Some(op);
+        }
+    }
+
+    fn submit_send(&mut self, key: Key) {
+        if self.closing {
+            return;
+        }
+        let Some(s) = self.streams.get_mut(key) else {
+            return;
+        };
+        if s.tx_op.is_some() || s.tx_err.is_some() {
+            return;
+        }
+        if s.tx_flight.is_empty() {
+            std::mem::swap(&mut s.tx_flight, &mut s.tx_queue);
+            s.tx_sent = 0;
+        }
+        if s.tx_flight.is_empty() {
+            return;
+        }
+        let rest = &s.tx_flight[s.tx_sent..];
+        let entry = opcode::Send::new(types::Fd(s.raw), rest.as_ptr(), rest.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        let op = self.push::<Send>(entry, key);
+        if let Some(s) = self.streams.get_mut(key) {
+            s.tx_op = Some(op);
+        }
+    }
+
+    /// Copies what the stream's oldest received buffer holds into `buf`,
+    /// giving the buffer back to the ring once it is read; `None` when the
+    /// stream holds nothing. One receive's bytes at most, as a recv(2)
+    /// would: a receive that stopped at an urgent mark or an SCM_RIGHTS
+    /// boundary stays a read of its own.
+    fn take_received(&mut self, key: Key, buf: &mut [MaybeUninit<u8>]) -> Option<usize> {
+        let s = self.streams.get_mut(key)?;
+        let bufs = self.bufs.as_mut()?;
+        let chunk = s.rx.front_mut()?;
+        let data = &bufs.get(chunk.bid, chunk.end as usize)[chunk.start as usize..];
+        let n = data.len().min(buf.len());
+        for (to, from) in buf[..n].iter_mut().zip(&data[..n]) {
+            to.write(*from);
+        }
+        chunk.start += n as u32;
+        if chunk.start == chunk.end {
+            let bid = chunk.bid;
+            s.rx.pop_front();
+            bufs.give_back(bid);
+            self.bufs_returned = true;
+        }
+        Some(n)
+    }
+}
+
+/// A connected socket on the completion driver.
+pub(crate) struct UringStream {
+    core: Rc<Core>,
+    key: Key,
+    fd: Option<OwnedFd>,
+}
+
+impl UringStream {
+    pub(crate) fn new(core: Rc<Core>, fd: OwnedFd) -> UringStream {
+        let raw = fd.as_raw_fd();
+        let key = with_driver(&core, |d| {
+            let key = d.streams.insert(StreamState {
+                raw,
+                ..StreamState::default()
+            });
+            d.arm_recv(key);
+            key
+        })
+        .expect("UringStream::new is called on the completion driver");
+        UringStream {
+            core,
+            key,
+            fd: Some(fd),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_ref().expect("present until drop").as_fd()
+    }
+
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let key = self.key;
+        polled_with_driver(&self.core, |d| {
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            if let Some(n) = d.take_received(key, buf) {
+                // Paused for holding too much: receive again.
+                d.arm_recv(key);
+                return Poll::Ready(Ok(n));
+            }
+            let Some(s) = d.streams.get_mut(key) else {
+                return Poll::Ready(Err(gone()));
+            };
+            if let Some(e) = s.rx_err.take() {
+                return Poll::Ready(Err(e));
+            }
+            if s.rx_eof {
+                return Poll::Ready(Ok(0));
+            }
+            match &s.reader {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.reader = Some(cx.waker().clone()),
+            }
+            d.arm_recv(key);
+            Poll::Pending
+        })
+        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let key = self.key;
+        polled_with_driver(&self.core, |d| {
+            let Some(s) = d.streams.get_mut(key) else {
+                return Poll::Ready(Err(gone()));
+            };
+            if let Some(e) = s.tx_err.take() {
+                return Poll::Ready(Err(e));
+            }
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            let queued = s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
+            if queued >= TX_LIMIT {
+                s.writer = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let n = buf.len().min(TX_LIMIT - queued);
+            s.tx_queue.extend_from_slice(&buf[..n]);
+            d.submit_send(key);
+            Poll::Ready(Ok(n))
+        })
+        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+    }
+
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let key = self.key;
+        polled_with_driver(&self.core, |d| {
+            let Some(s) = d.streams.get_mut(key) else {
+                return Poll::Ready(Err(gone()));
+            };
+            if let Some(e) = s.tx_err.take() {
+                return Poll::Ready(Err(e));
+            }
+            if s.tx_op.is_none() && s.tx_queue.is_empty() && s.tx_flight.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            s.writer = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+    }
+}
+
+impl Drop for UringStream {
+    fn drop(&mut self) {
+        let key = self.key;
+        let fd = self.fd.take();
+        let fd = with_driver(&self.core, move |d| {
+            let Some(s) = d.streams.get_mut(key) else {
+                return fd;
+            };
+            s.dropped = true;
+            s.reader = None;
+            s.writer = None;
+            s.fd_to_close = fd;
+            // Cancel both ways: a send stuck on a peer that never reads
+            // would otherwise hold the fd and the buffers for good. What the
+            // cancelled send had not handed over goes to the socket buffer
+            // when its completion comes, as far as it takes it at once.
+            let ops = [s.rx_op, s.tx_op];
+            for op in ops.into_iter().flatten() {
+                d.cancel(op);
+            }
+            d.finish_stream(key);
+            None
+        })
+        .flatten();
+        drop(fd);
+    }
+}
