@@ -16,7 +16,11 @@
 //! was dropped still finishes before the next one on the file starts: a
 //! dropped write cannot land after a later one, and a read started after
 //! it sees it. The error of a dropped write (or sync, or `set_len`) is kept
-//! and returned by the file's next operation.
+//! and returned by the file's next operation. A future dropped while it
+//! still waited for the file's turn started nothing.
+//!
+//! The cursor is read once an operation has the file's turn, not before,
+//! so that it includes what a dropped write moved it by.
 
 use std::fs::{File as StdFile, Metadata};
 use std::io::{self, Read, Seek, Write};
@@ -180,10 +184,7 @@ impl Engine {
                     name,
                     Box::new(move || {
                         let reply = run(gate.as_ref().map(|g| &*g.0), req);
-                        completer.complete(reply);
-                        // Released after the reply (or a dropped future's
-                        // error) is where the next operation looks.
-                        drop(gate);
+                        completer.complete(reply, gate);
                     }),
                 );
             }
@@ -428,19 +429,23 @@ impl Slot {
 struct Completer(Option<Arc<Slot>>);
 
 impl Completer {
-    fn complete(mut self, reply: io::Result<Reply>) {
+    fn complete(mut self, reply: io::Result<Reply>, gate: Option<Gate>) {
         if let Some(slot) = self.0.take() {
-            deliver(&slot, reply);
+            deliver(&slot, reply, gate);
         }
     }
 }
 
-fn deliver(slot: &Slot, reply: io::Result<Reply>) {
+/// Hands `reply` to the future, or keeps a dropped one's error, and only
+/// then gives the file's turn away (before the wake: the future, once
+/// woken, finds the file free for its next operation).
+fn deliver(slot: &Slot, reply: io::Result<Reply>, gate: Option<Gate>) {
     let mut st = lock(&slot.state);
     match std::mem::replace(&mut *st, SlotState::Taken) {
         SlotState::Waiting(w) => {
             *st = SlotState::Done(reply);
             drop(st);
+            drop(gate);
             if let Some(w) = w {
                 w.wake();
             }
@@ -448,6 +453,7 @@ fn deliver(slot: &Slot, reply: io::Result<Reply>) {
         _ => {
             drop(st);
             slot.orphaned(reply);
+            drop(gate);
         }
     }
 }
@@ -455,11 +461,13 @@ fn deliver(slot: &Slot, reply: io::Result<Reply>) {
 impl Drop for Completer {
     fn drop(&mut self) {
         if let Some(slot) = self.0.take() {
+            // The job was dropped unrun: its gate goes with it.
             deliver(
                 &slot,
                 Err(io::Error::other(
                     "iomux::rt::fs: the blocking pool could not run the operation",
                 )),
+                None,
             );
         }
     }

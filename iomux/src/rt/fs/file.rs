@@ -192,17 +192,25 @@ impl File {
         Engine::current().submit(Some(gate), req).await
     }
 
-    async fn read_inner(&self, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    /// Reads at `at`, or at the cursor (read once the file's turn has
+    /// come, and moved past what was delivered) when `at` is `None`.
+    async fn read_inner(&self, buf: &mut [u8], at: Option<u64>) -> io::Result<usize> {
         let len = buf.len().min(MAX_OP);
+        let gate = self.shared.acquire().await?;
+        let cursor = at.is_none();
+        let at = at.unwrap_or_else(|| self.shared.pos());
         let req = Request::Read {
             buf: self.spare.take(),
             len,
             at,
         };
-        match self.submit(req).await? {
+        match Engine::current().submit(Some(gate), req).await? {
             Reply::Read { buf: data, n } => {
                 buf[..n].copy_from_slice(&data[..n]);
                 self.spare.set(data);
+                if cursor {
+                    self.shared.set_pos(at + n as u64);
+                }
                 Ok(n)
             }
             _ => Err(unexpected("read")),
@@ -226,22 +234,23 @@ impl File {
     /// Reads up to `buf.len()` bytes at the cursor and moves it past them;
     /// 0 at the end of the file.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let at = self.shared.pos();
-        let n = self.read_inner(buf, at).await?;
-        self.shared.set_pos(at + n as u64);
-        Ok(n)
+        self.read_inner(buf, None).await
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; 0 at or past the end.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.read_inner(buf, offset).await
+        self.read_inner(buf, Some(offset)).await
     }
 
     /// Reads from the cursor to the end of the file, appended to `buf`, in
     /// one operation; returns how many bytes.
     pub async fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let gate = self.shared.acquire().await?;
         let at = self.shared.pos();
-        match self.submit(Request::ReadToEnd { at }).await? {
+        match Engine::current()
+            .submit(Some(gate), Request::ReadToEnd { at })
+            .await?
+        {
             Reply::Read { buf: data, n } => {
                 if buf.is_empty() {
                     *buf = data;
@@ -291,30 +300,33 @@ impl File {
         Ok(())
     }
 
-    /// Where the next sequential operation reads or writes.
+    /// Where the next sequential operation reads or writes, as far as the
+    /// operations that have ended say (a dropped write still running moves
+    /// it when it ends).
     pub fn position(&self) -> u64 {
         self.shared.pos()
     }
 
-    /// Moves the cursor; returns the new position. `SeekFrom::End` asks
-    /// the file its length (one operation).
+    /// Moves the cursor once the operations still running on the file have
+    /// ended; returns the new position. `SeekFrom::End` asks the file its
+    /// length.
     pub async fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let bad = || {
+        let len = match to {
+            SeekFrom::End(_) => self.metadata().await?.len(),
+            _ => 0,
+        };
+        let _turn = self.shared.acquire().await?;
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.shared.pos().checked_add_signed(d),
+            SeekFrom::End(d) => len.checked_add_signed(d),
+        };
+        let pos = pos.ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "seek before the start of the file",
             )
-        };
-        let pos = match to {
-            SeekFrom::Start(p) => p,
-            SeekFrom::Current(d) => self.shared.pos().checked_add_signed(d).ok_or_else(bad)?,
-            SeekFrom::End(d) => self
-                .metadata()
-                .await?
-                .len()
-                .checked_add_signed(d)
-                .ok_or_else(bad)?,
-        };
+        })?;
         self.shared.set_pos(pos);
         Ok(pos)
     }
