@@ -201,12 +201,15 @@ fn shutdown_says_what_it_left(driver: DriverKind) {
         let rt = Runtime::with_driver(driver).expect("runtime");
         let (tx, rx) = mpsc::channel::<()>();
         let (started_tx, started) = mpsc::channel::<()>();
-        let stuck = rt.block_on(async move {
-            rt::spawn_blocking(move || {
+        // Started inside the runtime (so that it is the runtime's job),
+        // its handle kept for later (in a Vec: not awaited here).
+        let mut stuck = rt.block_on(async move {
+            vec![rt::spawn_blocking(move || {
                 started_tx.send(()).expect("test alive");
                 rx.recv_timeout(Duration::from_secs(20)).expect("released");
-            })
+            })]
         });
+        let stuck = stuck.pop().expect("the handle");
         started.recv_timeout(common::MUST).expect("the job starts");
         let left = rt.shutdown_timeout(Duration::from_millis(50));
         assert_eq!(left.jobs.len(), 1, "{left}");

@@ -101,7 +101,7 @@ impl Shutdown {
     }
 
     /// Triggers it at the first `kind` signal from now on (see
-    /// [`signal`](super::signal) for what listening for a signal implies).
+    /// [`signal`](mod@super::signal) for what listening for a signal implies).
     pub fn on_signal(&self, kind: SignalKind) -> io::Result<()> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let listener = signal::listen(

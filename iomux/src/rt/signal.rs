@@ -208,8 +208,8 @@ fn start() -> io::Result<Arc<Dispatcher>> {
     });
     // The thread inherits this thread's mask: make it "everything blocked"
     // around the spawn, then put ours back.
-    // SAFETY: sigfillset fills a sigset_t we own.
     let mut all = empty_set();
+    // SAFETY: sigfillset fills a sigset_t we own.
     unsafe { libc::sigfillset(&mut all) };
     let mut old = empty_set();
     // SAFETY: valid sets; changes only this thread's mask.

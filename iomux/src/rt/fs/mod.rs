@@ -1,5 +1,5 @@
 //! Files on the runtime: [`File`], [`OpenOptions`], and the [`read`],
-//! [`read_to_string`] and [`write`] helpers.
+//! [`read_to_string`] and [`write()`] helpers.
 //!
 //! A regular file is always "ready" to epoll, poll and select (epoll even
 //! refuses to watch one, which is why [`AsyncFd`](super::AsyncFd) refuses
