@@ -130,7 +130,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> io::Result<()> {
     let a = args();
     let engines: [(&str, Option<DriverKind>); 3] = [
-        ("rt-epoll", Some(DriverKind::Readiness(iomux::Backend::Epoll))),
+        (
+            "rt-epoll",
+            Some(DriverKind::Readiness(iomux::Backend::Epoll)),
+        ),
         ("rt-uring", Some(DriverKind::Uring)),
         ("tokio", None),
     ];
