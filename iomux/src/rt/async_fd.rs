@@ -21,7 +21,13 @@ pub struct AsyncFd<T: AsFd> {
 
 impl<T: AsFd> AsyncFd<T> {
     /// Registers `inner` with the current runtime.
+    ///
+    /// A regular file or a directory is refused, on every driver, with an
+    /// error (kind `PermissionDenied`, epoll's `EPERM`) that says to use
+    /// [`rt::fs`](super::fs): such a file is always "ready", so waiting
+    /// for readiness would not keep a slow read off the runtime's thread.
     pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
+        refuse_files(inner.as_fd())?;
         let reg = Registration::new(inner.as_fd())?;
         Ok(AsyncFd {
             reg,
@@ -133,6 +139,45 @@ impl<T: AsFd> ReadyGuard<'_, T> {
     }
 }
 
+/// Regular files and directories have no readiness to wait for.
+fn refuse_files(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    let kind = match rustix::fs::fstat(fd) {
+        Ok(st) => rustix::fs::FileType::from_raw_mode(st.st_mode),
+        // Not ours to judge: registration reports what is wrong.
+        Err(_) => return Ok(()),
+    };
+    let what = match kind {
+        rustix::fs::FileType::RegularFile => "a regular file",
+        rustix::fs::FileType::Directory => "a directory",
+        _ => return Ok(()),
+    };
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "AsyncFd cannot watch {what}: it is always ready for reading and writing \
+             (epoll refuses it with EPERM), so waiting for readiness would not keep a \
+             slow disk off the runtime's thread; use iomux::rt::fs (File, read, write), \
+             which runs file operations on the blocking pool"
+        ),
+    ))
+}
+
 /// [`ReadyGuard::try_io`]'s operation would have blocked: wait again.
+///
+/// An error (`?` works on it); as an `io::Error` its kind is `WouldBlock`.
 #[derive(Debug)]
 pub struct TryIoError(());
+
+impl fmt::Display for TryIoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the operation would block: the fd was not ready after all, wait again")
+    }
+}
+
+impl std::error::Error for TryIoError {}
+
+impl From<TryIoError> for io::Error {
+    fn from(e: TryIoError) -> io::Error {
+        io::Error::new(io::ErrorKind::WouldBlock, e)
+    }
+}

@@ -64,3 +64,23 @@ where
     }
     Ok(out)
 }
+
+/// [`run`], with `shutdown` handed to every runtime's `make` (a clone
+/// each): trigger it, by hand or with
+/// [`on_signal`](super::shutdown::Shutdown::on_signal), and each runtime
+/// stops accepting, lets its connections finish and returns what it cut
+/// (see [`shutdown`](super::shutdown) for the whole pattern).
+pub fn run_with_shutdown<F, Fut, T>(
+    threads: usize,
+    driver: DriverKind,
+    shutdown: &super::shutdown::Shutdown,
+    make: F,
+) -> io::Result<Vec<T>>
+where
+    F: Fn(usize, super::shutdown::Shutdown) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<T>> + 'static,
+    T: Send + 'static,
+{
+    let shutdown = shutdown.clone();
+    run(threads, driver, move |i| make(i, shutdown.clone()))
+}

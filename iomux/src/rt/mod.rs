@@ -15,6 +15,11 @@
 //! - [`time`]: `sleep`, `timeout`, `interval`, never early.
 //! - [`net`]: TCP and Unix listeners and streams with the futures-io
 //!   traits (and tokio's with feature `tokio-io`); [`AsyncFd`] for any fd.
+//! - [`fs`]: files, on the blocking pool; [`spawn_blocking`] for any
+//!   blocking work ([`blocking`]: the pool's bounds).
+//! - [`signal`]: Unix signals as streams, to every runtime that listens;
+//!   [`shutdown`]: stop accepting, let connections finish, report what was
+//!   cut ([`group::run_with_shutdown`] hands one token to every runtime).
 //! - [`hyper`](mod@hyper) (feature `hyper`): hyper 1.x's `rt` traits.
 //!
 //! I/O objects belong to the runtime they were made on and are not `Send`.
@@ -47,13 +52,17 @@
 //! ```
 
 mod async_fd;
+pub mod blocking;
 mod driver;
 mod executor;
+pub mod fs;
 pub mod group;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod net;
 mod readiness;
+pub mod shutdown;
+pub mod signal;
 mod slab;
 mod task;
 pub mod time;
@@ -124,11 +133,24 @@ impl Runtime {
             shared: Arc::clone(&self.core.shared),
         }
     }
+
+    /// Shuts the runtime down: drops its tasks, then waits up to `timeout`
+    /// for the [blocking jobs](spawn_blocking) started from it, and says
+    /// which were still running (they run on, detached). Dropping a
+    /// runtime does the same with the pool's
+    /// [shutdown timeout](blocking::set_shutdown_timeout), and logs what
+    /// it left.
+    pub fn shutdown_timeout(self, timeout: std::time::Duration) -> blocking::Unfinished {
+        self.core.shutdown();
+        blocking::wait_for_runtime(self.core.id(), Some(timeout))
+    }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.core.shutdown();
+        // After `shutdown_timeout` this finds nothing left to wait for.
+        blocking::wait_for_runtime(self.core.id(), None);
     }
 }
 
@@ -200,6 +222,29 @@ where
     F::Output: Send + 'static,
 {
     Core::expect_current("iomux::rt::spawn").spawn_local(future)
+}
+
+/// Runs `f` on the [blocking pool](blocking), off the runtime's thread,
+/// and gives a handle to await its output (a panic in `f` is a
+/// [`JoinError`]). Callable from any thread, inside a runtime or not; the
+/// handle can be awaited on any runtime. A runtime's shutdown waits for
+/// the jobs started from it (see [`Runtime::shutdown_timeout`]).
+///
+/// ```
+/// use iomux::rt;
+///
+/// let sum = rt::block_on(async {
+///     rt::spawn_blocking(|| (1..=100u64).sum::<u64>()).await
+/// })?;
+/// assert_eq!(sum.expect("the job ran"), 5050);
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    blocking::spawn_blocking(f)
 }
 
 /// Yields to the other tasks once.
