@@ -296,7 +296,7 @@ impl Registration {
             )
         })?;
         let key = match &mut *core.driver.borrow_mut() {
-            Driver::Readiness(d) => d.register(fd, kind).map_err(|e| refused(e, fd))?,
+            Driver::Readiness(d) => d.register(fd, kind)?,
             #[cfg(feature = "uring")]
             Driver::Uring(d) => d.register_poll(),
         };
@@ -393,21 +393,4 @@ impl Registration {
             }
         }
     }
-}
-
-/// epoll refuses regular files (EPERM): say why, and what to use.
-fn refused(e: io::Error, fd: BorrowedFd<'_>) -> io::Error {
-    if e.raw_os_error() == Some(libc::EPERM)
-        && rustix::fs::fstat(fd).is_ok_and(|st| {
-            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
-        })
-    {
-        return io::Error::new(
-            e.kind(),
-            "a regular file cannot be watched for readiness: it is always ready \
-             (epoll refuses it with EPERM); read and write it with iomux::rt::fs \
-             or spawn_blocking instead",
-        );
-    }
-    e
 }
