@@ -108,12 +108,38 @@ pub(crate) struct UringDriver {
     closing: bool,
 }
 
+/// The driver uses multishot receives (6.0), provided-buffer rings (5.19),
+/// multishot accepts and cancel-any at shutdown (5.19): refuse an older
+/// kernel at setup, naming what it lacks, rather than fail request by
+/// request (or stall at shutdown) later.
+fn require_kernel(major: u32, minor: u32) -> io::Result<()> {
+    let uname = rustix::system::uname();
+    let release = uname.release().to_string_lossy();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let have = (
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    );
+    match have {
+        (Some(a), Some(b)) if (a, b) < (major, minor) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "the io_uring completion driver needs Linux {major}.{minor} (multishot receives \
+                 into provided-buffer rings); this kernel is {release}: use a readiness driver \
+                 (epoll, or uring-poll)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn errno(res: i32) -> io::Error {
     io::Error::from_raw_os_error(-res)
 }
 
 impl UringDriver {
     pub(crate) fn new() -> io::Result<(UringDriver, Unpark)> {
+        require_kernel(6, 0)?;
         let ring = crate::backend::uring::setup::open()?;
         let bufs = BufRing::new(&ring, BGID, RX_BUFS, RX_BUF_SIZE).map_err(|e| {
             io::Error::new(
