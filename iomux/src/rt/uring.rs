@@ -573,76 +573,162 @@ impl UringStream {
         self.fd.as_ref().expect("present until drop").as_fd()
     }
 
+    /// Reads what the receive buffer holds, else waits for a receive.
     pub(crate) fn poll_read(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.rx(buf, true, Some(cx))
+    }
+
+    /// Copies what the receive buffer holds, leaving it to be read, else
+    /// waits for a receive.
+    pub(crate) fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.rx(crate::rt::net::stream::as_uninit(buf), false, Some(cx))
+    }
+
+    /// Takes from the receive buffer; `WouldBlock` when it is empty, with
+    /// a receive armed so that data is there for a later try (or wakes a
+    /// `readable` wait).
+    pub(crate) fn try_read(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match self.rx(buf, true, None) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// Ready when a read would not wait: bytes in the receive buffer, the
+    /// end of the stream or an error; else arms a receive and waits.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.rx(&mut [], false, Some(cx)).map_ok(|_| ())
+    }
+
+    /// The receive side: what the buffer holds goes into `buf` (taken, or
+    /// copied when not `consume`), else the end or the error the last
+    /// receive saw; with nothing to say, a receive is armed and `waker`'s
+    /// task parked for it. An empty `buf` only asks whether a read would
+    /// not wait.
+    fn rx(
+        &self,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+        consume: bool,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<io::Result<usize>> {
         let key = self.key;
-        polled_with_driver(&self.core, |d| {
+        let look = |d: &mut UringDriver| {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
-            if buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
             if s.rx_pos < s.rx_len {
                 let n = buf.len().min(s.rx_len - s.rx_pos);
                 for (to, from) in buf[..n].iter_mut().zip(&s.rx[s.rx_pos..s.rx_pos + n]) {
                     to.write(*from);
                 }
-                s.rx_pos += n;
-                // Read ahead: the next receive is in flight while the caller
-                // works on these bytes.
-                d.submit_recv(key);
+                if consume {
+                    s.rx_pos += n;
+                    // Read ahead: the next receive is in flight while the
+                    // caller works on these bytes.
+                    d.submit_recv(key);
+                }
                 return Poll::Ready(Ok(n));
             }
-            if let Some(e) = s.rx_err.take() {
+            let err = if consume {
+                s.rx_err.take()
+            } else {
+                s.rx_err.as_ref().map(copy_error)
+            };
+            if let Some(e) = err {
                 return Poll::Ready(Err(e));
             }
             if s.rx_eof {
                 return Poll::Ready(Ok(0));
             }
-            match &s.reader {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.reader = Some(cx.waker().clone()),
+            if let Some(cx) = &cx {
+                match &s.reader {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.reader = Some(cx.waker().clone()),
+                }
             }
             d.submit_recv(key);
             Poll::Pending
-        })
-        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+        };
+        let done = if cx.is_some() {
+            polled_with_driver(&self.core, look)
+        } else {
+            with_driver(&self.core, look)
+        };
+        done.unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
 
-    pub(crate) fn poll_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    /// Queues `buf` (as much as fits) behind the send in flight, else
+    /// waits for room.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.tx(buf, Some(cx))
+    }
+
+    /// Queues what fits of `buf`; `WouldBlock` when the send queue is full.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self.tx(buf, None) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// Ready when the send queue has room (or an error to report).
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.tx(&[], Some(cx)).map_ok(|_| ())
+    }
+
+    /// The send side: `buf` joins the queue as far as it has room; with
+    /// none, `cx`'s task is parked until a completion makes some. An empty
+    /// `buf` only asks whether there is room.
+    fn tx(&self, buf: &[u8], cx: Option<&mut Context<'_>>) -> Poll<io::Result<usize>> {
         let key = self.key;
-        polled_with_driver(&self.core, |d| {
+        let look = |d: &mut UringDriver| {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
             if let Some(e) = s.tx_err.take() {
                 return Poll::Ready(Err(e));
             }
-            if buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
             let queued = s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
             if queued >= TX_LIMIT {
-                s.writer = Some(cx.waker().clone());
+                if let Some(cx) = &cx {
+                    s.writer = Some(cx.waker().clone());
+                }
                 return Poll::Pending;
+            }
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
             }
             let n = buf.len().min(TX_LIMIT - queued);
             s.tx_queue.extend_from_slice(&buf[..n]);
             d.submit_send(key);
             Poll::Ready(Ok(n))
-        })
-        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+        };
+        let done = if cx.is_some() {
+            polled_with_driver(&self.core, look)
+        } else {
+            with_driver(&self.core, look)
+        };
+        done.unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
 
-    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let key = self.key;
         polled_with_driver(&self.core, |d| {
             let Some(s) = d.streams.get_mut(key) else {
@@ -659,12 +745,99 @@ impl UringStream {
         })
         .unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
+
+    /// Takes the fd out of the driver. Nothing may refer to it once it is
+    /// out: a receive in flight (the read-ahead) is cancelled and waited
+    /// for here, a bounded wait on this thread; bytes that receive (or an
+    /// earlier one) brought in and nobody read yet, and bytes written but
+    /// not yet sent, cannot go with the fd, so the stream comes back with
+    /// an error that says which (read them, or flush, and try again).
+    pub(crate) fn into_fd(mut self) -> Result<OwnedFd, (UringStream, io::Error)> {
+        let key = self.key;
+        let mut wakers = Vec::new();
+        let refused = with_driver(&self.core, |d| d.release_stream(key, &mut wakers));
+        // Woken after the driver is released: their tasks run later.
+        wakers.into_iter().for_each(Waker::wake);
+        match refused {
+            Some(Err(e)) => Err((self, e)),
+            None => Err((self, gone())),
+            Some(Ok(())) => Ok(self.fd.take().expect("present until into_fd or drop")),
+        }
+    }
+}
+
+/// An error like `e` (the errors kept for a later read are all errnos).
+fn copy_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+impl UringDriver {
+    /// Ends stream `key`'s requests and forgets it, when that loses no
+    /// byte (see [`UringStream::into_fd`]); the wakers of completions that
+    /// came meanwhile go to `wakers`.
+    fn release_stream(&mut self, key: Key, wakers: &mut Vec<Waker>) -> io::Result<()> {
+        let unsent = |s: &StreamState| s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
+        let Some(s) = self.streams.get(key) else {
+            return Err(gone());
+        };
+        if s.tx_op.is_some() || unsent(s) > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} written bytes are still queued in the runtime: flush() first",
+                    unsent(s)
+                ),
+            ));
+        }
+        if let Some(op) = s.rx_op {
+            self.cancel(op);
+            let bound = Instant::now() + DRAIN_BOUND;
+            while self.streams.get(key).is_some_and(|s| s.rx_op.is_some()) {
+                if Instant::now() >= bound {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the stream's receive in flight did not end when cancelled",
+                    ));
+                }
+                self.park(Some(Instant::now() + Duration::from_millis(10)), wakers)?;
+            }
+        }
+        let Some(s) = self.streams.get_mut(key) else {
+            return Err(gone());
+        };
+        // The cancel's own mark, not an error of the socket's.
+        if s.rx_err.as_ref().and_then(io::Error::raw_os_error) == Some(libc::ECANCELED) {
+            s.rx_err = None;
+        }
+        if s.rx_pos < s.rx_len {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} bytes were received into the runtime's buffer and not read yet: read them first",
+                    s.rx_len - s.rx_pos
+                ),
+            ));
+        }
+        if let Some(e) = &s.rx_err {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("the runtime holds an error for the next read: {e}; read it first"),
+            ));
+        }
+        self.streams.remove(key);
+        Ok(())
+    }
 }
 
 impl Drop for UringStream {
     fn drop(&mut self) {
         let key = self.key;
-        let fd = self.fd.take();
+        // Taken out by `into_fd`: the driver forgot it already.
+        let Some(fd) = self.fd.take() else { return };
+        let fd = Some(fd);
         let fd = with_driver(&self.core, move |d| {
             let Some(s) = d.streams.get_mut(key) else {
                 return fd;
@@ -718,7 +891,7 @@ impl UringListener {
     }
 
     pub(crate) fn poll_accept(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(OwnedFd, Option<SocketAddrAny>)>> {
         let key = self.key;
