@@ -677,12 +677,12 @@ impl UringStream {
     /// Queues `buf` (as much as fits) behind the send in flight, else
     /// waits for room.
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.tx(buf, Some(cx))
+        self.tx(Some(buf), Some(cx))
     }
 
     /// Queues what fits of `buf`; `WouldBlock` when the send queue is full.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self.tx(buf, None) {
+        match self.tx(Some(buf), None) {
             Poll::Ready(r) => r,
             Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
@@ -690,13 +690,13 @@ impl UringStream {
 
     /// Ready when the send queue has room (or an error to report).
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.tx(&[], Some(cx)).map_ok(|_| ())
+        self.tx(None, Some(cx)).map_ok(|_| ())
     }
 
     /// The send side: `buf` joins the queue as far as it has room; with
-    /// none, `cx`'s task is parked until a completion makes some. An empty
-    /// `buf` only asks whether there is room.
-    fn tx(&self, buf: &[u8], cx: Option<&mut Context<'_>>) -> Poll<io::Result<usize>> {
+    /// none, `cx`'s task is parked until a completion makes some. No `buf`
+    /// only asks whether there is room.
+    fn tx(&self, buf: Option<&[u8]>, cx: Option<&mut Context<'_>>) -> Poll<io::Result<usize>> {
         let key = self.key;
         let look = |d: &mut UringDriver| {
             let Some(s) = d.streams.get_mut(key) else {
@@ -705,6 +705,11 @@ impl UringStream {
             if let Some(e) = s.tx_err.take() {
                 return Poll::Ready(Err(e));
             }
+            let buf = match buf {
+                Some([]) => return Poll::Ready(Ok(0)),
+                Some(buf) => buf,
+                None => &[],
+            };
             let queued = s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
             if queued >= TX_LIMIT {
                 if let Some(cx) = &cx {

@@ -122,6 +122,28 @@ macro_rules! read_impls {
     };
 }
 
+/// futures-io's and tokio's `AsyncWrite` alike: they differ only in the
+/// name of the method that shuts the writing side.
+macro_rules! async_write_impl {
+    ($trait:path, $close:ident, $ty:ty) => {
+        impl $trait for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.stream_io().poll_write(cx, buf)
+            }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.stream_io().poll_flush(cx)
+            }
+            fn $close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.stream_io().poll_shutdown(cx)
+            }
+        }
+    };
+}
+
 macro_rules! write_impls {
     ($ty:ty) => {
         impl $ty {
@@ -176,38 +198,9 @@ macro_rules! write_impls {
             }
         }
 
-        impl futures_io::AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.stream_io().poll_write(cx, buf)
-            }
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.stream_io().poll_flush(cx)
-            }
-            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.stream_io().poll_shutdown(cx)
-            }
-        }
-
+        async_write_impl!(futures_io::AsyncWrite, poll_close, $ty);
         #[cfg(feature = "tokio-io")]
-        impl tokio::io::AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.stream_io().poll_write(cx, buf)
-            }
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.stream_io().poll_flush(cx)
-            }
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.stream_io().poll_shutdown(cx)
-            }
-        }
+        async_write_impl!(tokio::io::AsyncWrite, poll_shutdown, $ty);
     };
 }
 

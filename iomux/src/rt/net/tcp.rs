@@ -1,17 +1,18 @@
 //! TCP: `TcpListener`, `TcpStream` and the `TcpSocket` builder on the
 //! runtime.
 
-use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::task::{Context, Poll};
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+use rustix::net::{AddressFamily, SocketType, sockopt};
 
 use super::listener::ListenerIo;
-use super::options::{each_addr, inet_options, local_addr, peer_addr, tcp_options};
+use super::options::{
+    each_addr, fd_impls, inet_options, local_addr, new_socket, peer_addr, tcp_options,
+};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use super::stream::{IntoStdError, StreamIo};
 use crate::rt::readiness::FdKind;
@@ -178,13 +179,9 @@ impl TcpSocket {
     }
 
     fn new(family: AddressFamily) -> io::Result<TcpSocket> {
-        let fd = rustix::net::socket_with(
-            family,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )?;
-        Ok(TcpSocket { fd })
+        Ok(TcpSocket {
+            fd: new_socket(family, SocketType::STREAM)?,
+        })
     }
 
     /// Sets SO_REUSEADDR: bind to an address whose earlier connections
@@ -245,49 +242,6 @@ impl TcpSocket {
 inet_options!(TcpSocket);
 tcp_options!(TcpSocket);
 
-impl AsFd for TcpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-impl AsRawFd for TcpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.fd().as_raw_fd()
-    }
-}
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl fmt::Debug for TcpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpSocket")
-            .field("fd", &self.fd.as_raw_fd())
-            .finish()
-    }
-}
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
+fd_impls!(TcpSocket, s => s.fd.as_fd());
+fd_impls!(TcpStream, s => s.io.fd());
+fd_impls!(TcpListener, s => s.io.fd());

@@ -4,12 +4,12 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSliceMut};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::task::{Context, Poll};
 
 use rustix::net::{RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendFlags, sockopt};
 
-use super::options::{each_addr, inet_options, local_addr, peer_addr};
+use super::options::{each_addr, fd_impls, inet_options, local_addr, peer_addr, sockopt_pair};
 use super::registered::Registered;
 use super::stream::send_now;
 use crate::rt::executor::coop;
@@ -186,46 +186,29 @@ impl UdpSocket {
         self.io.try_io(READ, |fd| recv_whole(fd, buf))
     }
 
-    /// Sets SO_BROADCAST: may send to a broadcast address.
-    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        Ok(sockopt::set_socket_broadcast(self.io.fd(), on)?)
+    sockopt_pair! {
+        /// Sets SO_BROADCAST: may send to a broadcast address.
+        set_broadcast /
+        /// SO_BROADCAST.
+        broadcast: bool => set_socket_broadcast / socket_broadcast
     }
-
-    /// SO_BROADCAST.
-    pub fn broadcast(&self) -> io::Result<bool> {
-        Ok(sockopt::socket_broadcast(self.io.fd())?)
+    sockopt_pair! {
+        /// Sets IP_MULTICAST_LOOP: IPv4 multicast sent loops back to this host.
+        set_multicast_loop_v4 /
+        /// IP_MULTICAST_LOOP.
+        multicast_loop_v4: bool => set_ip_multicast_loop / ip_multicast_loop
     }
-
-    /// Sets IP_MULTICAST_LOOP: IPv4 multicast sent is looped back to
-    /// this host's members.
-    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
-        Ok(sockopt::set_ip_multicast_loop(self.io.fd(), on)?)
+    sockopt_pair! {
+        /// Sets IP_MULTICAST_TTL: the time-to-live of IPv4 multicast sent.
+        set_multicast_ttl_v4 /
+        /// IP_MULTICAST_TTL.
+        multicast_ttl_v4: u32 => set_ip_multicast_ttl / ip_multicast_ttl
     }
-
-    /// IP_MULTICAST_LOOP.
-    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
-        Ok(sockopt::ip_multicast_loop(self.io.fd())?)
-    }
-
-    /// Sets IP_MULTICAST_TTL: the time-to-live of IPv4 multicast sent.
-    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
-        Ok(sockopt::set_ip_multicast_ttl(self.io.fd(), ttl)?)
-    }
-
-    /// IP_MULTICAST_TTL.
-    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
-        Ok(sockopt::ip_multicast_ttl(self.io.fd())?)
-    }
-
-    /// Sets IPV6_MULTICAST_LOOP: IPv6 multicast sent is looped back to
-    /// this host's members.
-    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
-        Ok(sockopt::set_ipv6_multicast_loop(self.io.fd(), on)?)
-    }
-
-    /// IPV6_MULTICAST_LOOP.
-    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
-        Ok(sockopt::ipv6_multicast_loop(self.io.fd())?)
+    sockopt_pair! {
+        /// Sets IPV6_MULTICAST_LOOP: IPv6 multicast sent loops back to this host.
+        set_multicast_loop_v6 /
+        /// IPV6_MULTICAST_LOOP.
+        multicast_loop_v6: bool => set_ipv6_multicast_loop / ipv6_multicast_loop
     }
 
     /// Joins the IPv4 multicast group `group` on the interface whose
@@ -352,20 +335,4 @@ impl fmt::Display for DatagramTruncated {
 
 impl std::error::Error for DatagramTruncated {}
 
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.fd().as_raw_fd()
-    }
-}
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
+fd_impls!(UdpSocket, s => s.io.fd());

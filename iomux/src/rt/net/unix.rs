@@ -1,15 +1,15 @@
 //! Unix stream sockets: `UnixListener` and `UnixStream` on the runtime.
 
-use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::task::{Context, Poll};
 
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::listener::ListenerIo;
+use super::options::{fd_impls, new_socket};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use super::stream::{IntoStdError, StreamIo};
 use crate::rt::readiness::FdKind;
@@ -57,12 +57,7 @@ impl UnixStream {
     /// Connects to the socket file `path`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let addr = SocketAddrUnix::new(path.as_ref())?;
-        let fd = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let fd = new_socket(AddressFamily::UNIX, SocketType::STREAM)?;
         // A Unix connect completes at once or not at all: EAGAIN means the
         // listener's backlog is full, an error (`WouldBlock`) to report,
         // not a handshake in progress.
@@ -116,32 +111,5 @@ impl UnixStream {
     }
 }
 
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.fd().as_raw_fd()
-    }
-}
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixListener")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
+fd_impls!(UnixStream, s => s.io.fd());
+fd_impls!(UnixListener, s => s.io.fd());
