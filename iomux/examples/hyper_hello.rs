@@ -35,7 +35,7 @@ fn main() {
         eprintln!("hyper_hello: {e}");
         std::process::exit(2);
     });
-    let served = rt_args::run(&args, |mut listener| async move {
+    let served = rt_args::run(&args, |listener| async move {
         loop {
             let conn = match listener.accept().await {
                 Ok((conn, _)) => conn,

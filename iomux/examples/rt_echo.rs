@@ -27,7 +27,7 @@ fn main() {
         eprintln!("rt_echo: {e}");
         std::process::exit(2);
     });
-    let served = rt_args::run(&args, |mut listener| async move {
+    let served = rt_args::run(&args, |listener| async move {
         loop {
             match listener.accept().await {
                 Ok((conn, _)) => drop(rt::spawn_local(echo(conn))),

@@ -47,7 +47,7 @@ fn serves_keep_alive_requests(driver: DriverKind) {
         let server = std::thread::spawn(move || {
             let rt = Runtime::with_driver(driver).expect("runtime");
             rt.block_on(async move {
-                let mut listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+                let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
                 tx.send(listener.local_addr().expect("addr"))
                     .expect("addr to the test");
                 let mut conns = Vec::new();

@@ -79,7 +79,7 @@ fn dropped_write_takes_nothing(driver: DriverKind) {
     common::bounded(30, "dropped write", move || {
         let rt = Runtime::with_driver(driver).expect("runtime");
         rt.block_on(async {
-            let mut listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
             let addr = listener.local_addr().expect("addr");
             let mut client = TcpStream::connect(addr).await.expect("connect");
             let (mut server, _) = listener.accept().await.expect("accept");

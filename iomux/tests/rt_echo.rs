@@ -46,7 +46,7 @@ fn echo_integrity(driver: DriverKind) {
         let server = thread::spawn(move || {
             let rt = Runtime::with_driver(driver).expect("server runtime");
             rt.block_on(async move {
-                let mut listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+                let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
                 addr_tx
                     .send(listener.local_addr().expect("addr"))
                     .expect("send addr");
@@ -112,7 +112,7 @@ fn unix_echo(driver: DriverKind) {
         let path = dir.join("sock");
         let rt = Runtime::with_driver(driver).expect("runtime");
         rt.block_on(async {
-            let mut listener = UnixListener::bind(&path).expect("bind");
+            let listener = UnixListener::bind(&path).expect("bind");
             let server = rt::spawn_local(async move {
                 let mut conn = listener.accept().await.expect("accept");
                 let mut buf = vec![0u8; 4096];

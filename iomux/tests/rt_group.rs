@@ -55,7 +55,7 @@ fn runtimes_share_one_port(driver: DriverKind) {
             let listener = TcpListener::bind_reuseport(addr);
             let (bound, served) = (bound.clone(), served.clone());
             async move {
-                let mut listener = listener?;
+                let listener = listener?;
                 bound.wait();
                 let name = std::thread::current().name().map(str::to_owned);
                 for _ in 0..EACH {

@@ -22,7 +22,7 @@ fn a_runtime_dropped_with_io_in_flight_leaks_no_fd() {
             {
                 let rt = Runtime::with_driver(driver).expect("runtime");
                 rt.block_on(async {
-                    let mut listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+                    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
                     let addr = listener.local_addr().expect("addr");
                     let mut keep = Vec::new();
                     for _ in 0..20 {

@@ -56,7 +56,7 @@ async fn serve(mut conn: TcpStream) {
 /// Accepts until `shutdown`, then closes the listener, says so on
 /// `stopped`, and drains within `grace`.
 async fn server(
-    mut listener: TcpListener,
+    listener: TcpListener,
     shutdown: Shutdown,
     grace: Duration,
     stopped: impl FnOnce(),

@@ -371,7 +371,7 @@ fn socket_inode(fd: i32) -> Option<String> {
 fn dropped_stream_with_a_stuck_send_closes(driver: DriverKind) {
     common::bounded(30, "dropped stream, stuck send", move || {
         runtime(driver).block_on(async {
-            let mut listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
             let addr = listener.local_addr().expect("addr");
             // The client never reads.
             let _client = StdStream::connect(addr).expect("connect");
@@ -406,7 +406,7 @@ on_every_driver!(dropped_stream_with_a_stuck_send_closes);
 fn read_after_the_urgent_mark(driver: DriverKind) {
     common::bounded(20, "read past the urgent mark", move || {
         runtime(driver).block_on(async {
-            let mut listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
             let addr = listener.local_addr().expect("addr");
             let client = StdStream::connect(addr).expect("connect");
             client.set_nodelay(true).expect("nodelay");

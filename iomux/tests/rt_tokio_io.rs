@@ -13,7 +13,7 @@ fn tokio_code_runs(driver: DriverKind) {
     common::bounded(30, "tokio::io on iomux::rt", move || {
         let rt = Runtime::with_driver(driver).expect("runtime");
         rt.block_on(async {
-            let mut listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
             let addr = listener.local_addr().expect("addr");
             let server = rt::spawn_local(async move {
                 let (conn, _) = listener.accept().await.expect("accept");

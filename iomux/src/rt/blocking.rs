@@ -356,7 +356,6 @@ where
 /// Resolves `addr` to socket addresses: at once when it is a socket
 /// address or an IP literal with a port (no thread involved), else on the
 /// blocking pool (`getaddrinfo` blocks). The runtime's `connect` uses it.
-#[allow(dead_code)] // wired into TcpStream::connect by the net work
 pub(crate) async fn resolve<A>(addr: A) -> io::Result<Vec<SocketAddr>>
 where
     A: ToSocketAddrs + Send + 'static,

@@ -8,7 +8,7 @@
 //!
 //! let addr: std::net::SocketAddr = "127.0.0.1:8080".parse()?;
 //! rt::group::run(2, DriverKind::Readiness(iomux::Backend::Epoll), move |_index| async move {
-//!     let mut listener = TcpListener::bind_reuseport(addr)?;
+//!     let listener = TcpListener::bind_reuseport(addr)?;
 //!     while let Ok((mut conn, _)) = listener.accept().await {
 //!         rt::spawn_local(async move {
 //!             let mut buf = vec![0u8; 4096];

@@ -5,7 +5,7 @@
 //! timeouts and keep-alive).
 //!
 //! ```no_run
-//! # async fn serve(mut listener: iomux::rt::net::TcpListener) -> std::io::Result<()> {
+//! # async fn serve(listener: iomux::rt::net::TcpListener) -> std::io::Result<()> {
 //! use iomux::rt::hyper::{HyperIo, HyperTimer};
 //! # let service = hyper::service::service_fn(|_req: hyper::Request<hyper::body::Incoming>| async {
 //! #     Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("hi")))

@@ -28,7 +28,7 @@
 //! use iomux::rt::{self, net::{TcpListener, TcpStream}};
 //!
 //! rt::block_on(async {
-//!     let mut listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
 //!     let addr = listener.local_addr()?;
 //!     let server = rt::spawn_local(async move {
 //!         let (mut conn, _) = listener.accept().await?;

@@ -324,6 +324,20 @@ impl Registration {
         }
     }
 
+    /// The tick of a look at `dir` when it may be ready now, `None` when it
+    /// is not; unlike [`poll_ready`](Registration::poll_ready) it parks no
+    /// waker and arms nothing (a `try_*` call's look, which must not take
+    /// the wakeup of a task waiting in that direction).
+    pub(crate) fn ready_now(&self, dir: u8) -> Option<u32> {
+        let mut seen = None;
+        self.with_io(|io| {
+            if (io.ready | io.closed) & dir != 0 {
+                seen = Some(io.tick);
+            }
+        });
+        seen
+    }
+
     fn with_io(&self, f: impl FnOnce(&mut ScheduledIo)) {
         match &mut *self.core.driver.borrow_mut() {
             Driver::Readiness(d) => d.io_mut(self.key).map(f),

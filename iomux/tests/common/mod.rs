@@ -195,3 +195,20 @@ pub fn bounded<T: Send + 'static>(
         }
     }
 }
+
+/// Runs the future `test` makes on a new runtime of `driver`, on a thread
+/// of its own; fails, naming `what`, if it has not finished in `secs`.
+#[cfg(feature = "rt")]
+pub fn on_runtime<F: std::future::Future<Output = ()>>(
+    driver: iomux::rt::DriverKind,
+    secs: u64,
+    what: &str,
+    test: impl FnOnce() -> F + Send + 'static,
+) {
+    let what = format!("{what} on {driver}");
+    bounded(secs, &what, move || {
+        iomux::rt::Runtime::with_driver(driver)
+            .unwrap_or_else(|e| panic!("{driver}: runtime: {e}"))
+            .block_on(test())
+    });
+}

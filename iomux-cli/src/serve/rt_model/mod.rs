@@ -110,7 +110,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Accepts until the stop, then waits (up to `grace`) for the connections
 /// to finish; those still open then are cut when the runtime drops them.
 async fn accept_loop(
-    mut listener: TcpListener,
+    listener: TcpListener,
     mut spare: shed::Spare,
     sessions: Sessions,
     stop: Rc<LocalEvent>,

@@ -1,24 +1,22 @@
 //! A listening socket's accepts on either driver.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::task::{Context, Poll};
 
 use rustix::net::{SocketAddrAny, SocketFlags};
 
+use super::registered::Registered;
 #[cfg(feature = "uring")]
 use crate::rt::driver::Driver;
 #[cfg(feature = "uring")]
 use crate::rt::executor::Core;
-use crate::rt::readiness::{READ, Registration};
+use crate::rt::readiness::{FdKind, READ};
 #[cfg(feature = "uring")]
 use crate::rt::uring::UringListener;
 
 pub(crate) enum ListenerIo {
-    Ready {
-        reg: Registration,
-        fd: OwnedFd,
-    },
+    Ready(Registered),
     #[cfg(feature = "uring")]
     Uring(UringListener),
 }
@@ -33,43 +31,34 @@ impl ListenerIo {
         {
             return Ok(ListenerIo::Uring(UringListener::new(core.clone(), fd)));
         }
-        let reg = Registration::new(fd.as_fd())?;
-        Ok(ListenerIo::Ready { reg, fd })
+        Ok(ListenerIo::Ready(Registered::new(fd, FdKind::Other)?))
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            ListenerIo::Ready { fd, .. } => fd.as_fd(),
+            ListenerIo::Ready(r) => r.fd(),
             #[cfg(feature = "uring")]
             ListenerIo::Uring(l) => l.fd(),
         }
     }
 
-    /// The next connection, non-blocking and close-on-exec.
+    /// The next connection, non-blocking and close-on-exec. One task at a
+    /// time waits: a second one waiting takes the wakeup from the first.
     pub(crate) fn poll_accept(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(OwnedFd, Option<SocketAddrAny>)>> {
         match self {
-            ListenerIo::Ready { reg, fd } => reg
-                .poll_io(READ, fd.as_fd(), cx, || {
+            ListenerIo::Ready(r) => r
+                .poll_io(READ, cx, |fd| {
                     Ok(rustix::net::acceptfrom_with(
-                        &*fd,
+                        fd,
                         SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
                     )?)
                 })
                 .map_ok(|(accepted, _)| accepted),
             #[cfg(feature = "uring")]
             ListenerIo::Uring(l) => l.poll_accept(cx),
-        }
-    }
-}
-
-impl Drop for ListenerIo {
-    #[allow(irrefutable_let_patterns)] // without `uring`, Ready is the only variant
-    fn drop(&mut self) {
-        if let ListenerIo::Ready { reg, fd } = self {
-            reg.deregister(fd.as_fd());
         }
     }
 }

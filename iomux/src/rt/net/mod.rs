@@ -1,12 +1,20 @@
 //! Sockets on the runtime: TCP and Unix stream listeners and streams, with
-//! the futures-io traits (and tokio's, feature `tokio-io`).
+//! the futures-io traits (and tokio's, feature `tokio-io`), their owned
+//! halves, the `TcpSocket` builder, and UDP.
 
 mod connect;
 mod io_impls;
 mod listener;
+mod options;
+mod registered;
+mod split;
 pub(crate) mod stream;
 mod tcp;
+mod udp;
 mod unix;
 
-pub use tcp::{TcpListener, TcpStream};
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use stream::IntoStdError;
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
+pub use udp::{DatagramTruncated, UdpSocket};
 pub use unix::{UnixListener, UnixStream};

@@ -1,29 +1,41 @@
 //! A connected socket's I/O on either driver: readiness (try the syscall,
 //! wait on `EAGAIN`) or io_uring completions (runtime-owned buffers).
+//!
+//! Every operation takes `&self`: a stream's two directions are waited on
+//! apart (a reader and a writer waker each), so the halves of
+//! [`into_split`](super::TcpStream::into_split) may be used by two tasks.
 
+use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::task::{Context, Poll};
 
-use rustix::net::{SendFlags, Shutdown};
+use rustix::net::{RecvFlags, SendFlags, Shutdown};
 
+use super::registered::Registered;
 #[cfg(feature = "uring")]
 use crate::rt::driver::Driver;
 #[cfg(feature = "uring")]
 use crate::rt::executor::Core;
 use crate::rt::executor::coop;
-use crate::rt::readiness::{FdKind, READ, Registration, WRITE};
+use crate::rt::readiness::{FdKind, READ, WRITE};
 #[cfg(feature = "uring")]
 use crate::rt::uring::UringStream;
 
 pub(crate) enum StreamIo {
-    Ready {
-        reg: Registration,
-        fd: OwnedFd,
-    },
+    Ready(Registered),
     #[cfg(feature = "uring")]
     Uring(UringStream),
+}
+
+/// Views initialised bytes as possibly uninitialised ones, for a read
+/// that only ever writes initialised bytes into them.
+pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and
+    // every caller's read only writes initialised bytes into the slice (a
+    // read(2) or a copy), so `buf` stays initialised.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }
 
 impl StreamIo {
@@ -36,13 +48,12 @@ impl StreamIo {
         {
             return Ok(StreamIo::Uring(UringStream::new(core.clone(), fd)));
         }
-        let reg = Registration::with_kind(fd.as_fd(), kind)?;
-        Ok(StreamIo::Ready { reg, fd })
+        Ok(StreamIo::Ready(Registered::new(fd, kind)?))
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            StreamIo::Ready { fd, .. } => fd.as_fd(),
+            StreamIo::Ready(r) => r.fd(),
             #[cfg(feature = "uring")]
             StreamIo::Uring(s) => s.fd(),
         }
@@ -53,15 +64,15 @@ impl StreamIo {
     /// more than the read's copy (perf: memset was the hottest libc symbol
     /// of hyper_hello).
     pub(crate) fn poll_read_uninit(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
         buf: &mut [MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
         coop(cx, |cx| match self {
-            StreamIo::Ready { reg, fd } => {
+            StreamIo::Ready(r) => {
                 let len = buf.len();
-                let polled = reg.poll_io(READ, fd.as_fd(), cx, || {
-                    let (filled, _) = rustix::io::read(&*fd, &mut *buf)?;
+                let polled = r.poll_io(READ, cx, |fd| {
+                    let (filled, _) = rustix::io::read(fd, &mut *buf)?;
                     Ok(filled.len())
                 });
                 // A short read emptied the socket, where the kernel promises
@@ -72,7 +83,7 @@ impl StreamIo {
                     && n > 0
                     && n < len
                 {
-                    reg.clear_after_short_read(seen);
+                    r.reg().clear_after_short_read(seen);
                 }
                 polled.map_ok(|(n, _)| n)
             }
@@ -82,34 +93,59 @@ impl StreamIo {
     }
 
     pub(crate) fn poll_read(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and
-        // both drivers only ever write initialised bytes into the slice (a
-        // read(2) or a copy), so `buf` stays initialised.
-        let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
-        self.poll_read_uninit(cx, uninit)
+        self.poll_read_uninit(cx, as_uninit(buf))
     }
 
-    pub(crate) fn poll_write(
-        &mut self,
+    /// Like a read, but the bytes stay to be read again.
+    pub(crate) fn poll_peek(
+        &self,
         cx: &mut Context<'_>,
-        buf: &[u8],
+        buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         coop(cx, |cx| match self {
-            StreamIo::Ready { reg, fd } => {
-                let polled = reg.poll_io(WRITE, fd.as_fd(), cx, || {
-                    Ok(rustix::net::send(&*fd, buf, SendFlags::NOSIGNAL)?)
-                });
+            StreamIo::Ready(r) => r
+                .poll_io(READ, cx, |fd| {
+                    Ok(rustix::net::recv(fd, &mut *buf, RecvFlags::PEEK)?.0)
+                })
+                .map_ok(|(n, _)| n),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_peek(cx, buf),
+        })
+    }
+
+    /// Reads what is there now, or says `WouldBlock`.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StreamIo::Ready(r) => r.try_io(READ, |fd| Ok(rustix::io::read(fd, &mut *buf)?)),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.try_read(as_uninit(buf)),
+        }
+    }
+
+    /// Ready when a read may find something (data, the end, an error).
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            StreamIo::Ready(r) => r.reg().poll_ready(READ, r.fd(), cx).map_ok(|_| ()),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        coop(cx, |cx| match self {
+            StreamIo::Ready(r) => {
+                let polled = r.poll_io(WRITE, cx, send_now(buf));
                 // A short write filled the socket buffer: wait for the
                 // next edge rather than try (and fail) once more.
                 if let Poll::Ready(Ok((n, seen))) = polled
                     && n > 0
                     && n < buf.len()
                 {
-                    reg.clear(WRITE, seen);
+                    r.reg().clear(WRITE, seen);
                 }
                 polled.map_ok(|(n, _)| n)
             }
@@ -118,11 +154,29 @@ impl StreamIo {
         })
     }
 
+    /// Writes what fits now, or says `WouldBlock`.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StreamIo::Ready(r) => r.try_io(WRITE, send_now(buf)),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.try_write(buf),
+        }
+    }
+
+    /// Ready when a write may take something (or report an error).
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            StreamIo::Ready(r) => r.reg().poll_ready(WRITE, r.fd(), cx).map_ok(|_| ()),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_write_ready(cx),
+        }
+    }
+
     /// Readiness writes go straight to the kernel: nothing to flush. The
     /// completion driver's writes are in flight until their completions.
-    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            StreamIo::Ready { .. } => {
+            StreamIo::Ready(_) => {
                 let _ = cx;
                 Poll::Ready(Ok(()))
             }
@@ -132,7 +186,7 @@ impl StreamIo {
     }
 
     /// Flushes, then shuts the writing side (the peer reads EOF).
-    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.poll_flush(cx) {
             Poll::Ready(Ok(())) => {}
             other => return other,
@@ -143,13 +197,82 @@ impl StreamIo {
             Err(e) => Poll::Ready(Err(e.into())),
         }
     }
+
+    /// Takes the socket out of the runtime, non-blocking still. On the
+    /// completion driver nothing may be in flight on it nor held in its
+    /// buffers (see [`UringStream::into_fd`]); else the stream comes back
+    /// with the reason.
+    pub(crate) fn into_fd(self) -> Result<OwnedFd, (StreamIo, io::Error)> {
+        match self {
+            StreamIo::Ready(r) => Ok(r.into_fd()),
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.into_fd().map_err(|(s, e)| (StreamIo::Uring(s), e)),
+        }
+    }
 }
 
-impl Drop for StreamIo {
-    #[allow(irrefutable_let_patterns)] // without `uring`, Ready is the only variant
-    fn drop(&mut self) {
-        if let StreamIo::Ready { reg, fd } = self {
-            reg.deregister(fd.as_fd());
-        }
+/// One non-blocking send of `buf` (no SIGPIPE: a closed peer is `EPIPE`).
+pub(crate) fn send_now(buf: &[u8]) -> impl FnMut(BorrowedFd<'_>) -> io::Result<usize> + '_ {
+    move |fd| Ok(rustix::net::send(fd, buf, SendFlags::NOSIGNAL)?)
+}
+
+/// A stream's `into_std` could not hand the socket over: the error says
+/// why (on the completion driver: bytes received but not yet read, or
+/// written but not yet flushed, or a request that would not end), and the
+/// stream comes back intact, so that nothing is lost
+/// ([`into_stream`](IntoStdError::into_stream), read or flush, try again).
+pub struct IntoStdError<S> {
+    stream: S,
+    error: io::Error,
+}
+
+impl<S> IntoStdError<S> {
+    pub(crate) fn new(stream: S, error: io::Error) -> IntoStdError<S> {
+        IntoStdError { stream, error }
+    }
+
+    /// Why the socket could not be handed over.
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The stream, as it was.
+    pub fn into_stream(self) -> S {
+        self.stream
+    }
+
+    /// The stream and the error.
+    pub fn into_parts(self) -> (S, io::Error) {
+        (self.stream, self.error)
+    }
+}
+
+impl<S> fmt::Debug for IntoStdError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntoStdError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> fmt::Display for IntoStdError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot take the socket out of the runtime: {}",
+            self.error
+        )
+    }
+}
+
+impl<S> std::error::Error for IntoStdError<S> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<S> From<IntoStdError<S>> for io::Error {
+    fn from(e: IntoStdError<S>) -> io::Error {
+        io::Error::new(e.error.kind(), e.to_string())
     }
 }

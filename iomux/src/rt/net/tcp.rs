@@ -1,16 +1,20 @@
-//! TCP: `TcpListener` and `TcpStream` on the runtime.
+//! TCP: `TcpListener`, `TcpStream` and the `TcpSocket` builder on the
+//! runtime.
 
-use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::task::{Context, Poll};
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+use rustix::net::{AddressFamily, SocketType, sockopt};
 
 use super::listener::ListenerIo;
-use super::stream::StreamIo;
+use super::options::{
+    each_addr, fd_impls, inet_options, local_addr, new_socket, peer_addr, tcp_options,
+};
+use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
+use super::stream::{IntoStdError, StreamIo};
 use crate::rt::readiness::FdKind;
 
 /// A TCP listening socket on the current runtime.
@@ -46,25 +50,24 @@ impl TcpListener {
         })
     }
 
-    /// The next connection and its peer's address.
-    pub async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
+    /// The next connection and its peer's address. It takes `&self`, so
+    /// that a listener may be shared (an `Rc`) or polled beside other
+    /// work; still, one task at a time waits for a connection: a second
+    /// task waiting on the same listener takes the wakeup from the first.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, peer) = poll_fn(|cx| self.io.poll_accept(cx)).await?;
         let peer = match peer.map(SocketAddr::try_from) {
             Some(Ok(a)) => a,
-            _ => rustix::net::getpeername(&fd)?
-                .and_then(|a| SocketAddr::try_from(a).ok())
-                .ok_or_else(|| io::Error::other("accepted a socket without an inet peer"))?,
+            _ => peer_addr(fd.as_fd())?,
         };
         Ok((TcpStream::from_fd(fd)?, peer))
     }
 
     /// The poll form of [`accept`](TcpListener::accept), without the peer.
-    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
-        match self.io.poll_accept(cx) {
-            Poll::Ready(Ok((fd, _))) => Poll::Ready(TcpStream::from_fd(fd)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        self.io
+            .poll_accept(cx)
+            .map(|accepted| accepted.and_then(|(fd, _)| TcpStream::from_fd(fd)))
     }
 
     /// The address this listener is bound to.
@@ -82,10 +85,16 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Connects to `addr` (each address in turn when it names several).
-    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+    ///
+    /// A name (`"localhost:80"`) is resolved on the blocking pool
+    /// ([`spawn_blocking`](crate::rt::spawn_blocking): `getaddrinfo`
+    /// blocks), never on the runtime's thread; a socket address or an IP
+    /// literal is used as it is. Hence `'static`: pass an owned `String`
+    /// rather than a borrowed `&str`.
+    pub async fn connect(addr: impl ToSocketAddrs + Send + 'static) -> io::Result<TcpStream> {
         let mut last = None;
-        for a in addr.to_socket_addrs()? {
-            match TcpStream::connect_addr(a).await {
+        for a in crate::rt::blocking::resolve(addr).await? {
+            match TcpSocket::for_addr(a)?.connect(a).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
             }
@@ -93,25 +102,6 @@ impl TcpStream {
         Err(last.unwrap_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
         }))
-    }
-
-    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let family = match addr {
-            SocketAddr::V4(_) => AddressFamily::INET,
-            SocketAddr::V6(_) => AddressFamily::INET6,
-        };
-        let fd = rustix::net::socket_with(
-            family,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )?;
-        match rustix::net::connect(&fd, &addr) {
-            Ok(()) => return TcpStream::from_fd(fd),
-            Err(rustix::io::Errno::INPROGRESS) => {}
-            Err(e) => return Err(e.into()),
-        }
-        TcpStream::from_fd(super::connect::finish(fd).await?)
     }
 
     fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
@@ -127,9 +117,27 @@ impl TcpStream {
         TcpStream::from_fd(OwnedFd::from(stream))
     }
 
-    /// TCP_NODELAY: send small writes at once (no Nagle delay).
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        Ok(sockopt::set_tcp_nodelay(self.io.fd(), nodelay)?)
+    /// Takes the socket out of the runtime, as a std stream that is still
+    /// non-blocking (`set_nonblocking(false)` for blocking I/O). On the
+    /// readiness drivers it only deregisters. On the completion driver no
+    /// request may be in flight on the socket once it is out: a receive
+    /// in flight (the read-ahead) is cancelled, and its end waited for on
+    /// this thread; bytes already received into the runtime's buffer and
+    /// not yet read, or written and not yet sent, cannot go with it, and
+    /// the stream comes back in the error, which says which (read them,
+    /// or [`flush`](TcpStream::flush), then try again).
+    pub fn into_std(self) -> Result<std::net::TcpStream, IntoStdError<TcpStream>> {
+        match self.io.into_fd() {
+            Ok(fd) => Ok(std::net::TcpStream::from(fd)),
+            Err((io, e)) => Err(IntoStdError::new(TcpStream { io }, e)),
+        }
+    }
+
+    /// Splits the stream into a reading and a writing half, owned, for
+    /// two tasks of the runtime (one reads while the other writes);
+    /// [`reunite`](OwnedReadHalf::reunite) puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf<TcpStream>, OwnedWriteHalf<TcpStream>) {
+        split(self)
     }
 
     /// The local address.
@@ -139,57 +147,107 @@ impl TcpStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        rustix::net::getpeername(self.io.fd())?
-            .and_then(|a| SocketAddr::try_from(a).ok())
-            .ok_or_else(|| io::Error::other("the socket has no inet peer"))
+        peer_addr(self.io.fd())
     }
 }
 
-fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
-    SocketAddr::try_from(rustix::net::getsockname(fd)?)
-        .map_err(|_| io::Error::other("the socket has no inet address"))
+inet_options!(TcpStream);
+tcp_options!(TcpStream);
+inet_options!(TcpListener);
+
+/// A TCP socket not yet connected nor listening, to set up first: options
+/// (SO_REUSEADDR, SO_REUSEPORT, buffer sizes, keepalive, ...), a bind
+/// before a connect (a chosen local address or port), then
+/// [`connect`](TcpSocket::connect) or [`listen`](TcpSocket::listen).
+/// It is non-blocking and close-on-exec; it needs a runtime only to
+/// connect or listen.
+pub struct TcpSocket {
+    fd: OwnedFd,
 }
 
-fn each_addr<T>(
-    addr: impl ToSocketAddrs,
-    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut last = None;
-    for a in addr.to_socket_addrs()? {
-        match f(a) {
-            Ok(v) => return Ok(v),
-            Err(e) => last = Some(e),
+impl TcpSocket {
+    /// A new IPv4 socket.
+    pub fn new_v4() -> io::Result<TcpSocket> {
+        TcpSocket::new(AddressFamily::INET)
+    }
+
+    /// A new IPv6 socket.
+    pub fn new_v6() -> io::Result<TcpSocket> {
+        TcpSocket::new(AddressFamily::INET6)
+    }
+
+    /// A new socket of `addr`'s family.
+    pub fn for_addr(addr: SocketAddr) -> io::Result<TcpSocket> {
+        match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4(),
+            SocketAddr::V6(_) => TcpSocket::new_v6(),
         }
     }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
+
+    fn new(family: AddressFamily) -> io::Result<TcpSocket> {
+        Ok(TcpSocket {
+            fd: new_socket(family, SocketType::STREAM)?,
+        })
+    }
+
+    /// Sets SO_REUSEADDR: bind to an address whose earlier connections
+    /// are still in TIME_WAIT.
+    pub fn set_reuseaddr(&self, reuse: bool) -> io::Result<()> {
+        Ok(sockopt::set_socket_reuseaddr(&self.fd, reuse)?)
+    }
+
+    /// SO_REUSEADDR.
+    pub fn reuseaddr(&self) -> io::Result<bool> {
+        Ok(sockopt::socket_reuseaddr(&self.fd)?)
+    }
+
+    /// Sets SO_REUSEPORT: several sockets (each with the option) may bind
+    /// the same address and port; the kernel spreads the connections.
+    pub fn set_reuseport(&self, reuse: bool) -> io::Result<()> {
+        Ok(sockopt::set_socket_reuseport(&self.fd, reuse)?)
+    }
+
+    /// SO_REUSEPORT.
+    pub fn reuseport(&self) -> io::Result<bool> {
+        Ok(sockopt::socket_reuseport(&self.fd)?)
+    }
+
+    /// Binds the socket to `addr` (port 0: the kernel picks one).
+    pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
+        Ok(rustix::net::bind(&self.fd, &addr)?)
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        local_addr(self.fd.as_fd())
+    }
+
+    /// Connects to `addr`, and returns once the handshake is done (see
+    /// [`TcpStream::connect`]); the stream joins the current runtime.
+    pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
+        match rustix::net::connect(&self.fd, &addr) {
+            Ok(()) => TcpStream::from_fd(self.fd),
+            Err(rustix::io::Errno::INPROGRESS) => {
+                TcpStream::from_fd(super::connect::finish(self.fd).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Listens, with room for `backlog` connections not yet accepted; the
+    /// listener joins the current runtime.
+    pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        rustix::net::listen(&self.fd, backlog)?;
+        Ok(TcpListener {
+            io: ListenerIo::new(self.fd)?,
+        })
+    }
 }
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.fd().as_raw_fd()
-    }
-}
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
+inet_options!(TcpSocket);
+tcp_options!(TcpSocket);
+
+fd_impls!(TcpSocket, s => s.fd.as_fd());
+fd_impls!(TcpStream, s => s.io.fd());
+fd_impls!(TcpListener, s => s.io.fd());

@@ -1,15 +1,17 @@
 //! Unix stream sockets: `UnixListener` and `UnixStream` on the runtime.
 
-use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::task::{Context, Poll};
 
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::listener::ListenerIo;
-use super::stream::StreamIo;
+use super::options::{fd_impls, new_socket};
+use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
+use super::stream::{IntoStdError, StreamIo};
 use crate::rt::readiness::FdKind;
 
 /// A Unix stream listening socket on the current runtime.
@@ -30,10 +32,18 @@ impl UnixListener {
         })
     }
 
-    /// The next connection.
-    pub async fn accept(&mut self) -> io::Result<UnixStream> {
-        let (fd, _) = poll_fn(|cx| self.io.poll_accept(cx)).await?;
-        UnixStream::from_fd(fd)
+    /// The next connection. It takes `&self`, as
+    /// [`TcpListener::accept`](super::TcpListener::accept) does (one task
+    /// at a time waits).
+    pub async fn accept(&self) -> io::Result<UnixStream> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// The poll form of [`accept`](UnixListener::accept).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
+        self.io
+            .poll_accept(cx)
+            .map(|accepted| accepted.and_then(|(fd, _)| UnixStream::from_fd(fd)))
     }
 }
 
@@ -47,12 +57,7 @@ impl UnixStream {
     /// Connects to the socket file `path`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let addr = SocketAddrUnix::new(path.as_ref())?;
-        let fd = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let fd = new_socket(AddressFamily::UNIX, SocketType::STREAM)?;
         // A Unix connect completes at once or not at all: EAGAIN means the
         // listener's backlog is full, an error (`WouldBlock`) to report,
         // not a handshake in progress.
@@ -87,34 +92,24 @@ impl UnixStream {
         stream.set_nonblocking(true)?;
         UnixStream::from_fd(OwnedFd::from(stream))
     }
+
+    /// Takes the socket out of the runtime, as a std stream that is still
+    /// non-blocking; on the completion driver, only when that loses no
+    /// byte (see [`TcpStream::into_std`](super::TcpStream::into_std)).
+    pub fn into_std(self) -> Result<std::os::unix::net::UnixStream, IntoStdError<UnixStream>> {
+        match self.io.into_fd() {
+            Ok(fd) => Ok(std::os::unix::net::UnixStream::from(fd)),
+            Err((io, e)) => Err(IntoStdError::new(UnixStream { io }, e)),
+        }
+    }
+
+    /// Splits the stream into a reading and a writing half, owned, for
+    /// two tasks of the runtime (see
+    /// [`TcpStream::into_split`](super::TcpStream::into_split)).
+    pub fn into_split(self) -> (OwnedReadHalf<UnixStream>, OwnedWriteHalf<UnixStream>) {
+        split(self)
+    }
 }
 
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.fd().as_raw_fd()
-    }
-}
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.fd()
-    }
-}
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixListener")
-            .field("fd", &self.io.fd().as_raw_fd())
-            .finish()
-    }
-}
+fd_impls!(UnixStream, s => s.io.fd());
+fd_impls!(UnixListener, s => s.io.fd());

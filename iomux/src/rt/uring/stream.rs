@@ -15,6 +15,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use io_uring::{opcode, types};
 
@@ -48,6 +49,8 @@ pub(super) struct StreamState {
     /// The receive was cancelled because the stream holds `RX_HOLD`
     /// buffers: armed again when they are read.
     rx_paused: bool,
+    /// `into_fd` is taking the fd out: the receive is not armed again.
+    rx_releasing: bool,
     rx_eof: bool,
     rx_err: Option<io::Error>,
     reader: Option<Waker>,
@@ -225,8 +228,8 @@ impl UringDriver {
         let Some(s) = self.streams.get_mut(key) else {
             return;
         };
-        if s.rx_op.is_some() || s.dropped || s.rx_eof || s.rx_err.is_some() || s.rx.len() >= RX_HOLD
-        {
+        let done = s.dropped || s.rx_releasing || s.rx_eof || s.rx_err.is_some();
+        if s.rx_op.is_some() || done || s.rx.len() >= RX_HOLD {
             return;
         }
         s.rx_paused = false;
@@ -264,12 +267,17 @@ impl UringDriver {
         }
     }
 
-    /// Copies what the stream's oldest received buffer holds into `buf`,
-    /// giving the buffer back to the ring once it is read; `None` when the
-    /// stream holds nothing. One receive's bytes at most, as a recv(2)
-    /// would: a receive that stopped at an urgent mark or an SCM_RIGHTS
-    /// boundary stays a read of its own.
-    fn take_received(&mut self, key: Key, buf: &mut [MaybeUninit<u8>]) -> Option<usize> {
+    /// Copies what the stream's oldest received buffer holds into `buf`;
+    /// when `consume`, the bytes are taken and the buffer goes back to the
+    /// ring once it is read. `None` when the stream holds nothing. One
+    /// receive's bytes at most, as a recv(2) would: a receive that stopped
+    /// at an urgent mark or an SCM_RIGHTS boundary stays a read of its own.
+    fn copy_received(
+        &mut self,
+        key: Key,
+        buf: &mut [MaybeUninit<u8>],
+        consume: bool,
+    ) -> Option<usize> {
         let s = self.streams.get_mut(key)?;
         let bufs = self.bufs.as_mut()?;
         let chunk = s.rx.front_mut()?;
@@ -278,12 +286,14 @@ impl UringDriver {
         for (to, from) in buf[..n].iter_mut().zip(&data[..n]) {
             to.write(*from);
         }
-        chunk.start += n as u32;
-        if chunk.start == chunk.end {
-            let bid = chunk.bid;
-            s.rx.pop_front();
-            bufs.give_back(bid);
-            self.bufs_returned = true;
+        if consume {
+            chunk.start += n as u32;
+            if chunk.start == chunk.end {
+                let bid = chunk.bid;
+                s.rx.pop_front();
+                bufs.give_back(bid);
+                self.bufs_returned = true;
+            }
         }
         Some(n)
     }
@@ -319,70 +329,165 @@ impl UringStream {
         self.fd.as_ref().expect("present until drop").as_fd()
     }
 
+    /// Reads what the stream has received, else waits for a receive.
     pub(crate) fn poll_read(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
         buf: &mut [MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.rx(buf, true, Some(cx))
+    }
+
+    /// Copies what the stream has received, leaving it to be read, else
+    /// waits for a receive.
+    pub(crate) fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.rx(crate::rt::net::stream::as_uninit(buf), false, Some(cx))
+    }
+
+    /// Takes what the stream has received; `WouldBlock` when it holds
+    /// nothing (the receive stays armed, so data is there for a later try
+    /// or wakes a `readable` wait).
+    pub(crate) fn try_read(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match self.rx(buf, true, None) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// Ready when a read would not wait: received bytes, the end of the
+    /// stream or an error; else waits for a receive.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.rx(&mut [], false, Some(cx)).map_ok(|_| ())
+    }
+
+    /// The receive side: received bytes go into `buf` (taken, or copied
+    /// when not `consume`), else the end or the error the receive saw; with
+    /// nothing to say, the receive is armed and `cx`'s task parked for it.
+    /// An empty `buf` only asks whether a read would not wait.
+    fn rx(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        consume: bool,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<io::Result<usize>> {
         let key = self.key;
-        polled_with_driver(&self.core, |d| {
-            if buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            if let Some(n) = d.take_received(key, buf) {
-                // Paused for holding too much: receive again.
-                d.arm_recv(key);
-                return Poll::Ready(Ok(n));
+        let look = |d: &mut UringDriver| {
+            let held = d.streams.get(key).map(|s| !s.rx.is_empty());
+            match held {
+                None => return Poll::Ready(Err(gone())),
+                Some(true) if buf.is_empty() => return Poll::Ready(Ok(0)),
+                Some(true) => {
+                    let n = d.copy_received(key, buf, consume).unwrap_or(0);
+                    // Paused for holding too much: receive again.
+                    d.arm_recv(key);
+                    return Poll::Ready(Ok(n));
+                }
+                Some(false) => {}
             }
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
-            if let Some(e) = s.rx_err.take() {
+            let err = if consume {
+                s.rx_err.take()
+            } else {
+                s.rx_err.as_ref().map(copy_error)
+            };
+            if let Some(e) = err {
                 return Poll::Ready(Err(e));
             }
             if s.rx_eof {
                 return Poll::Ready(Ok(0));
             }
-            match &s.reader {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.reader = Some(cx.waker().clone()),
+            if let Some(cx) = &cx {
+                match &s.reader {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.reader = Some(cx.waker().clone()),
+                }
             }
             d.arm_recv(key);
             Poll::Pending
-        })
-        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+        };
+        let done = if cx.is_some() {
+            polled_with_driver(&self.core, look)
+        } else {
+            with_driver(&self.core, look)
+        };
+        done.unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
 
-    pub(crate) fn poll_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    /// Queues `buf` (as much as fits) behind the send in flight, else
+    /// waits for room.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.tx(Some(buf), Some(cx))
+    }
+
+    /// Queues what fits of `buf`; `WouldBlock` when the send queue is full.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self.tx(Some(buf), None) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// Ready when the send queue has room (or an error to report).
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.tx(None, Some(cx)).map_ok(|_| ())
+    }
+
+    /// The send side: `buf` joins the queue as far as it has room; with
+    /// none, `cx`'s task is parked until a completion makes some. No `buf`
+    /// only asks whether there is room.
+    fn tx(&self, buf: Option<&[u8]>, cx: Option<&mut Context<'_>>) -> Poll<io::Result<usize>> {
         let key = self.key;
-        polled_with_driver(&self.core, |d| {
+        let look = |d: &mut UringDriver| {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
             if let Some(e) = s.tx_err.take() {
                 return Poll::Ready(Err(e));
             }
-            if buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
+            let buf = match buf {
+                Some([]) => return Poll::Ready(Ok(0)),
+                Some(buf) => buf,
+                None => &[],
+            };
             let queued = s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
             if queued >= TX_LIMIT {
-                s.writer = Some(cx.waker().clone());
+                if let Some(cx) = &cx {
+                    s.writer = Some(cx.waker().clone());
+                }
                 return Poll::Pending;
+            }
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
             }
             let n = buf.len().min(TX_LIMIT - queued);
             s.tx_queue.extend_from_slice(&buf[..n]);
             d.submit_send(key);
             Poll::Ready(Ok(n))
-        })
-        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+        };
+        let done = if cx.is_some() {
+            polled_with_driver(&self.core, look)
+        } else {
+            with_driver(&self.core, look)
+        };
+        done.unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
 
-    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let key = self.key;
         polled_with_driver(&self.core, |d| {
             let Some(s) = d.streams.get_mut(key) else {
@@ -399,12 +504,99 @@ impl UringStream {
         })
         .unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
+
+    /// Takes the fd out of the driver. Nothing may refer to it once it is
+    /// out: the multishot receive is cancelled and waited for here, a
+    /// bounded wait on this thread; bytes received and not read yet, and
+    /// bytes written but not yet sent, cannot go with the fd, so the stream
+    /// comes back with an error that says which (read them, or flush, and
+    /// try again).
+    pub(crate) fn into_fd(mut self) -> Result<OwnedFd, (UringStream, io::Error)> {
+        let key = self.key;
+        let mut wakers = Vec::new();
+        let refused = with_driver(&self.core, |d| d.release_stream(key, &mut wakers));
+        // Woken after the driver is released: their tasks run later.
+        wakers.into_iter().for_each(Waker::wake);
+        match refused {
+            Some(Err(e)) => Err((self, e)),
+            None => Err((self, gone())),
+            Some(Ok(())) => Ok(self.fd.take().expect("present until into_fd or drop")),
+        }
+    }
+}
+
+/// An error like `e` (the errors kept for a later read are all errnos).
+fn copy_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+impl UringDriver {
+    /// Ends stream `key`'s requests and forgets it, when that loses no
+    /// byte (see [`UringStream::into_fd`]); the wakers of completions that
+    /// came meanwhile go to `wakers`.
+    fn release_stream(&mut self, key: Key, wakers: &mut Vec<Waker>) -> io::Result<()> {
+        let unsent = |s: &StreamState| s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
+        let Some(s) = self.streams.get_mut(key) else {
+            return Err(gone());
+        };
+        if s.tx_op.is_some() || unsent(s) > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} written bytes are still queued in the runtime: flush() first",
+                    unsent(s)
+                ),
+            ));
+        }
+        if let Some(op) = s.rx_op {
+            // Paused: its end does not arm it again.
+            s.rx_paused = true;
+            s.rx_releasing = true;
+            self.cancel(op);
+            let bound = Instant::now() + super::DRAIN_BOUND;
+            while self.streams.get(key).is_some_and(|s| s.rx_op.is_some()) {
+                if Instant::now() >= bound {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the stream's receive in flight did not end when cancelled",
+                    ));
+                }
+                self.park(Some(Instant::now() + Duration::from_millis(10)), wakers)?;
+            }
+        }
+        let Some(s) = self.streams.get_mut(key) else {
+            return Err(gone());
+        };
+        s.rx_releasing = false;
+        let held: usize = s.rx.iter().map(|c| (c.end - c.start) as usize).sum();
+        if held > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{held} bytes were received into the runtime's buffers and not read yet: read them first"
+                ),
+            ));
+        }
+        if let Some(e) = &s.rx_err {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("the runtime holds an error for the next read: {e}; read it first"),
+            ));
+        }
+        self.streams.remove(key);
+        Ok(())
+    }
 }
 
 impl Drop for UringStream {
     fn drop(&mut self) {
         let key = self.key;
-        let fd = self.fd.take();
+        // Taken out by `into_fd`: the driver forgot it already.
+        let Some(fd) = self.fd.take() else { return };
+        let fd = Some(fd);
         let fd = with_driver(&self.core, move |d| {
             let Some(s) = d.streams.get_mut(key) else {
                 return fd;
