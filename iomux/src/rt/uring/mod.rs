@@ -133,6 +133,30 @@ fn require_kernel(major: u32, minor: u32) -> io::Result<()> {
     }
 }
 
+/// The ring: submitted to and reaped from by the runtime's own thread only
+/// (a `Runtime` is not `Send`), so the kernel may defer its completion work
+/// until the thread asks for events (SINGLE_ISSUER + DEFER_TASKRUN, 6.1),
+/// or at least not interrupt it for that work (COOP_TASKRUN, 5.19).
+fn open_ring() -> io::Result<IoUring> {
+    const ENTRIES: u32 = 1024;
+    const CQ: u32 = 8 * 1024;
+    for attempt in 0..2 {
+        let mut b = IoUring::builder();
+        // TASKRUN_FLAG: the kernel says in the SQ ring when completion
+        // work waits, so a look without waiting skips the syscall otherwise.
+        b.setup_cqsize(CQ).setup_clamp().setup_taskrun_flag();
+        if attempt == 0 {
+            b.setup_single_issuer().setup_defer_taskrun();
+        } else {
+            b.setup_coop_taskrun();
+        }
+        if let Ok(ring) = b.build(ENTRIES) {
+            return Ok(ring);
+        }
+    }
+    crate::backend::uring::setup::open()
+}
+
 fn errno(res: i32) -> io::Error {
     io::Error::from_raw_os_error(-res)
 }
@@ -140,7 +164,7 @@ fn errno(res: i32) -> io::Error {
 impl UringDriver {
     pub(crate) fn new() -> io::Result<(UringDriver, Unpark)> {
         require_kernel(6, 0)?;
-        let ring = crate::backend::uring::setup::open()?;
+        let ring = open_ring()?;
         let bufs = BufRing::new(&ring, BGID, RX_BUFS, RX_BUF_SIZE).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -224,7 +248,11 @@ impl UringDriver {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    self.ring.submit()
+                    // A look without waiting: nothing to submit and no
+                    // deferred work means the completion queue says it all.
+                    let idle =
+                        self.ring.submission().is_empty() && !self.ring.submission().taskrun();
+                    if idle { Ok(0) } else { self.ring.submit() }
                 } else {
                     let ts = Timespec::new()
                         .sec(left.as_secs())
@@ -245,6 +273,19 @@ impl UringDriver {
         }
         self.reap(wakers);
         Ok(())
+    }
+
+    /// Submits what is queued and reaps what completed, without waiting.
+    fn submit_and_reap(&mut self, wakers: &mut Vec<Waker>) {
+        if let Some(bufs) = &mut self.bufs {
+            bufs.publish();
+        }
+        match self.ring.submit() {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+            Err(e) => log::debug!("iomux::rt: io_uring submit: {e}"),
+        }
+        self.reap(wakers);
     }
 
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
