@@ -60,13 +60,10 @@ pub fn app() -> Router {
 }
 
 async fn sum(Json(body): Json<Value>) -> Result<Json<Value>, (StatusCode, String)> {
-    let numbers = body
-        .get("numbers")
-        .and_then(Value::as_array)
-        .ok_or((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "expected {\"numbers\": [..]}".to_string(),
-        ))?;
+    let numbers = body.get("numbers").and_then(Value::as_array).ok_or((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "expected {\"numbers\": [..]}".to_string(),
+    ))?;
     let mut sum = 0.0;
     for n in numbers {
         sum += n.as_f64().ok_or((

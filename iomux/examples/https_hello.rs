@@ -45,19 +45,25 @@ fn main() {
                 "--cert PEM",
                 "certificate chain (PEM); without --cert and --key, a self-signed one",
             ),
-            ("--key PEM", "the certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1)"),
+            (
+                "--key PEM",
+                "the certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1)",
+            ),
         ],
     })
     .unwrap_or_else(|e| {
         eprintln!("https_hello: {e}");
         std::process::exit(2);
     });
-    let config = https::load_or_generate(args.get("--cert").map(Path::new), args.get("--key").map(Path::new))
-        .and_then(|(chain, key)| https::server_config(chain, key))
-        .unwrap_or_else(|e| {
-            eprintln!("https_hello: {e}");
-            std::process::exit(2);
-        });
+    let config = https::load_or_generate(
+        args.get("--cert").map(Path::new),
+        args.get("--key").map(Path::new),
+    )
+    .and_then(|(chain, key)| https::server_config(chain, key))
+    .unwrap_or_else(|e| {
+        eprintln!("https_hello: {e}");
+        std::process::exit(2);
+    });
     let served = rt_args::run(&args, move |mut listener| {
         let acceptor = TlsAcceptor::from(config.clone());
         async move {

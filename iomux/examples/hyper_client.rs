@@ -179,7 +179,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
             "GET {path} -> {}, {} bytes, {}",
             reply.status,
             reply.body.len(),
-            if reply.chunked { "chunked" } else { "content-length" }
+            if reply.chunked {
+                "chunked"
+            } else {
+                "content-length"
+            }
         );
         println!("{}", String::from_utf8_lossy(&reply.body));
     }

@@ -36,7 +36,8 @@ fn main() {
         about: "hyper 1.x's HTTP/1.1 server on iomux::rt (GET /plaintext)",
         default_port: 8080,
         extra: &[],
-    }).unwrap_or_else(|e| {
+    })
+    .unwrap_or_else(|e| {
         eprintln!("hyper_hello: {e}");
         std::process::exit(2);
     });

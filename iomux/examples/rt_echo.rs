@@ -28,7 +28,8 @@ fn main() {
         about: "an echo server on iomux::rt, one task per connection",
         default_port: 7000,
         extra: &[],
-    }).unwrap_or_else(|e| {
+    })
+    .unwrap_or_else(|e| {
         eprintln!("rt_echo: {e}");
         std::process::exit(2);
     });

@@ -99,8 +99,7 @@ fn send(c: &mut TlsClient, path: &str, close: bool) {
 /// Reads one response: (status code, body).
 fn read_response(r: &mut TlsClient) -> (u16, String) {
     let mut status = String::new();
-    r.read_line(&mut status)
-        .expect("a status line within 10 s");
+    r.read_line(&mut status).expect("a status line within 10 s");
     let code = status
         .strip_prefix("HTTP/1.1 ")
         .and_then(|s| s.get(..3))
@@ -284,7 +283,11 @@ fn without_cert_and_key_a_self_signed_certificate_is_made() {
         send(&mut c, "/plaintext", true);
         assert_eq!(read_response(&mut c), (200, "Hello, World!".to_string()));
         let seen = verifier.seen.lock().unwrap().take();
-        assert_eq!(seen, Some(generated), "the server presented the generated certificate");
+        assert_eq!(
+            seen,
+            Some(generated),
+            "the server presented the generated certificate"
+        );
         drop(c);
         server.join().expect("the server");
     });
@@ -330,7 +333,9 @@ fn a_half_open_handshake_does_not_stop_other_connections() {
                     .expect("the good connection");
                 let stalled = stalled.await.expect("the stalled task");
                 assert!(
-                    stalled.as_ref().is_err_and(|e| e.starts_with("TLS handshake")),
+                    stalled
+                        .as_ref()
+                        .is_err_and(|e| e.starts_with("TLS handshake")),
                     "the silent connection ends in its handshake: {stalled:?}"
                 );
             });

@@ -50,7 +50,10 @@ pub fn help(usage: &Usage) -> String {
     let mut rows = vec![
         (
             "--addr ADDR".to_string(),
-            format!("listening address (default 127.0.0.1:{})", usage.default_port),
+            format!(
+                "listening address (default 127.0.0.1:{})",
+                usage.default_port
+            ),
         ),
         (
             "--driver DRIVER".to_string(),
@@ -61,7 +64,12 @@ pub fn help(usage: &Usage) -> String {
             "runtimes, one per thread, each with its own listener (default 1)".to_string(),
         ),
     ];
-    rows.extend(usage.extra.iter().map(|(f, h)| (f.to_string(), h.to_string())));
+    rows.extend(
+        usage
+            .extra
+            .iter()
+            .map(|(f, h)| (f.to_string(), h.to_string())),
+    );
     rows.push(("-h, --help".to_string(), "print this help".to_string()));
     let width = rows.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
     let mut out = format!(
@@ -77,12 +85,8 @@ pub fn help(usage: &Usage) -> String {
 
 /// Parses the command line; `--help` prints the help and exits 0.
 pub fn parse(usage: &Usage) -> Result<Args, String> {
-    parse_from(usage, std::env::args().skip(1)).map_err(|e| {
-        format!(
-            "{e}\n(`{} --help` lists the flags)",
-            usage.name
-        )
-    })
+    parse_from(usage, std::env::args().skip(1))
+        .map_err(|e| format!("{e}\n(`{} --help` lists the flags)", usage.name))
 }
 
 fn parse_from(usage: &Usage, argv: impl Iterator<Item = String>) -> Result<Args, String> {
