@@ -9,7 +9,6 @@
 #[macro_use]
 mod common;
 
-#[allow(dead_code)]
 #[path = "../examples/support/https.rs"]
 mod https;
 

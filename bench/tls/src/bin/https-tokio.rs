@@ -55,10 +55,15 @@ fn main() {
         eprintln!("https-tokio: {e}");
         std::process::exit(2)
     };
-    let addr: SocketAddr = addr.parse().unwrap_or_else(|e| fail(format!("--addr: {e}")));
-    let config = https::load_or_generate(cert.as_deref().map(Path::new), key.as_deref().map(Path::new))
-        .and_then(|(chain, key)| https::server_config(chain, key))
-        .unwrap_or_else(|e| fail(e));
+    let addr: SocketAddr = addr
+        .parse()
+        .unwrap_or_else(|e| fail(format!("--addr: {e}")));
+    let config = https::load_or_generate(
+        cert.as_deref().map(Path::new),
+        key.as_deref().map(Path::new),
+    )
+    .and_then(|(chain, key)| https::server_config(chain, key))
+    .unwrap_or_else(|e| fail(e));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

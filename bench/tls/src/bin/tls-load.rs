@@ -286,8 +286,12 @@ fn main() {
             .map(|_| {
                 let (connector, tally) = (connector.clone(), tally.clone());
                 match args.mode {
-                    Mode::Handshake => tokio::task::spawn_local(handshakes(args.addr, connector, tally)),
-                    Mode::KeepAlive => tokio::task::spawn_local(keep_alive(args.addr, connector, tally)),
+                    Mode::Handshake => {
+                        tokio::task::spawn_local(handshakes(args.addr, connector, tally))
+                    }
+                    Mode::KeepAlive => {
+                        tokio::task::spawn_local(keep_alive(args.addr, connector, tally))
+                    }
                 }
             })
             .collect();
@@ -298,7 +302,11 @@ fn main() {
     let secs = args.duration.as_secs_f64();
     println!(
         "{{\"mode\":\"{}\",\"count\":{},\"seconds\":{secs},\"rate\":{:.1},\"errors\":{}}}",
-        if args.mode == Mode::Handshake { "handshake" } else { "keepalive" },
+        if args.mode == Mode::Handshake {
+            "handshake"
+        } else {
+            "keepalive"
+        },
         tally.count.get(),
         tally.count.get() as f64 / secs,
         tally.errors.get()
