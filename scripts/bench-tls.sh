@@ -15,6 +15,17 @@
 #              server's close. Handshakes per second.
 #   keepalive  CONNS_KA connections, each handshakes once, then
 #              `GET /plaintext` after `GET /plaintext`. Requests per second.
+#   handshake-rate, keepalive-rate
+#              the same at a fixed offered load (RATE_HS handshakes/s,
+#              RATE_KA requests/s, about half of what the servers can do):
+#              the server's CPU per operation, with the client far from
+#              its own limit. The client costs about what the server does
+#              per operation (each side makes and decrypts the same TLS
+#              records and syscalls; in a handshake the client skips the
+#              certificate check but does its half of the key exchange), so
+#              in the first two cells both cores are busy and the rate is
+#              set by the two together; these two cells compare the servers
+#              alone.
 #
 # Each server runs on CPU 1, the client on CPU 0 (SCHED_FIFO as root, as
 # in bench-rt.sh; RT=0 turns it off). Every round runs each cell on each
@@ -26,17 +37,20 @@
 #
 #   scripts/bench-tls.sh [ROUNDS=3] [DURATION=5]
 # Env: ROUNDS, DURATION (seconds; the arguments win), WARMUP=1 (seconds),
-#      SERVERS="rt-epoll rt-uring tokio", CELLS="handshake keepalive",
-#      CONNS_HS=32, CONNS_KA=50, RAW=path (keep the per-run lines there),
+#      SERVERS="rt-epoll rt-uring tokio",
+#      CELLS="handshake keepalive handshake-rate keepalive-rate",
+#      CONNS_HS=32, CONNS_KA=50, RATE_HS=2000, RATE_KA=40000, RAW=path (keep the per-run lines there),
 #      HTTPS_HELLO=path (a prebuilt example: then it is not built here).
 set -euo pipefail
 ROUNDS=${1:-${ROUNDS:-3}}
 DURATION=${2:-${DURATION:-5}}
 WARMUP=${WARMUP:-1}
 SERVERS=${SERVERS:-"rt-epoll rt-uring tokio"}
-CELLS=${CELLS:-"handshake keepalive"}
+CELLS=${CELLS:-"handshake keepalive handshake-rate keepalive-rate"}
 CONNS_HS=${CONNS_HS:-32}
 CONNS_KA=${CONNS_KA:-50}
+RATE_HS=${RATE_HS:-2000}
+RATE_KA=${RATE_KA:-40000}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/bench-lib.sh
 source "$HERE/scripts/bench-lib.sh"
@@ -97,11 +111,14 @@ stop_server() {
 # One run on a started server: cell -> "rate server_cpu_us/op
 # client_cpu_us/op server_core% client_core% errors".
 measure() {
-    local cell=$1 conns before after client_s t0 t1
-    conns=$([[ $cell == handshake ]] && echo "$CONNS_HS" || echo "$CONNS_KA")
+    local cell=$1 mode=${1%-rate} conns rate=() before after client_s t0 t1
+    conns=$([[ $mode == handshake ]] && echo "$CONNS_HS" || echo "$CONNS_KA")
+    if [[ $cell == *-rate ]]; then
+        rate=(--rate "$([[ $mode == handshake ]] && echo "$RATE_HS" || echo "$RATE_KA")")
+    fi
     t0=$(date +%s.%N)
     before=$(cpu_ticks "$SERVER_PID")
-    client_s=$( (pin 0 "$PEERS/tls-load" --addr "$ADDR" --mode "$cell" --conns "$conns" \
+    client_s=$( (pin 0 "$PEERS/tls-load" --addr "$ADDR" --mode "$mode" --conns "$conns" "${rate[@]}" \
         --duration "$DURATION" --warmup "$WARMUP" >"$WORK/client.out" 2>"$WORK/client.err"); children_cpu_s)
     after=$(cpu_ticks "$SERVER_PID")
     t1=$(date +%s.%N)
@@ -122,7 +139,7 @@ PY
 
 read -r -a servers <<<"$SERVERS"
 read -r -a cells <<<"$CELLS"
-echo "# bench-tls: $ROUNDS rounds of ${DURATION}s (+${WARMUP}s warm-up); handshake: $CONNS_HS clients at once, keepalive: $CONNS_KA connections; servers on CPU 1, client on CPU 0 (SCHED_FIFO: $RT)"
+echo "# bench-tls: $ROUNDS rounds of ${DURATION}s (+${WARMUP}s warm-up); handshake: $CONNS_HS clients at once, keepalive: $CONNS_KA connections; fixed rates $RATE_HS handshakes/s, $RATE_KA requests/s; servers on CPU 1, client on CPU 0 (SCHED_FIFO: $RT)"
 echo "# kernel $(uname -r); $(date -u +%FT%TZ); rustls $(grep -A1 '^name = "rustls"$' "$HERE/bench/tls/Cargo.lock" | sed -n 's/version = //p' | tr -d '"') (aws-lc-rs), hyper $(grep -A1 '^name = "hyper"$' "$HERE/bench/tls/Cargo.lock" | sed -n 's/version = //p' | tr -d '"')"
 load=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.75) }'; then
@@ -158,24 +175,33 @@ for line in open(raw):
     rows.setdefault(cell, {}).setdefault(name, []).append([float(v) for v in vals])
 med = lambda runs, i: statistics.median(r[i] for r in runs)
 titles = {"handshake": "TLS handshakes/s (a new connection per request)",
-          "keepalive": "HTTPS requests/s on keep-alive connections"}
+          "keepalive": "HTTPS requests/s on keep-alive connections",
+          "handshake-rate": "Server CPU per handshake at a fixed rate",
+          "keepalive-rate": "Server CPU per keep-alive request at a fixed rate"}
 print(f"\nmedians over {rounds} rounds of {duration}s (min-max of the rate over the rounds)")
-for cell in ("handshake", "keepalive"):
+for cell in titles:
     if cell not in rows:
         continue
     by = rows[cell]
     print(f"\n### {titles[cell]}\n")
     print("| server | ops/s | min-max | server CPU µs/op | client CPU µs/op | server core % | client core % | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, runs in sorted(by.items(), key=lambda kv: -med(kv[1], 0)):
+    fixed = cell.endswith("-rate")
+    order = (lambda kv: med(kv[1], 1)) if fixed else (lambda kv: -med(kv[1], 0))
+    for name, runs in sorted(by.items(), key=order):
         lo, hi = min(r[0] for r in runs), max(r[0] for r in runs)
         print(f"| {name} | {med(runs,0):.0f} | {lo:.0f}-{hi:.0f} | {med(runs,1):.2f} | {med(runs,2):.2f} | "
               f"{med(runs,3):.0f} | {med(runs,4):.0f} | {int(max(r[5] for r in runs))} |")
     print()
     for num in ("rt-epoll", "rt-uring"):
         if num in by and "tokio" in by:
-            x = med(by[num], 0) / med(by["tokio"], 0)
             c = med(by[num], 1) / med(by["tokio"], 1)
-            verdict = "met" if x >= 1.0 else "MISSED"
-            print(f"- {num}/tokio {cell}: {x:.3f}x (target >= 1.00x: {verdict}); server CPU/op {c:.3f}x")
+            if fixed:
+                x = med(by["tokio"], 1) / med(by[num], 1)
+                verdict = "less CPU than tokio" if x >= 1.0 else "more CPU than tokio"
+                print(f"- {num}/tokio {cell}: tokio's server CPU/op over {num}'s: {x:.3f}x ({verdict})")
+            else:
+                x = med(by[num], 0) / med(by["tokio"], 0)
+                verdict = "met" if x >= 1.0 else "MISSED"
+                print(f"- {num}/tokio {cell}: {x:.3f}x (target >= 1.00x: {verdict}); server CPU/op {c:.3f}x")
 PY

@@ -15,7 +15,12 @@
 //! seconds; prints one JSON line:
 //! `{"mode":..,"count":..,"seconds":..,"rate":..,"errors":..}`.
 //!
-//!   tls-load --addr ADDR --mode handshake|keepalive [--conns N] [--duration S] [--warmup S]
+//! With `--rate R` the tasks together start R operations a second (each
+//! task its share, on a schedule of absolute deadlines), an offered load
+//! below what either side can do: then the server's CPU per operation
+//! compares the servers without the client's own limit in the way.
+//!
+//!   tls-load --addr ADDR --mode handshake|keepalive [--conns N] [--rate R] [--duration S] [--warmup S]
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -38,6 +43,7 @@ usage: tls-load --addr ADDR --mode handshake|keepalive [FLAGS]
   --addr ADDR      the server (required)
   --mode MODE      handshake (a new connection per request) or keepalive
   --conns N        connections at once (default 50)
+  --rate R         operations per second in all (default: as fast as they go)
   --duration S     seconds counted (default 5)
   --warmup S       seconds before counting (default 1)
   -h, --help       print this help
@@ -91,12 +97,14 @@ struct Args {
     addr: SocketAddr,
     mode: Mode,
     conns: usize,
+    rate: Option<f64>,
     duration: Duration,
     warmup: Duration,
 }
 
 fn parse() -> Result<Args, String> {
     let (mut addr, mut mode, mut conns, mut duration, mut warmup) = (None, None, 50, 5.0, 1.0);
+    let mut rate = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -114,6 +122,7 @@ fn parse() -> Result<Args, String> {
                 })
             }
             "--conns" => conns = value()?.parse().map_err(|e| format!("--conns: {e}"))?,
+            "--rate" => rate = Some(value()?.parse().map_err(|e| format!("--rate: {e}"))?),
             "--duration" => duration = value()?.parse().map_err(|e| format!("--duration: {e}"))?,
             "--warmup" => warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             other => return Err(format!("unknown flag {other}")),
@@ -123,6 +132,7 @@ fn parse() -> Result<Args, String> {
         addr: addr.ok_or("--addr is required")?,
         mode: mode.ok_or("--mode is required")?,
         conns,
+        rate,
         duration: Duration::from_secs_f64(duration),
         warmup: Duration::from_secs_f64(warmup),
     })
@@ -145,6 +155,28 @@ impl Tally {
     }
     fn over(&self) -> bool {
         Instant::now() >= self.end
+    }
+}
+
+/// A task's schedule under `--rate`: absolute deadlines `period` apart
+/// (a late operation is made up for by the next ones going at once).
+struct Pace {
+    next: tokio::time::Instant,
+    period: Option<Duration>,
+}
+
+impl Pace {
+    fn new(period: Option<Duration>, offset: Duration) -> Pace {
+        Pace {
+            next: tokio::time::Instant::now() + offset,
+            period,
+        }
+    }
+    async fn wait(&mut self) {
+        if let Some(period) = self.period {
+            tokio::time::sleep_until(self.next).await;
+            self.next += period;
+        }
     }
 }
 
@@ -190,10 +222,11 @@ async fn read_response<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-async fn handshakes(addr: SocketAddr, connector: TlsConnector, tally: Rc<Tally>) {
+async fn handshakes(addr: SocketAddr, connector: TlsConnector, tally: Rc<Tally>, mut pace: Pace) {
     let name = ServerName::try_from("localhost").expect("a server name");
     let mut buf = Vec::with_capacity(4096);
     while !tally.over() {
+        pace.wait().await;
         let one = async {
             let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
             tcp.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -223,7 +256,7 @@ async fn handshakes(addr: SocketAddr, connector: TlsConnector, tally: Rc<Tally>)
     }
 }
 
-async fn keep_alive(addr: SocketAddr, connector: TlsConnector, tally: Rc<Tally>) {
+async fn keep_alive(addr: SocketAddr, connector: TlsConnector, tally: Rc<Tally>, mut pace: Pace) {
     let name = ServerName::try_from("localhost").expect("a server name");
     let mut buf = Vec::with_capacity(4096);
     while !tally.over() {
@@ -236,6 +269,7 @@ async fn keep_alive(addr: SocketAddr, connector: TlsConnector, tally: Rc<Tally>)
                 .map_err(|e| e.to_string())?;
             buf.clear();
             while !tally.over() {
+                pace.wait().await;
                 tls.write_all(REQUEST).await.map_err(|e| e.to_string())?;
                 tls.flush().await.map_err(|e| e.to_string())?;
                 read_response(&mut tls, &mut buf).await?;
@@ -282,15 +316,22 @@ fn main() {
         errors: Cell::new(0),
     });
     local.block_on(&runtime, async {
+        // Under --rate each task has period conns/rate, the tasks' first
+        // deadlines spread over one period.
+        let period = args
+            .rate
+            .map(|r| Duration::from_secs_f64(args.conns as f64 / r));
         let tasks: Vec<_> = (0..args.conns)
-            .map(|_| {
+            .map(|i| {
                 let (connector, tally) = (connector.clone(), tally.clone());
+                let offset = period.map_or(Duration::ZERO, |p| p * i as u32 / args.conns as u32);
+                let pace = Pace::new(period, offset);
                 match args.mode {
                     Mode::Handshake => {
-                        tokio::task::spawn_local(handshakes(args.addr, connector, tally))
+                        tokio::task::spawn_local(handshakes(args.addr, connector, tally, pace))
                     }
                     Mode::KeepAlive => {
-                        tokio::task::spawn_local(keep_alive(args.addr, connector, tally))
+                        tokio::task::spawn_local(keep_alive(args.addr, connector, tally, pace))
                     }
                 }
             })
