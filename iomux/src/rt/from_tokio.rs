@@ -51,7 +51,7 @@
 //! | `net::TcpListener`, `TcpStream` | [`rt::net::TcpListener`](super::net::TcpListener), [`TcpStream`](super::net::TcpStream) | `accept(&mut self)`; [`bind_reuseport`](super::net::TcpListener::bind_reuseport) for a listener per core; `connect` resolves names blocking (pass a `SocketAddr`); `TcpStream::into_split`, `readable`, `try_read`, `peek` |
 //! | `net::UnixListener`, `UnixStream` | [`rt::net::UnixListener`](super::net::UnixListener), [`UnixStream`](super::net::UnixStream) | |
 //! | `net::UdpSocket` | `rt::net::UdpSocket` | |
-//! | `io::unix::AsyncFd` | [`rt::AsyncFd`](super::AsyncFd) | readiness of any fd, on the readiness drivers |
+//! | `io::unix::AsyncFd` | [`rt::AsyncFd`](super::AsyncFd) | readiness of any fd, on every driver (a POLL_ADD on the completion driver) |
 //! | `fs::File`, `fs::read`, `fs::write` | `rt::fs::File`, `rt::fs::read`, `rt::fs::write`, `rt::fs::read_to_end` | `tokio::fs` panics here (it runs on tokio's blocking pool) |
 //! | `signal::ctrl_c`, `signal::unix::signal` | `rt::signal::ctrl_c`, `rt::signal::signal` | tokio's panic here; graceful stop of a server: the `rt::Shutdown` token |
 //! | `io::AsyncRead`, `AsyncWrite` | futures-io's traits on every stream; tokio's too with feature `tokio-io` | the streams also have inherent `read`, `write`, `write_all`, `flush`, `shutdown` |
