@@ -118,8 +118,25 @@ pub fn serve(addr: SocketAddr, threads: usize) -> io::Result<(LoopGroup, Arc<Roo
     Ok((group, room))
 }
 
+/// `--help`: the arguments this example takes.
+#[allow(dead_code)] // the integration test includes this file without running main
+const HELP: &str = "\
+chat: a chat room on the reactor: each line a member sends reaches every other member
+
+usage: chat [THREADS]
+
+  THREADS     event loops, each with its own SO_REUSEPORT listener (default 2)
+  -h, --help  print this help
+
+Listens on 127.0.0.1 (a free port, printed); lines typed on stdin are announced to every member.
+";
+
 #[allow(dead_code)] // the integration test includes this file without running main
 fn main() -> io::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        print!("{HELP}");
+        return Ok(());
+    }
     let threads = std::env::args()
         .nth(1)
         .map_or(2, |t| t.parse().unwrap_or(2));

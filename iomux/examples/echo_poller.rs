@@ -229,8 +229,25 @@ impl Server {
     }
 }
 
+/// `--help`: the arguments this example takes.
+#[allow(dead_code)] // the integration test includes this file without running main
+const HELP: &str = "\
+echo_poller: an echo server on the raw Poller API
+
+usage: echo_poller [BACKEND]
+
+  BACKEND     select|poll|epoll|uring (default epoll)
+  -h, --help  print this help
+
+Listens on 127.0.0.1 (a free port, printed).
+";
+
 #[allow(dead_code)] // the integration test includes this file without running main
 fn main() -> io::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        print!("{HELP}");
+        return Ok(());
+    }
     let backend: Backend = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "epoll".into())

@@ -44,8 +44,24 @@ pub fn serve(addr: SocketAddr) -> io::Result<LoopGroup> {
     LoopGroup::bind(addr, 1, Config::default(), Arc::new(|| Box::new(Greeter)))
 }
 
+/// `--help`: the arguments this example takes.
+#[allow(dead_code)] // the integration test includes this file without running main
+const HELP: &str = "\
+greeter: a server that speaks first: a greeting, then each line upper-cased, `quit` to end
+
+usage: greeter
+
+  -h, --help  print this help
+
+Takes no arguments; listens on 127.0.0.1 (a free port, printed).
+";
+
 #[allow(dead_code)] // the integration test includes this file without running main
 fn main() -> io::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        print!("{HELP}");
+        return Ok(());
+    }
     let group = serve("127.0.0.1:0".parse().unwrap())?;
     println!("greeter on {}", group.local_addr());
     group.join()

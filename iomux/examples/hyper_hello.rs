@@ -31,7 +31,13 @@ async fn hello(req: Request<Incoming>) -> Result<Response<String>, Infallible> {
 }
 
 fn main() {
-    let args = rt_args::parse(8080).unwrap_or_else(|e| {
+    let args = rt_args::parse(&rt_args::Usage {
+        name: "hyper_hello",
+        about: "hyper 1.x's HTTP/1.1 server on iomux::rt (GET /plaintext)",
+        default_port: 8080,
+        extra: &[],
+    })
+    .unwrap_or_else(|e| {
         eprintln!("hyper_hello: {e}");
         std::process::exit(2);
     });

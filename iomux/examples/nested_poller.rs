@@ -14,7 +14,23 @@ const INNER: Token = Token(1);
 const WAKE: Token = Token(2);
 const SOCKET: Token = Token(10);
 
+/// `--help`: the arguments this example takes.
+const HELP: &str = "\
+nested_poller: an epoll Poller watched by another Poller, with a Waker from another thread
+
+usage: nested_poller [BACKEND]
+
+  BACKEND     the outer Poller's backend: epoll|poll|select|uring (default poll)
+  -h, --help  print this help
+
+Runs once and exits.
+";
+
 fn main() -> std::io::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        print!("{HELP}");
+        return Ok(());
+    }
     let outer_backend: Backend = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "poll".into())

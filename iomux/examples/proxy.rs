@@ -160,8 +160,25 @@ pub fn serve(
     Ok((group, stats))
 }
 
+/// `--help`: the arguments this example takes.
+#[allow(dead_code)] // the integration test includes this file without running main
+const HELP: &str = "\
+proxy: a TCP proxy on the reactor with back-pressure both ways
+
+usage: proxy UPSTREAM
+
+  UPSTREAM    the server to relay to, host:port (required)
+  -h, --help  print this help
+
+Listens on 127.0.0.1 (a free port, printed).
+";
+
 #[allow(dead_code)] // the integration test includes this file without running main
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        print!("{HELP}");
+        return Ok(());
+    }
     let upstream: SocketAddr = std::env::args()
         .nth(1)
         .ok_or("usage: proxy <upstream host:port>")?

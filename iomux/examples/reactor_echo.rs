@@ -20,7 +20,25 @@ impl Handler for Echo {
     }
 }
 
+/// `--help`: the arguments this example takes.
+const HELP: &str = "\
+reactor_echo: an echo server on the reactor's LoopGroup
+
+usage: reactor_echo [BACKEND] [THREADS] [round-robin]
+
+  BACKEND      select|poll|epoll (default epoll)
+  THREADS      event loops (default 1)
+  round-robin  the first loop accepts for all and hands connections out in turn (default: a SO_REUSEPORT listener per loop)
+  -h, --help   print this help
+
+Stops on Ctrl-C.
+";
+
 fn main() -> std::io::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        print!("{HELP}");
+        return Ok(());
+    }
     let mut args = std::env::args().skip(1);
     let backend: Backend = args.next().unwrap_or_else(|| "epoll".into()).parse()?;
     let threads = args.next().map_or(1, |t| t.parse().unwrap_or(1));

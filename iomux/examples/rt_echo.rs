@@ -23,7 +23,13 @@ async fn echo(mut conn: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() {
-    let args = rt_args::parse(7000).unwrap_or_else(|e| {
+    let args = rt_args::parse(&rt_args::Usage {
+        name: "rt_echo",
+        about: "an echo server on iomux::rt, one task per connection",
+        default_port: 7000,
+        extra: &[],
+    })
+    .unwrap_or_else(|e| {
         eprintln!("rt_echo: {e}");
         std::process::exit(2);
     });

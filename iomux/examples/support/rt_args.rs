@@ -1,6 +1,10 @@
 //! Command-line flags shared by the runtime examples:
 //! `--addr ADDR --driver epoll|poll|select|uring-poll|uring --threads N`,
-//! and the group start that prints `listening on ADDR` first.
+//! an example's own `--flag VALUE`s, `--help`, and the group start that
+//! prints `listening on ADDR` first.
+
+// Each example uses its own part of this file.
+#![allow(dead_code)]
 
 use std::future::Future;
 use std::io;
@@ -10,22 +14,96 @@ use std::sync::{Arc, Mutex};
 use iomux::rt::net::TcpListener;
 use iomux::rt::{self, DriverKind};
 
+/// What an example says about itself for `--help`, and the flags it takes
+/// besides the shared ones.
+pub struct Usage {
+    /// The example's name (the first word of its help).
+    pub name: &'static str,
+    /// One line on what it does.
+    pub about: &'static str,
+    /// The port of the default `--addr` (on 127.0.0.1).
+    pub default_port: u16,
+    /// The example's own flags: (`--flag VALUE`, what it sets).
+    pub extra: &'static [(&'static str, &'static str)],
+}
+
 pub struct Args {
     pub addr: SocketAddr,
     pub driver: DriverKind,
     pub threads: usize,
+    /// The example's own flags that were given: (`--flag`, value).
+    extra: Vec<(&'static str, String)>,
 }
 
-pub fn parse(default_port: u16) -> Result<Args, String> {
+impl Args {
+    /// The value of the example's own flag `name` (e.g. `"--cert"`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(flag, _)| *flag == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The `--help` text: every flag with what it does.
+pub fn help(usage: &Usage) -> String {
+    let mut rows = vec![
+        (
+            "--addr ADDR".to_string(),
+            format!(
+                "listening address (default 127.0.0.1:{})",
+                usage.default_port
+            ),
+        ),
+        (
+            "--driver DRIVER".to_string(),
+            "epoll|poll|select|uring-poll|uring (default epoll)".to_string(),
+        ),
+        (
+            "--threads N".to_string(),
+            "runtimes, one per thread, each with its own listener (default 1)".to_string(),
+        ),
+    ];
+    rows.extend(
+        usage
+            .extra
+            .iter()
+            .map(|(f, h)| (f.to_string(), h.to_string())),
+    );
+    rows.push(("-h, --help".to_string(), "print this help".to_string()));
+    let width = rows.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
+    let mut out = format!(
+        "{}: {}\n\nusage: {} [FLAGS]\n\n",
+        usage.name, usage.about, usage.name
+    );
+    for (flag, what) in rows {
+        out.push_str(&format!("  {flag:width$}  {what}\n"));
+    }
+    out.push_str("\nPrints `listening on ADDR` first.\n");
+    out
+}
+
+/// Parses the command line; `--help` prints the help and exits 0.
+pub fn parse(usage: &Usage) -> Result<Args, String> {
+    parse_from(usage, std::env::args().skip(1))
+        .map_err(|e| format!("{e}\n(`{} --help` lists the flags)", usage.name))
+}
+
+fn parse_from(usage: &Usage, argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
-        addr: SocketAddr::from(([127, 0, 0, 1], default_port)),
+        addr: SocketAddr::from(([127, 0, 0, 1], usage.default_port)),
         driver: DriverKind::Readiness(iomux::Backend::Epoll),
         threads: 1,
+        extra: Vec::new(),
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv;
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
+            "-h" | "--help" => {
+                print!("{}", help(usage));
+                std::process::exit(0);
+            }
             "--addr" => args.addr = value()?.parse().map_err(|e| format!("--addr: {e}"))?,
             "--driver" => args.driver = value()?.parse()?,
             "--threads" => {
@@ -35,9 +113,18 @@ pub fn parse(default_port: u16) -> Result<Args, String> {
                 }
             }
             other => {
-                return Err(format!(
-                    "unknown flag {other}; usage: --addr ADDR --driver epoll|poll|select|uring-poll|uring --threads N"
-                ));
+                let known = usage
+                    .extra
+                    .iter()
+                    .map(|(f, _)| f.split(' ').next().unwrap_or(f))
+                    .find(|f| *f == other);
+                match known {
+                    Some(name) => {
+                        let v = value()?;
+                        args.extra.push((name, v));
+                    }
+                    None => return Err(format!("unknown flag {other}")),
+                }
             }
         }
     }

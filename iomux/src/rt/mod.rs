@@ -27,34 +27,37 @@
 //! ```
 //! use iomux::rt::{self, net::{TcpListener, TcpStream}};
 //!
-//! rt::block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0")?;
-//!     let addr = listener.local_addr()?;
-//!     let server = rt::spawn_local(async move {
-//!         let (mut conn, _) = listener.accept().await?;
-//!         let mut buf = [0u8; 5];
-//!         let n = conn.read(&mut buf).await?;
-//!         conn.write_all(&buf[..n]).await?;
+//! fn main() -> std::io::Result<()> {
+//!     rt::block_on(async {
+//!         let listener = TcpListener::bind("127.0.0.1:0")?;
+//!         let addr = listener.local_addr()?;
+//!         let server = rt::spawn_local(async move {
+//!             let (mut conn, _) = listener.accept().await?;
+//!             let mut buf = [0u8; 5];
+//!             let n = conn.read(&mut buf).await?;
+//!             conn.write_all(&buf[..n]).await?;
+//!             Ok::<_, std::io::Error>(())
+//!         });
+//!         let mut client = TcpStream::connect(addr).await?;
+//!         client.write_all(b"hello").await?;
+//!         let mut echoed = [0u8; 5];
+//!         let mut got = 0;
+//!         while got < 5 {
+//!             got += client.read(&mut echoed[got..]).await?;
+//!         }
+//!         assert_eq!(&echoed, b"hello");
+//!         // The outer error: the task panicked or was aborted.
+//!         server.await.map_err(|e| std::io::Error::other(e.to_string()))??;
 //!         Ok::<_, std::io::Error>(())
-//!     });
-//!     let mut client = TcpStream::connect(addr).await?;
-//!     client.write_all(b"hello").await?;
-//!     let mut echoed = [0u8; 5];
-//!     let mut got = 0;
-//!     while got < 5 {
-//!         got += client.read(&mut echoed[got..]).await?;
-//!     }
-//!     assert_eq!(&echoed, b"hello");
-//!     server.await.expect("the server task")?;
-//!     Ok::<_, std::io::Error>(())
-//! })?;
-//! # Ok::<_, std::io::Error>(())
+//!     })?
+//! }
 //! ```
 
 mod async_fd;
 pub mod blocking;
 mod driver;
 mod executor;
+pub mod from_tokio;
 pub mod fs;
 pub mod group;
 #[cfg(feature = "hyper")]
