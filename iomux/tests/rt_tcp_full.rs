@@ -438,3 +438,23 @@ fn connect_by_name(driver: DriverKind) {
     });
 }
 on_every_driver!(connect_by_name);
+
+/// A vectored write takes the slices as one write, in order (one
+/// sendmsg on the readiness drivers, one queue copy on io_uring).
+fn vectored_write_keeps_order(driver: DriverKind) {
+    common::on_runtime(driver, 30, "vectored write", move || async move {
+        let (mut a, mut b) = tcp_pair().await;
+        let parts = [
+            std::io::IoSlice::new(b"head:"),
+            std::io::IoSlice::new(b""),
+            std::io::IoSlice::new(b"body"),
+        ];
+        let n = a.write_vectored(&parts).await.expect("write_vectored");
+        assert_eq!(n, 9, "{driver}: both slices taken by one write");
+        a.flush().await.expect("flush");
+        let mut got = [0u8; 9];
+        b.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"head:body", "{driver}");
+    });
+}
+on_every_driver!(vectored_write_keeps_order);

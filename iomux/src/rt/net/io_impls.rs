@@ -125,14 +125,22 @@ macro_rules! read_impls {
 /// futures-io's and tokio's `AsyncWrite` alike: they differ only in the
 /// name of the method that shuts the writing side.
 macro_rules! async_write_impl {
-    ($trait:path, $close:ident, $ty:ty) => {
+    ($trait:path, $close:ident, $ty:ty $(, $extra:item)*) => {
         impl $trait for $ty {
+            $($extra)*
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
                 self.stream_io().poll_write(cx, buf)
+            }
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.stream_io().poll_write_vectored(cx, bufs)
             }
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 self.stream_io().poll_flush(cx)
@@ -200,7 +208,16 @@ macro_rules! write_impls {
 
         async_write_impl!(futures_io::AsyncWrite, poll_close, $ty);
         #[cfg(feature = "tokio-io")]
-        async_write_impl!(tokio::io::AsyncWrite, poll_shutdown, $ty);
+        async_write_impl!(
+            tokio::io::AsyncWrite,
+            poll_shutdown,
+            $ty,
+            // hyper and tokio-rustls hand their buffers over as one
+            // vectored write where the stream says it takes them.
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+        );
     };
 }
 

@@ -154,6 +154,38 @@ impl StreamIo {
         })
     }
 
+    /// Writes the slices as one: a sendmsg(2) on the readiness drivers, one
+    /// copy into the send queue on the completion driver (a TLS record's
+    /// header and body, hyper's head and body: one send, not one each).
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        coop(cx, |cx| match self {
+            StreamIo::Ready(r) => {
+                let total: usize = bufs.iter().map(|b| b.len()).sum();
+                let polled = r.poll_io(WRITE, cx, |fd| {
+                    Ok(rustix::net::sendmsg(
+                        fd,
+                        bufs,
+                        &mut rustix::net::SendAncillaryBuffer::default(),
+                        SendFlags::NOSIGNAL,
+                    )?)
+                });
+                if let Poll::Ready(Ok((n, seen))) = polled
+                    && n > 0
+                    && n < total
+                {
+                    r.reg().clear(WRITE, seen);
+                }
+                polled.map_ok(|(n, _)| n)
+            }
+            #[cfg(feature = "uring")]
+            StreamIo::Uring(s) => s.poll_write_vectored(cx, bufs),
+        })
+    }
+
     /// Writes what fits now, or says `WouldBlock`.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {

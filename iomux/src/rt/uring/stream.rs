@@ -434,6 +434,46 @@ impl UringStream {
         self.tx(Some(buf), Some(cx))
     }
 
+    /// Queues the slices (as much as fits) behind the send in flight, else
+    /// waits for room.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let key = self.key;
+        polled_with_driver(&self.core, |d| {
+            let Some(s) = d.streams.get_mut(key) else {
+                return Poll::Ready(Err(gone()));
+            };
+            if let Some(e) = s.tx_err.take() {
+                return Poll::Ready(Err(e));
+            }
+            if bufs.iter().all(|b| b.is_empty()) {
+                return Poll::Ready(Ok(0));
+            }
+            let queued = s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
+            if queued >= TX_LIMIT {
+                s.writer = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let mut room = TX_LIMIT - queued;
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(room);
+                s.tx_queue.extend_from_slice(&b[..take]);
+                n += take;
+                room -= take;
+                if room == 0 {
+                    break;
+                }
+            }
+            d.submit_send(key);
+            Poll::Ready(Ok(n))
+        })
+        .unwrap_or_else(|| Poll::Ready(Err(gone())))
+    }
+
     /// Queues what fits of `buf`; `WouldBlock` when the send queue is full.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self.tx(Some(buf), None) {
