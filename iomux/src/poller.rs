@@ -61,6 +61,14 @@ impl Poller {
 
     /// A poller on a chosen backend. io_uring fails with a clear error where
     /// the kernel lacks it or it is disabled.
+    ///
+    /// On poll, select and io_uring, whose kernel mechanisms know fd
+    /// numbers only, the poller also holds an epoll instance of its own,
+    /// never waited on: it records which open file each registration is
+    /// for, so that a number closed without `deregister` and reused is told
+    /// from a duplicate ([`register`](Poller::register)) and from the
+    /// registered file ([`modify`](Poller::modify)). One more fd, and one
+    /// `epoll_ctl` per register, modify and deregister.
     pub fn with_backend(backend: Backend) -> io::Result<Poller> {
         let sys: Box<dyn Sys> = match backend {
             Backend::Epoll => Box::new(backend::epoll::EpollSys::new()?),
