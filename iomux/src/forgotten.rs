@@ -7,7 +7,7 @@ use std::os::fd::RawFd;
 
 use crate::event::Token;
 use crate::poller::{Inner, Poller};
-use crate::table::Table;
+use crate::table::{Files, Identity, Table, stat_identity};
 
 impl Poller {
     /// Finds the registrations whose fd was closed without
@@ -25,7 +25,7 @@ impl Poller {
     pub fn purge_closed(&self) -> Vec<Token> {
         let inner = &self.inner;
         let mut table = inner.table.lock().unwrap();
-        let closed = closed_registrations(&table);
+        let closed = closed_registrations(&table, inner.files.as_ref());
         for &(fd, token) in &closed {
             log::warn!(
                 "iomux: fd {fd} (token {}) was closed without deregister; removed from the {} poller{}",
@@ -54,7 +54,7 @@ impl Drop for Inner {
             return;
         }
         let table = self.table.get_mut().unwrap_or_else(|e| e.into_inner());
-        let closed = closed_registrations(table);
+        let closed = closed_registrations(table, self.files.as_ref());
         if !closed.is_empty() {
             let tokens: Vec<usize> = closed.iter().map(|(_, t)| t.0).collect();
             log::warn!(
@@ -69,29 +69,16 @@ impl Drop for Inner {
 
 /// The registrations (not wakers) whose fd number no longer names the
 /// registered file: closed, or closed and reused.
-fn closed_registrations(table: &Table) -> Vec<(RawFd, Token)> {
+fn closed_registrations(table: &Table, files: Option<&Files>) -> Vec<(RawFd, Token)> {
     table
         .registered()
         .filter(|(_, slot, _)| !slot.waker)
-        .filter(|&(fd, _, identity)| match file_identity(fd) {
-            None => true,
-            Some(now) => identity != (0, 0) && now != identity,
+        .filter(|&(fd, _, identity)| match (files, identity) {
+            // epoll's own entries: only a closed number can be seen here.
+            (None, _) | (_, Identity::Kernel) => stat_identity(fd).is_none(),
+            // An error other than "not the same" leaves the registration be.
+            (Some(files), identity) => matches!(files.same(fd, identity), Ok(false)),
         })
         .map(|(fd, slot, _)| (fd, slot.token))
         .collect()
-}
-
-/// (st_dev, st_ino) of whatever file the number `fd` names now, or `None`
-/// if it is closed.
-fn file_identity(fd: RawFd) -> Option<(u64, u64)> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat only reads the number and writes `st`, a valid buffer;
-    // a number that is not open yields EBADF and touches nothing.
-    let r = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
-    if r < 0 {
-        return None;
-    }
-    // SAFETY: fstat succeeded, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    Some((st.st_dev, st.st_ino))
 }

@@ -12,7 +12,7 @@ use crate::deliver::translate;
 use crate::event::{Events, Token};
 use crate::eventfd;
 use crate::interest::{Interest, Mode};
-use crate::table::{self, NO_KEY, Slot, Table, already_exists, not_found};
+use crate::table::{self, Files, Identity, NO_KEY, Slot, Table, already_exists, not_found};
 
 /// An interest set that persists between waits, and a wait that returns
 /// what is ready: the kernel's eventpoll (`struct eventpoll`), with the same
@@ -42,6 +42,10 @@ pub(crate) struct Inner {
     pub(crate) backend: Backend,
     pub(crate) sys: Box<dyn Sys>,
     pub(crate) table: Mutex<Table>,
+    /// The registered open files, where the backend's kernel knows only fd
+    /// numbers (`Sys::kernel_rejects_duplicates` is false): tells a
+    /// duplicate from a reused number, and a stale `modify`.
+    pub(crate) files: Option<Files>,
     /// How many dropped wakers wait for their last wake to be delivered
     /// (`Table::orphans`): one relaxed load per wait when there are none.
     orphans: AtomicUsize,
@@ -57,6 +61,14 @@ impl Poller {
 
     /// A poller on a chosen backend. io_uring fails with a clear error where
     /// the kernel lacks it or it is disabled.
+    ///
+    /// On poll, select and io_uring, whose kernel mechanisms know fd
+    /// numbers only, the poller also holds an epoll instance of its own,
+    /// never waited on: it records which open file each registration is
+    /// for, so that a number closed without `deregister` and reused is told
+    /// from a duplicate ([`register`](Poller::register)) and from the
+    /// registered file ([`modify`](Poller::modify)). One more fd, and one
+    /// `epoll_ctl` per register, modify and deregister.
     pub fn with_backend(backend: Backend) -> io::Result<Poller> {
         let sys: Box<dyn Sys> = match backend {
             Backend::Epoll => Box::new(backend::epoll::EpollSys::new()?),
@@ -72,11 +84,17 @@ impl Poller {
                 ));
             }
         };
+        let files = if sys.kernel_rejects_duplicates() {
+            None
+        } else {
+            Some(Files::new()?)
+        };
         Ok(Poller {
             inner: Arc::new(Inner {
                 backend,
                 sys,
                 table: Mutex::new(Table::default()),
+                files,
                 orphans: AtomicUsize::new(0),
                 warned_nesting: AtomicBool::new(false),
             }),
@@ -134,7 +152,11 @@ impl Poller {
 
     /// Changes the token, interest or mode of a registration; re-arms a
     /// oneshot registration. `NotFound` (ENOENT) if the fd is not
-    /// registered; `Unsupported` as in [`register`](Poller::register).
+    /// registered, or if the registration is stale: its fd was closed
+    /// without [`deregister`](Poller::deregister) and the number now names
+    /// another open file, as epoll answers (the stale registration is
+    /// dropped; register the new file). `Unsupported` as in
+    /// [`register`](Poller::register).
     pub fn modify<S: AsFd + ?Sized>(
         &self,
         source: &S,
@@ -284,16 +306,21 @@ impl Inner {
                 "an exclusive registration cannot be oneshot (EPOLLEXCLUSIVE forbids EPOLLONESHOT)",
             ));
         }
-        let kernel_checks = self.sys.kernel_rejects_duplicates();
-        let identity = if kernel_checks {
-            (0, 0)
-        } else {
-            table::identity(fd)?
-        };
         let mut table = self.table.lock().unwrap();
         let (slot, registered_identity) = table.slot_and_identity_mut(raw);
-        if slot.registered && !kernel_checks {
-            if *registered_identity == identity {
+        // Entered under the table lock: a concurrent registration of the
+        // same file must not see the entry before the slot.
+        let (identity, entered_already) = match &self.files {
+            None => (Identity::Kernel, false),
+            Some(files) => files.enter(fd)?,
+        };
+        if slot.registered && identity != Identity::Kernel {
+            let duplicate = match (identity, *registered_identity) {
+                (Identity::Files, Identity::Files) => entered_already,
+                (Identity::Stat(..), old) => identity == old,
+                _ => false,
+            };
+            if duplicate {
                 return Err(already_exists());
             }
             // The registered file was closed and its number reused: the old
@@ -320,10 +347,16 @@ impl Inner {
             orphan: false,
             plain_key: NO_KEY,
         };
-        match self.sys.add(fd, next.key(raw), interest, mode, exclusive) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Err(already_exists()),
-            Err(e) => return Err(e),
+        if let Err(e) = self.sys.add(fd, next.key(raw), interest, mode, exclusive) {
+            if let Some(files) = &self.files
+                && !entered_already
+            {
+                files.leave(raw, identity);
+            }
+            if e.raw_os_error() == Some(libc::EEXIST) {
+                return Err(already_exists());
+            }
+            return Err(e);
         }
         // On epoll a slot still marked registered here belonged to a closed
         // fd (the kernel accepted the ADD): it is replaced.
@@ -343,7 +376,15 @@ impl Inner {
         let raw = table::check_fd(fd)?;
         let mode = self.backend.effective_mode(mode)?;
         let mut table = self.table.lock().unwrap();
-        let slot = table.registered_mut(raw).ok_or_else(not_found)?;
+        let (slot, identity) = table
+            .registered_with_identity_mut(raw)
+            .ok_or_else(not_found)?;
+        if let Some(files) = &self.files
+            && !files.same(raw, identity)?
+        {
+            self.drop_stale(slot, raw);
+            return Err(not_found());
+        }
         if slot.exclusive && mode.is_oneshot() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -370,6 +411,32 @@ impl Inner {
         Ok(())
     }
 
+    /// Drops a registration whose fd number now names another open file
+    /// (found by `modify`): nothing more is reported under it, and on
+    /// io_uring the old file, which its poll kept open, is released.
+    #[cold]
+    fn drop_stale(&self, slot: &mut Slot, raw: std::os::fd::RawFd) {
+        // As `add` and `purge_closed` do, a warning where the forgotten
+        // registration held its file open; epoll's ENOENT says no more.
+        if self.backend.pins_registered_files() {
+            log::warn!(
+                "iomux: fd {raw} (token {}) was closed without deregister and its number reused; \
+                 modify refused it (NotFound), and the {} backend kept its file open until now",
+                slot.token.0,
+                self.backend
+            );
+        } else {
+            log::debug!(
+                "iomux: fd {raw} (token {}): modify of a registration whose fd was closed and \
+                 its number reused; refused (NotFound), registration dropped",
+                slot.token.0
+            );
+        }
+        slot.registered = false;
+        slot.refresh(raw);
+        let _ = self.sys.forget(raw);
+    }
+
     pub(crate) fn remove(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
         let mut table = self.table.lock().unwrap();
         self.remove_locked(&mut table, fd)
@@ -377,9 +444,14 @@ impl Inner {
 
     fn remove_locked(&self, table: &mut Table, fd: BorrowedFd<'_>) -> io::Result<()> {
         let raw = table::check_fd(fd)?;
-        let slot = table.registered_mut(raw).ok_or_else(not_found)?;
+        let (slot, identity) = table
+            .registered_with_identity_mut(raw)
+            .ok_or_else(not_found)?;
         slot.registered = false;
         slot.refresh(raw);
+        if let Some(files) = &self.files {
+            files.leave(raw, identity);
+        }
         match self.sys.delete(fd) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(not_found()),

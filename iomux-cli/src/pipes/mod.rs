@@ -8,7 +8,10 @@
 //!   every fd, then dispatching) and for the dispatch alone.
 //! - `--wait`: one bare `Poller::wait` with a zero timeout over N watched
 //!   eventfds of which K are ready, against the raw syscall on the same fds,
-//!   measured alternately in one run; it prints the ratio.
+//!   measured alternately in one run; it prints the ratio. With
+//!   `--oneshot`, the fds are registered oneshot and every reported fd is
+//!   re-armed after the wait (`Poller::modify` against the raw re-arm), and
+//!   a second ratio times `modify` alone against `epoll_ctl(EPOLL_CTL_MOD)`.
 
 use clap::Args;
 
@@ -23,6 +26,11 @@ pub struct PipesArgs {
     /// Time one bare wait against the raw syscall instead of the chain.
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: register the fds oneshot and re-arm every reported fd
+    /// after each wait (`Poller::modify` against the raw re-arm), and time
+    /// `modify` alone against the raw re-arm syscall, `epoll_ctl(EPOLL_CTL_MOD)`.
+    #[arg(long, requires = "wait")]
+    pub oneshot: bool,
     /// Numbers of watched fds (comma-separated, each at least 1).
     #[arg(long, value_delimiter = ',', value_parser = crate::args::at_least_one)]
     pub fds: Option<Vec<usize>>,

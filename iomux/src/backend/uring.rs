@@ -27,9 +27,12 @@
 //!
 //! **Threads.** Only the holder of `ring_lock` touches the submission and
 //! completion queues: the thread inside `wait`, or a registering thread when
-//! nobody waits, which then submits its request itself. A registration made
-//! while a thread waits is queued and the waiter is woken through an eventfd
-//! (a multishot poll on it is always armed); the waiter submits it and waits
+//! nobody waits, which then submits its request itself (a `modify` only
+//! puts its requests in the SQ, and the next wait submits them with its own
+//! `io_uring_enter`: re-arming a oneshot costs no syscall of its own). A
+//! registration made while a thread waits is queued and the waiter is woken
+//! through an eventfd (a multishot poll on it is always armed); the waiter
+//! submits it and waits
 //! again, so it takes effect in that wait. The waiter thus owns the requests
 //! it submits, and the kernel runs their completion work in the thread that
 //! is asleep in `io_uring_enter` anyway. (Requests of a registering thread
@@ -141,6 +144,19 @@ impl UringSys {
     /// ring (so a removal releases the kernel's file reference before the
     /// caller closes the fd), else through the waiter.
     fn queue(&self, st: &mut State, entries: &[squeue::Entry]) -> io::Result<()> {
+        self.queue_then(st, entries, true)
+    }
+
+    /// `queue`, but where no thread holds the ring the requests only go into
+    /// the SQ, for the next `io_uring_enter` (the next wait's, at the
+    /// latest) to submit: for `modify`, whose new poll reports nothing
+    /// before a wait anyway, so that re-arming a oneshot costs no syscall.
+    fn queue_then(
+        &self,
+        st: &mut State,
+        entries: &[squeue::Entry],
+        submit: bool,
+    ) -> io::Result<()> {
         st.pending.extend_from_slice(entries);
         let _ring = match self.ring_lock.try_lock() {
             Ok(g) => g,
@@ -160,6 +176,9 @@ impl UringSys {
         self.feed_pending(&mut sq, &mut st.pending);
         sq.sync();
         drop(sq);
+        if !submit {
+            return Ok(());
+        }
         match self.ring.submit() {
             // Whatever the kernel did not take stays in the SQ for the next
             // submission; a failure of the poll itself comes as a completion.
@@ -362,8 +381,8 @@ impl Sys for UringSys {
         r.kind = Kind::of(mode);
         let add = r.arm(fd);
         match removal {
-            Some(rm) => self.queue(st, &[rm, add]),
-            None => self.queue(st, &[add]),
+            Some(rm) => self.queue_then(st, &[rm, add], false),
+            None => self.queue_then(st, &[add], false),
         }
     }
 

@@ -1,7 +1,7 @@
-//! Each claim in the seeds' own words (/work/shared/seeds, beside the
-//! repository): the Chinese original, where it comes from, and an English
-//! translation. The claims are tested as `Claim::claim` words them; these
-//! quotes are what a reader can hold the verdict against.
+//! Each claim in the seeds' own words (`shared/seeds`, beside the
+//! repository, not in it): the Chinese original, where it comes from, and an
+//! English translation. The claims are tested as `Claim::claim` words them;
+//! these quotes are what a reader can hold the verdict against.
 
 /// One seed sentence.
 pub struct Quote {
@@ -116,15 +116,32 @@ mod tests {
         out
     }
 
+    /// Checks each quote against its seed article where the articles are
+    /// (`../shared/seeds` beside the repository: CI has them). A fresh clone
+    /// has nothing beside it: there the check is not run, and says so on the
+    /// test's output (written past the harness's capture, so that a plain
+    /// `cargo test` shows it).
     #[test]
     fn every_quote_is_in_its_seed() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds");
+        if !dir.is_dir() {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "lab::claims::quotes::every_quote_is_in_its_seed: NOT RUN: the seed articles \
+                 are not at {} (they live beside the repository, not in it); the {} quotes \
+                 were not checked against them",
+                dir.display(),
+                QUOTES.len()
+            );
+            return;
+        }
         for q in QUOTES {
             let file = q.source.split(' ').next().expect("a file name");
             let path = dir.join(file.trim_start_matches("seeds/"));
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
                 panic!(
-                    "the seed {} (beside the repository, as CI has it): {e}",
+                    "the seed {} (the seeds directory is there, this article is not): {e}",
                     path.display()
                 )
             });
