@@ -46,7 +46,17 @@ fn args() -> Args {
             "--dir" => a.dir = value().into(),
             "--fsync" => a.fsync = true,
             "--only" => a.only = Some(value()),
-            other => panic!("unknown argument {other}"),
+            "--help" | "-h" => {
+                println!(
+                    "usage: bench_fs [--mib N] [--chunk-kib N] [--rounds N] [--dir DIR] [--fsync] \
+                     [--only rt-epoll|rt-uring|tokio] [--help]"
+                );
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("bench_fs: unknown flag {other}; try --help");
+                std::process::exit(2);
+            }
         }
     }
     a

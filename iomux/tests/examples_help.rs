@@ -16,6 +16,18 @@ use std::time::Duration;
 /// built) and the words its help must contain. A new example needs a row.
 const EXAMPLES: &[(&str, &[&str], &[&str])] = &[
     ("axum_hello", &["example-axum"], RT_FLAGS),
+    (
+        "bench_fs",
+        &[],
+        &[
+            "--mib",
+            "--chunk-kib",
+            "--rounds",
+            "--dir",
+            "--fsync",
+            "--only",
+        ],
+    ),
     ("chat", &[], &["THREADS"]),
     ("echo_poller", &[], &["BACKEND", "select|poll|epoll|uring"]),
     ("greeter", &[], &["usage: greeter"]),
