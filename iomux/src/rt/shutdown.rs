@@ -14,7 +14,7 @@
 //! shutdown.on_signal(SignalKind::interrupt())?;
 //! let addr: std::net::SocketAddr = "127.0.0.1:8080".parse()?;
 //! let reports = group::run_with_shutdown(2, DriverKind::Uring, &shutdown, move |_, shutdown| async move {
-//!     let mut listener = TcpListener::bind_reuseport(addr)?;
+//!     let listener = TcpListener::bind_reuseport(addr)?;
 //!     let conns = Connections::new();
 //!     // `until` gives None once the shutdown is triggered: stop accepting.
 //!     while let Some(accepted) = shutdown.until(listener.accept()).await {
