@@ -118,7 +118,7 @@ fn errno(res: i32) -> io::Error {
 
 impl UringDriver {
     pub(crate) fn new() -> io::Result<(UringDriver, Unpark)> {
-        let ring = crate::backend::uring::setup::open()?;
+        let ring = crate::uring::open_runtime_ring()?;
         let unpark_fd = Arc::new(crate::eventfd::new()?);
         let mut driver = UringDriver {
             ring,
