@@ -76,6 +76,33 @@ fn setup_takes_the_best_mode_the_options_allow() {
 }
 
 #[test]
+fn a_look_without_waiting_runs_deferred_completion_work() {
+    use std::os::unix::net::UnixStream;
+    // On a DEFER_TASKRUN ring, a completion is posted only when the ring's
+    // thread asks for events: `enter(0, …)` must ask when the kernel has
+    // work pending, or a caller that never waits never sees it.
+    let mut ring = Ring::open(&Options::new("test").task_run(TaskRun::Defer)).unwrap();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    ring.push(op::poll(
+        a.as_raw_fd(),
+        libc::POLLIN as u32,
+        false,
+        UserData::new(1, 0, 0),
+    ));
+    ring.submit().unwrap();
+    b.write_all(b"x").unwrap();
+    let end = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    while got.is_empty() {
+        assert!(Instant::now() < end, "the poll's completion never came");
+        ring.enter(0, None).unwrap();
+        ring.reap(&mut got);
+    }
+    assert_eq!(got[0].user_data(), UserData::new(1, 0, 0));
+    assert!(got[0].result() & libc::POLLIN as i32 != 0, "{got:?}");
+}
+
+#[test]
 fn a_full_sq_and_an_overflowing_cq_lose_nothing_and_keep_order() {
     const N: u32 = 200;
     // 2 SQ entries, 4 CQ entries: the SQ is full at every third push and

@@ -171,9 +171,7 @@ impl UringSys {
                 };
             }
         };
-        for e in st.pending.drain(..) {
-            ring.push(e);
-        }
+        ring.push_all(st.pending.drain(..));
         // A failure of the poll itself comes as a completion.
         ring.submit()
     }
@@ -190,20 +188,18 @@ impl UringSys {
             ));
             st.notify_armed = true;
         }
-        for e in st.pending.drain(..) {
-            ring.push(e);
-        }
-        for &fd in &st.rearm {
-            let r = st.requests.slot_mut(fd);
-            if r.registered && !r.in_flight && r.kind != Kind::Oneshot {
-                ring.push(r.arm(fd));
-            }
+        ring.push_all(st.pending.drain(..));
+        let requests = &mut st.requests;
+        ring.push_all(st.rearm.iter().filter_map(|&fd| {
+            let r = requests.slot_mut(fd);
             r.queued = false;
-        }
+            (r.registered && !r.in_flight && r.kind != Kind::Oneshot).then(|| r.arm(fd))
+        }));
         st.rearm.clear();
     }
 
     /// Handles one completion; pushes an event into `events` if it is one.
+    #[inline]
     fn complete(&self, st: &mut State, cqe: &Completion, events: &mut Events) {
         let user_data = cqe.user_data();
         if user_data.op() == NOTIFY {

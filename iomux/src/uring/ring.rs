@@ -101,6 +101,7 @@ impl Completion {
         cqueue::buffer_more(self.flags)
     }
 
+    #[inline]
     fn of(cqe: &cqueue::Entry) -> Completion {
         Completion {
             user_data: UserData::from_raw(cqe.user_data()),
@@ -200,6 +201,33 @@ impl Ring {
         self.backlog.push_back(sqe.0);
     }
 
+    /// [`Ring::push`] for each of `sqes`, in order, through one view of the
+    /// SQ while it has room (a batch costs one sync with the kernel's
+    /// queue instead of one per entry).
+    #[inline]
+    pub fn push_all(&mut self, sqes: impl IntoIterator<Item = Sqe>) {
+        let mut sqes = sqes.into_iter();
+        if self.backlog.is_empty() {
+            let mut sq = self.ring.submission();
+            let mut spilled = None;
+            for e in sqes.by_ref() {
+                // SAFETY: as in `try_push`.
+                if unsafe { sq.push(&e.0) }.is_err() {
+                    spilled = Some(e);
+                    break;
+                }
+            }
+            drop(sq);
+            match spilled {
+                Some(e) => self.push(e),
+                None => return,
+            }
+        }
+        for e in sqes {
+            self.push(e);
+        }
+    }
+
     /// Entries waiting for room in the SQ.
     pub fn backlog(&self) -> usize {
         self.backlog.len()
@@ -216,14 +244,18 @@ impl Ring {
 
     /// Submits what is queued and waits until `want` completions are in the
     /// CQ, or `timeout` passes (`None`: no limit). With `want` 0 it only
-    /// collects what is done (and, on a DEFER_TASKRUN ring, runs the
-    /// completion work that posts it). Transient errors are not errors.
+    /// submits and collects what is done (on a DEFER_TASKRUN ring, running
+    /// the completion work that posts it). Transient errors are not errors.
     pub fn enter(&mut self, want: u32, timeout: Option<Duration>) -> io::Result<()> {
         let all_in = self.flush()?;
         // Part of the backlog still out: do not sleep on it.
         let want = if all_in { want } else { 0 };
         let timeout = timeout.filter(|_| want > 0);
-        match self.enter_raw(want, timeout, true) {
+        // With nothing to wait for, events are asked for only when the
+        // kernel flags work for them (overflowed completions, or completion
+        // work a DEFER_TASKRUN ring defers until asked: TASKRUN_FLAG shows
+        // it): an idle look then costs no wait path in the kernel.
+        match self.enter_raw(want, timeout, false) {
             Ok(_) => Ok(()),
             Err(e) if transient(&e) => Ok(()),
             Err(e) => Err(e),
@@ -242,6 +274,7 @@ impl Ring {
 
     /// Hands completions to `each` until the CQ is empty or `each` returns
     /// false; what is left stays in the CQ, in order.
+    #[inline]
     pub fn reap_while(&mut self, mut each: impl FnMut(Completion) -> bool) {
         let mut cq = self.ring.completion();
         for cqe in &mut cq {
@@ -322,8 +355,8 @@ impl Ring {
         getevents: bool,
     ) -> io::Result<u32> {
         let (to_submit, overflow, taskrun) = {
-            let mut sq = self.ring.submission();
-            sq.sync();
+            // A fresh view: every push's view published its tail on drop.
+            let sq = self.ring.submission();
             (sq.len() as u32, sq.cq_overflow(), sq.taskrun())
         };
         let getevents = getevents || want > 0 || overflow || taskrun;

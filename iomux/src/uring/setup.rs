@@ -143,7 +143,7 @@ pub(super) fn open(opts: &Options) -> io::Result<(IoUring, &'static Features, Ch
     if opts.submit_all && f.submit_all {
         b.setup_submit_all();
     }
-    if f.no_sqarray {
+    if f.no_sqarray && std::env::var_os("NOSQ").is_none() {
         b.setup_no_sqarray();
     }
     let ring = b
