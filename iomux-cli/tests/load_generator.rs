@@ -1,5 +1,6 @@
-//! `iomux load` against real servers: its JSON line, its counts, and that it
-//! notices wrong echo bytes and wrong HTTP answers.
+//! `iomux load` against real servers: its JSON line, its counts, that it
+//! notices wrong echo bytes and wrong HTTP answers, and that `--rate` holds
+//! on every engine and protocol.
 
 mod models_common;
 mod serve_common;
@@ -153,9 +154,11 @@ fn corrupting_echo() -> SocketAddr {
 #[test]
 fn a_wrong_echo_byte_is_an_error() {
     let addr = corrupting_echo();
-    let v = load(
-        addr,
-        &[
+    for engine in [
+        &["--engine", "poller"][..],
+        &["--engine", "uring", "--pipeline", "2"],
+    ] {
+        let mut args = vec![
             "--conns",
             "4",
             "--active",
@@ -166,13 +169,15 @@ fn a_wrong_echo_byte_is_an_error() {
             "0.3",
             "--warmup",
             "0",
-        ],
-    );
-    assert!(
-        num(&v, "bad_replies") >= 1.0,
-        "the flipped byte is caught: {v}"
-    );
-    assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
+        ];
+        args.extend_from_slice(engine);
+        let v = load(addr, &args);
+        assert!(
+            num(&v, "bad_replies") >= 1.0,
+            "the flipped byte is caught ({engine:?}): {v}"
+        );
+        assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
+    }
 }
 
 /// An HTTP server that answers 200 to the first request of a connection
@@ -415,35 +420,6 @@ fn the_uring_engine_checks_pipelined_echoes() {
         num(&v, "enters_per_req") < 1.0,
         "8-deep pipelining needs fewer than one io_uring_enter per request: {v}"
     );
-}
-
-#[test]
-fn the_uring_engine_catches_a_wrong_echo_byte() {
-    let addr = corrupting_echo();
-    let v = load(
-        addr,
-        &[
-            "--engine",
-            "uring",
-            "--conns",
-            "4",
-            "--active",
-            "4",
-            "--size",
-            "64",
-            "--pipeline",
-            "2",
-            "--duration",
-            "0.3",
-            "--warmup",
-            "0",
-        ],
-    );
-    assert!(
-        num(&v, "bad_replies") >= 1.0,
-        "the flipped byte is caught: {v}"
-    );
-    assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
 }
 
 #[test]
