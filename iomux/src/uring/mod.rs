@@ -42,12 +42,15 @@ pub use setup::{Options, TaskRun};
 pub use user_data::UserData;
 
 /// The runtime's completion driver's ring, as the io-uring crate's type,
-/// for the driver until it is built on [`Ring`]: one thread
-/// (SINGLE_ISSUER + DEFER_TASKRUN where the kernel has them), and the
-/// features its requests and its shutdown (cancel-any) need.
+/// for the driver until it is built on [`Ring`]: one thread (a `Runtime` is
+/// not `Send`), so SINGLE_ISSUER + DEFER_TASKRUN where the kernel has them,
+/// else COOP_TASKRUN, with TASKRUN_FLAG (a submission without a wait still
+/// runs deferred completion work); and, checked at setup with the release
+/// named, what its requests and its shutdown need: multishot recv (6.0),
+/// provided-buffer rings, multishot accept and cancel-any (5.19).
 pub(crate) fn open_runtime_ring() -> std::io::Result<io_uring::IoUring> {
     let opts = Options::new("the io_uring completion driver")
-        .entries(1024, 16 * 1024)
+        .entries(1024, 8 * 1024)
         .task_run(TaskRun::Defer)
         .submit_all(true)
         .require(&[
