@@ -4,7 +4,8 @@
 //! comparison the load generator's own cost decides (BENCHMARKS.md, issue
 //! 5): `iomux load` pays two system calls per request, this client none.
 //! Every reply is checked byte for byte; any error ends the run with a
-//! non-zero status.
+//! non-zero status. Its ring is the library's io_uring core
+//! (`iomux::uring`), as every io_uring user's in the repository.
 //!
 //! `cargo run --release -p iomux-cli --example uring_echo_client -- ADDR [CONNS] [SECONDS] [SIZE]`
 //! prints `requests/s` over the window after a one-second warm-up.
@@ -14,8 +15,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use io_uring::types::{Fd, SubmitArgs, Timespec};
-use io_uring::{IoUring, opcode, squeue};
+use iomux::uring::{Options, Ring, Sqe, Target, TaskRun, UserData, op};
 
 struct Conn {
     sock: TcpStream,
@@ -25,23 +25,34 @@ struct Conn {
     got: usize,
 }
 
+const SEND: u8 = 0;
+const RECV: u8 = 1;
+
 /// A request and its reply: the send, linked to the recv of the reply.
-/// user_data: connection index << 1 | 1 for the recv, | 0 for the send.
-fn requests(c: &mut Conn, i: usize) -> [squeue::Entry; 2] {
-    let send = opcode::Send::new(Fd(c.sock.as_raw_fd()), c.out.as_ptr(), c.out.len() as u32)
-        .flags(libc::MSG_NOSIGNAL)
-        .build()
-        .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
-        .user_data((i as u64) << 1);
-    [send, recv_only(c, i, 0)]
+/// user_data: op SEND or RECV, slot the connection's index.
+fn requests(c: &mut Conn, i: usize) -> [Sqe; 2] {
+    let target = Target::Fd(c.sock.as_raw_fd());
+    // SAFETY: `out` lives in `conns`, which outlives the ring's requests
+    // (the process exits with them in flight, never frees), and is never
+    // written after it is made.
+    let send = unsafe { op::send(target, &c.out, UserData::new(SEND, i as u32, 0)) };
+    [send.linked().skip_success(), recv_only(c, i, 0)]
 }
 
 /// A recv of the rest of the reply, from byte `from` on.
-fn recv_only(c: &mut Conn, i: usize, from: usize) -> squeue::Entry {
+fn recv_only(c: &mut Conn, i: usize, from: usize) -> Sqe {
     let rest = &mut c.inp[from..];
-    opcode::Recv::new(Fd(c.sock.as_raw_fd()), rest.as_mut_ptr(), rest.len() as u32)
-        .build()
-        .user_data(((i as u64) << 1) | 1)
+    let target = Target::Fd(c.sock.as_raw_fd());
+    // SAFETY: `inp` lives in `conns` (see `requests`) and is read only once
+    // this recv's completion is in.
+    unsafe {
+        op::recv(
+            target,
+            rest.as_mut_ptr(),
+            rest.len() as u32,
+            UserData::new(RECV, i as u32, 0),
+        )
+    }
 }
 
 fn main() -> io::Result<()> {
@@ -79,15 +90,15 @@ fn main() -> io::Result<()> {
     }
     // One send and one recv per connection in flight, and room to spare.
     let entries = (2 * n).next_power_of_two().max(64) as u32;
-    let mut ring: IoUring = IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(entries)?;
+    let mut ring = Ring::open(
+        &Options::new("uring_echo_client")
+            .entries(entries, 2 * entries)
+            .task_run(TaskRun::Defer)
+            .register_ring_fd(true),
+    )?;
     for (i, c) in conns.iter_mut().enumerate() {
         for e in requests(c, i) {
-            // SAFETY: the buffers live in `conns`, which outlives the ring's
-            // requests (the process exits with them in flight, never frees).
-            unsafe { ring.submission().push(&e) }.map_err(io::Error::other)?;
+            ring.push(e);
         }
     }
     let warm = Instant::now() + Duration::from_secs(1);
@@ -95,23 +106,16 @@ fn main() -> io::Result<()> {
     let (mut done, mut at_warm) = (0u64, None);
     while Instant::now() < end {
         // Bounded, so that a server that stops answering ends the run.
-        let ts = Timespec::from(end.saturating_duration_since(Instant::now()));
-        match ring
-            .submitter()
-            .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
-        {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
-            Err(e) => return Err(e),
-        }
+        ring.enter(1, Some(end.saturating_duration_since(Instant::now())))?;
         if at_warm.is_none() && Instant::now() >= warm {
             at_warm = Some(done);
         }
-        let cqes: Vec<_> = ring.completion().collect();
+        let mut cqes = Vec::new();
+        ring.reap(&mut cqes);
         for cqe in cqes {
-            let i = (cqe.user_data() >> 1) as usize;
+            let i = cqe.user_data().slot() as usize;
             let res = cqe.result();
-            if cqe.user_data() & 1 == 0 || res <= 0 {
+            if cqe.user_data().op() == SEND || res <= 0 {
                 // A failed send (its recv is cancelled), or a recv that
                 // failed or saw the peer close.
                 return Err(io::Error::other(format!("connection {i}: result {res}")));
@@ -129,10 +133,7 @@ fn main() -> io::Result<()> {
                 requests(c, i).to_vec()
             };
             for e in next {
-                // SAFETY: as above.
-                while unsafe { ring.submission().push(&e) }.is_err() {
-                    ring.submit()?;
-                }
+                ring.push(e);
             }
         }
     }

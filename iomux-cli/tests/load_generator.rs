@@ -1,5 +1,6 @@
-//! `iomux load` against real servers: its JSON line, its counts, and that it
-//! notices wrong echo bytes and wrong HTTP answers.
+//! `iomux load` against real servers: its JSON line, its counts, that it
+//! notices wrong echo bytes and wrong HTTP answers, and that `--rate` holds
+//! on every engine and protocol.
 
 mod models_common;
 mod serve_common;
@@ -153,9 +154,11 @@ fn corrupting_echo() -> SocketAddr {
 #[test]
 fn a_wrong_echo_byte_is_an_error() {
     let addr = corrupting_echo();
-    let v = load(
-        addr,
-        &[
+    for engine in [
+        &["--engine", "poller"][..],
+        &["--engine", "uring", "--pipeline", "2"],
+    ] {
+        let mut args = vec![
             "--conns",
             "4",
             "--active",
@@ -166,13 +169,15 @@ fn a_wrong_echo_byte_is_an_error() {
             "0.3",
             "--warmup",
             "0",
-        ],
-    );
-    assert!(
-        num(&v, "bad_replies") >= 1.0,
-        "the flipped byte is caught: {v}"
-    );
-    assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
+        ];
+        args.extend_from_slice(engine);
+        let v = load(addr, &args);
+        assert!(
+            num(&v, "bad_replies") >= 1.0,
+            "the flipped byte is caught ({engine:?}): {v}"
+        );
+        assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
+    }
 }
 
 /// An HTTP server that answers 200 to the first request of a connection
@@ -337,31 +342,94 @@ fn the_uring_engine_counts_wrong_answers() {
     assert!(num(&v, "errors") >= num(&v, "bad_replies"), "{v}");
 }
 
-#[test]
-fn the_uring_engine_keeps_to_its_rate() {
-    let server = Served::start("epoll", "http", &[]);
-    let mut args = uring_args("4", "1");
-    args.extend(["--rate".to_string(), "2000".to_string()]);
-    let v = load(server.addr, &strs(&args));
+/// `--rate 2000` on a run of 4 connections: the rate held, with no error.
+fn keeps_to_the_rate(server: &Served, args: &[&str]) {
+    let mut all = vec![
+        "--conns",
+        "4",
+        "--active",
+        "4",
+        "--size",
+        "100",
+        "--duration",
+        "400ms",
+        "--warmup",
+        "100ms",
+        "--rate",
+        "2000",
+    ];
+    all.extend_from_slice(args);
+    let v = load(server.addr, &all);
     let rps = num(&v, "rps");
     // Tokens accrue from the start of the warm-up, so the window can spend
     // at most the warm-up's unspent ones on top of its own.
     assert!(
         rps > 0.0 && rps <= 2000.0 * 1.3,
-        "--rate 2000 gave {rps} req/s: {v}"
+        "--rate 2000 {args:?} gave {rps} req/s: {v}"
+    );
+    assert_eq!(num(&v, "errors"), 0.0, "{args:?}: {v}");
+    assert!(num(&v, "client_cpu_us_per_req") > 0.0, "{args:?}: {v}");
+}
+
+#[test]
+fn every_engine_and_protocol_keeps_to_its_rate() {
+    let http = Served::start("epoll", "http", &[]);
+    let echo = Served::start("epoll", "echo", &[]);
+    for engine in ["poller", "uring"] {
+        keeps_to_the_rate(&http, &["--engine", engine, "--proto", "http"]);
+        keeps_to_the_rate(&echo, &["--engine", engine, "--proto", "echo"]);
+    }
+    // Pipelined: a batch of 4 goes when the rate has room for all 4.
+    keeps_to_the_rate(
+        &echo,
+        &["--engine", "uring", "--proto", "echo", "--pipeline", "4"],
     );
 }
 
 #[test]
-fn pipelining_and_rates_need_the_uring_engine() {
-    for extra in [["--pipeline", "2"], ["--rate", "100"]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_iomux"))
-            .args(["load", "--proto", "http", "--addr", "127.0.0.1:9"])
-            .args(extra)
-            .output()
-            .expect("run iomux load");
-        assert!(!out.status.success(), "{extra:?} on the poller engine");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("--engine uring"), "a clear reason: {err}");
-    }
+fn the_rate_is_shared_by_client_processes() {
+    let echo = Served::start("epoll", "echo", &[]);
+    keeps_to_the_rate(&echo, &["--procs", "2"]);
+}
+
+#[test]
+fn the_uring_engine_checks_pipelined_echoes() {
+    let server = Served::start("epoll", "echo", &[]);
+    let v = load(
+        server.addr,
+        &[
+            "--engine",
+            "uring",
+            "--conns",
+            "6",
+            "--active",
+            "6",
+            "--size",
+            "300",
+            "--pipeline",
+            "8",
+            "--duration",
+            "400ms",
+            "--warmup",
+            "100ms",
+        ],
+    );
+    assert!(num(&v, "requests") > 0.0, "{v}");
+    assert_eq!(num(&v, "errors"), 0.0, "{v}");
+    assert!(
+        num(&v, "enters_per_req") < 1.0,
+        "8-deep pipelining needs fewer than one io_uring_enter per request: {v}"
+    );
+}
+
+#[test]
+fn pipelining_needs_the_uring_engine() {
+    let out = Command::new(env!("CARGO_BIN_EXE_iomux"))
+        .args(["load", "--proto", "http", "--addr", "127.0.0.1:9"])
+        .args(["--pipeline", "2"])
+        .output()
+        .expect("run iomux load");
+    assert!(!out.status.success(), "--pipeline 2 on the poller engine");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--engine uring"), "a clear reason: {err}");
 }

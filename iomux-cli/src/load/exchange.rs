@@ -8,6 +8,20 @@ pub(super) const HTTP_REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: iomux\
 /// The body `GET /plaintext` must return.
 pub(super) const HTTP_BODY: &[u8] = b"Hello, World!";
 
+/// Fills `buf` with echo request number `seq` of connection `conn`: bytes
+/// that differ per connection and per request, so that a reply sent to
+/// the wrong connection, or a stale one, is caught.
+pub(super) fn echo_payload(buf: &mut [u8], conn: usize, seq: u64) {
+    let mut x = ((conn as u64) << 32 ^ seq).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for chunk in buf.chunks_mut(8) {
+        // xorshift64: cheap bytes that are not all alike.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+}
+
 /// How a reply turned out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -65,14 +79,7 @@ impl Exchange {
         self.mismatch = false;
         self.reply.clear();
         if self.proto == Proto::Echo {
-            let mut x = ((conn as u64) << 32 ^ seq).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            for chunk in self.request.chunks_mut(8) {
-                // xorshift64: cheap bytes that are not all alike.
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-            }
+            echo_payload(&mut self.request, conn, seq);
         }
     }
 

@@ -1,11 +1,16 @@
-//! `iomux load`: a closed-loop load generator on the iomux Poller (epoll),
-//! in one thread.
+//! `iomux load`: a load generator on the iomux Poller (epoll), in one
+//! thread (or on io_uring: uring_engine.rs).
 //!
 //! It opens N connections at a paced rate, keeps K of them busy (each sends
 //! a request, waits for the whole reply, checks it, and sends the next) and
 //! leaves the others connected and idle. After a warm-up it measures for a
-//! fixed window: completed requests and their latencies.
+//! fixed window: completed requests, their latencies, and the client's own
+//! CPU per request. The loop is closed (the next request goes as soon as a
+//! reply is in), or, with `--rate R`, paced: R requests a second over all
+//! connections, the same load for every server whichever engine and
+//! protocol drive it.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -61,17 +66,20 @@ pub struct LoadArgs {
     /// Connects per second at most (above 0).
     #[arg(long, default_value_t = 20_000.0, value_parser = crate::args::positive)]
     pub connect_rate: f64,
-    /// The client's machinery: `poller` (the iomux Poller, epoll; echo and
-    /// http) or `uring` (io_uring: multishot receives into provided buffers,
-    /// sends batched into one system call per loop turn; http only).
+    /// The client's machinery: `poller` (the iomux Poller, epoll) or `uring`
+    /// (io_uring: multishot receives into provided buffers, sends batched
+    /// into one system call per loop turn); both speak echo and http.
     #[arg(long, value_enum, default_value = "poller")]
     pub engine: Engine,
     /// Requests sent back to back on a connection before its responses are
-    /// awaited (HTTP pipelining; at least 1; above 1 needs `--engine uring`).
+    /// awaited (pipelining, echo or HTTP; at least 1; above 1 needs
+    /// `--engine uring`).
     #[arg(long, default_value_t = 1, value_parser = crate::args::at_least_one)]
     pub pipeline: usize,
-    /// Requests per second at most, over all connections (above 0; needs
-    /// `--engine uring`): latency at a fixed load instead of at saturation.
+    /// Requests per second at most, over all connections (above 0; every
+    /// engine and protocol): CPU per request and latency at a fixed load,
+    /// the same for every server, instead of at saturation (where a closed
+    /// loop measures the client as much as the server).
     #[arg(long, value_parser = crate::args::positive)]
     pub rate: Option<f64>,
     /// For `iomux lab`: print `WARM` when the connections are up and `MEASURE`
@@ -107,7 +115,7 @@ pub struct LoadArgs {
 pub enum Engine {
     /// Readiness on the iomux Poller (epoll), one read and write per reply.
     Poller,
-    /// Completions on io_uring, HTTP only.
+    /// Completions on io_uring (the library's io_uring core).
     Uring,
 }
 
@@ -131,16 +139,70 @@ pub fn run(args: LoadArgs) -> CliResult {
         return Ok(());
     }
     match args.engine {
-        Engine::Poller if args.pipeline > 1 || args.rate.is_some() => {
-            return Err("--pipeline above 1 and --rate need --engine uring".into());
+        Engine::Poller if args.pipeline > 1 => {
+            return Err("--pipeline above 1 needs --engine uring".into());
         }
         Engine::Poller => generate(&args, print)?,
-        Engine::Uring if args.proto != Proto::Http || args.marks => {
-            return Err("--engine uring speaks --proto http only, outside the lab".into());
+        Engine::Uring if args.marks => {
+            return Err("--engine uring runs outside the lab only".into());
         }
         Engine::Uring => uring_engine::generate(&args, print)?,
     };
     Ok(())
+}
+
+/// `--rate`: requests are let go at a fixed rate over all connections.
+/// Tokens accrue from `start` on (the start of the warm-up); a connection
+/// whose reply is in waits for one before its next request.
+pub(crate) struct Pace {
+    rate: f64,
+    since: Option<Instant>,
+    /// Requests let go so far.
+    sent: u64,
+}
+
+impl Pace {
+    fn new(rate: f64) -> Pace {
+        Pace {
+            rate,
+            since: None,
+            sent: 0,
+        }
+    }
+
+    /// Tokens accrue from `at` on.
+    fn start(&mut self, at: Instant) {
+        self.since.get_or_insert(at);
+    }
+
+    /// Lets `n` requests go if the rate allows them by `now`.
+    fn take(&mut self, now: Instant, n: usize) -> bool {
+        let Some(since) = self.since else {
+            return false;
+        };
+        let allowed = (now.saturating_duration_since(since).as_secs_f64() * self.rate) as u64;
+        if self.sent + n as u64 > allowed {
+            return false;
+        }
+        self.sent += n as u64;
+        true
+    }
+
+    /// When the next `n` requests may go (far off before `start`).
+    fn next_due(&self, n: usize) -> Instant {
+        match self.since {
+            Some(since) => {
+                since + Duration::from_secs_f64((self.sent + n as u64) as f64 / self.rate)
+            }
+            None => Instant::now() + Duration::from_secs(3600),
+        }
+    }
+}
+
+/// User + system CPU time of this process, seconds.
+fn cpu_seconds() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 /// Tells a supervising `iomux lab` which phase began.
@@ -166,6 +228,8 @@ struct Conn {
     seq: u64,
     started: Instant,
     want_write: bool,
+    /// Its reply is in and it waits in `Counters::held` for `--rate`.
+    held: bool,
 }
 
 /// What happened to a connection after an event.
@@ -187,6 +251,12 @@ struct Counters {
     counting: bool,
     counted: u64,
     busy: usize,
+    /// `--rate`, and the busy connections waiting for it to let their next
+    /// request go.
+    pace: Option<Pace>,
+    held: VecDeque<usize>,
+    /// The process's CPU time when the window opened.
+    cpu_at_start: f64,
 }
 
 /// Runs the load and hands the report to `emit` while the connections are
@@ -209,6 +279,9 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
         counting: false,
         counted: 0,
         busy: 0,
+        pace: args.rate.map(Pace::new),
+        held: VecDeque::new(),
+        cpu_at_start: 0.0,
     };
     let rate = args.connect_rate.max(1.0);
     let t0 = Instant::now();
@@ -248,6 +321,7 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                                 seq: 0,
                                 started: now,
                                 want_write: false,
+                                held: false,
                             }));
                         }
                         Err(e) => {
@@ -286,6 +360,10 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                         now
                     };
                     let start = now + Duration::from_secs_f64(args.warmup.max(0.0));
+                    // Tokens for --rate accrue from the start of the warm-up.
+                    if let Some(p) = &mut c.pace {
+                        p.start(now);
+                    }
                     phase_end = Some((
                         start,
                         start + Duration::from_secs_f64(args.duration.max(0.001)),
@@ -298,6 +376,7 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
             Some((start, end)) => {
                 if !c.measuring && !c.counting && now >= start {
                     c.measuring = true;
+                    c.cpu_at_start = cpu_seconds();
                     c.report.connected = connected;
                     if args.marks {
                         mark("MEASURE");
@@ -335,6 +414,13 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
                 None => start,
             }
             .saturating_duration_since(now),
+        };
+        release_held(&mut c, &mut conns, &poller, now);
+        let timeout = match &c.pace {
+            Some(p) if !c.held.is_empty() => {
+                timeout.min(p.next_due(1).saturating_duration_since(now))
+            }
+            _ => timeout,
         };
         poller.wait(&mut events, Some(timeout))?;
         for ev in events.iter() {
@@ -419,7 +505,11 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
 /// Fills in the report at the end of the window.
 fn finish(c: &mut Counters, start: Instant, end: Instant) {
     let window = (end - start).as_secs_f64();
+    let cpu = cpu_seconds() - c.cpu_at_start;
     let r = &mut c.report;
+    if r.requests > 0 {
+        r.client_cpu_us_per_req = Some(cpu * 1e6 / r.requests as f64);
+    }
     r.duration_s = window;
     r.rps = r.requests as f64 / window;
     r.errors = r.bad_replies + r.closed + r.connect_errors;
@@ -515,6 +605,10 @@ fn on_event(
                 if verdict == Verdict::GoodThenClose {
                     return Outcome::Reconnect;
                 }
+                if c.pace.is_some() {
+                    hold(conn, index, c);
+                    return Outcome::Open;
+                }
                 if let Some(bad) = begin(conn, index, poller) {
                     return bad;
                 }
@@ -543,13 +637,49 @@ fn promote(
         }
         conn.rejoining = false;
         conn.state = State::Busy(Box::new(Exchange::new(args.proto, args.size)));
-        if let Some(bad) = begin(conn, index, poller) {
+        if c.pace.is_some() {
+            hold(conn, index, c);
+        } else if let Some(bad) = begin(conn, index, poller) {
             return bad;
         }
     } else {
         conn.state = State::Idle;
     }
     Outcome::Connected
+}
+
+/// A busy connection waits for `--rate` to let its next request go.
+fn hold(conn: &mut Conn, index: usize, c: &mut Counters) {
+    if !conn.held {
+        conn.held = true;
+        c.held.push_back(index);
+    }
+}
+
+/// Starts the held requests `--rate` allows by `now`, oldest first. A
+/// connection closed or reconnecting meanwhile leaves the queue (it is held
+/// again once it is back); a send that fails shows as the socket's close.
+fn release_held(c: &mut Counters, conns: &mut [Option<Conn>], poller: &Poller, now: Instant) {
+    let Some(pace) = &mut c.pace else {
+        return;
+    };
+    while let Some(&i) = c.held.front() {
+        let Some(conn) = conns[i].as_mut() else {
+            c.held.pop_front();
+            continue;
+        };
+        if !conn.held || conn.rejoining || !matches!(conn.state, State::Busy(_)) {
+            conn.held = false;
+            c.held.pop_front();
+            continue;
+        }
+        if !pace.take(now, 1) {
+            return;
+        }
+        c.held.pop_front();
+        conn.held = false;
+        let _ = begin(conn, i, poller);
+    }
 }
 
 /// Starts the next request on a busy connection.

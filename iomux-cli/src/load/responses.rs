@@ -20,16 +20,10 @@ pub struct Responses {
 }
 
 impl Responses {
-    /// Forgets a partial response (the connection was replaced).
-    pub fn reset(&mut self) {
-        self.partial.clear();
-        self.broken = false;
-    }
-
     /// Frames the responses in `bytes`, calling `each` with the verdict of
     /// every complete one (never `Partial`). Stops at the first `Bad` one:
     /// what follows a wrong response cannot be framed, so every later byte
-    /// is ignored until `reset`.
+    /// is ignored (the connection is replaced).
     pub fn feed(&mut self, bytes: &[u8], mut each: impl FnMut(Verdict)) {
         if self.broken {
             return;

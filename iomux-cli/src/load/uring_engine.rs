@@ -1,62 +1,97 @@
-//! `iomux load --engine uring`: an HTTP client on io_uring that costs less
-//! than the servers it measures, so that a server's saturation throughput,
-//! not the client's, is what a run reports.
+//! `iomux load --engine uring`: an echo and HTTP client on io_uring that
+//! costs less than the servers it measures, so that a server's saturation
+//! throughput, not the client's, is what a run reports. Built on the
+//! library's io_uring core (`iomux::uring`).
 //!
-//! - One multishot receive per connection into a provided-buffer ring: the
-//!   kernel receives every response without a request per response.
+//! - One multishot receive per connection into a provided-buffer ring
+//!   (consumed incrementally where the kernel can): the kernel receives
+//!   every response without a request per response.
 //! - Sends are queued as submission entries and go to the kernel with the
 //!   wait that reaps completions: one `io_uring_enter` per loop turn, for as
 //!   many requests as completed in that turn (printed as enters/request).
 //! - `--pipeline D` sends D requests at once and waits for their D
-//!   responses; every response is framed and checked (status 200,
+//!   responses; every response is checked: echo byte for byte (payloads
+//!   differ per connection and per request), HTTP framed (status 200,
 //!   Content-Length, the body `Hello, World!`).
-//! - `--rate R` caps the requests sent per second (for latency at a fixed
-//!   load); without it the loop is closed: each connection sends its next
-//!   batch as soon as the last response of the previous one arrives.
+//! - `--rate R` caps the requests sent per second (the same load for every
+//!   server, for CPU per request and latency at a fixed load); without it
+//!   the loop is closed: each connection sends its next batch as soon as
+//!   the last response of the previous one arrives.
 //!
 //! A connection the server closes (after `Connection: close`, or without
 //! warning) is replaced at once by a new one, as wrk does; a close without
 //! warning counts as `closed` in the report.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use iomux::uring::{BufRing, Completion, Feature, Options, Ring, Target, TaskRun, UserData, op};
 
-use super::exchange::{HTTP_REQUEST, Verdict};
+use super::exchange::{HTTP_REQUEST, Verdict, echo_payload};
 use super::report::{self, LoadReport};
 use super::responses::Responses;
-use super::{LoadArgs, connect};
-use iomux::uring::BufRing;
+use super::{LoadArgs, Pace, connect, cpu_seconds};
+use crate::proto::Proto;
 
 /// Provided buffers: enough for every active connection's burst.
 const BUFFERS: u16 = 4096;
 const BUFFER_SIZE: usize = 4096;
 const BUFFER_GROUP: u16 = 7;
 
-const OP_RECV: u64 = 1 << 56;
-const OP_SEND: u64 = 2 << 56;
-const OP_MASK: u64 = 0xff << 56;
+/// The ops of the user data (slot: the connection's index).
+const OP_RECV: u8 = 1;
+const OP_SEND: u8 = 2;
 
-/// The user data of a request: operation, the connection's generation (so
-/// a completion for a connection since replaced is ignored) and its index.
-fn user_data(op: u64, gen_: u32, index: usize) -> u64 {
-    op | (u64::from(gen_ & 0xff_ffff) << 32) | index as u64
+/// How a connection's responses are checked.
+enum Check {
+    Http(Responses),
+    /// Echo: bytes of the batch matched so far.
+    Echo(usize),
 }
 
 struct Conn {
     sock: TcpStream,
     generation: u32,
-    responses: Responses,
+    check: Check,
+    /// The batch's requests. Not touched while a send of them is in flight.
+    out: Vec<u8>,
+    /// Batches started on this connection (echo payloads differ per batch).
+    seq: u64,
     /// Responses still owed for the batch in flight.
     awaited: usize,
     /// Bytes of the batch's requests not yet accepted by the kernel.
     unsent: usize,
+    send_inflight: bool,
+    /// The batch was answered while its send's completion was still out:
+    /// the next one starts when it comes.
+    next_due: bool,
     sent_at: Instant,
     /// The server said it will close: replace the connection at EOF.
     closing: bool,
+}
+
+impl Conn {
+    fn new(sock: TcpStream, proto: Proto) -> Conn {
+        Conn {
+            sock,
+            generation: 0,
+            check: match proto {
+                Proto::Http => Check::Http(Responses::default()),
+                Proto::Echo => Check::Echo(0),
+            },
+            out: Vec::new(),
+            seq: 0,
+            awaited: 0,
+            unsent: 0,
+            send_inflight: false,
+            next_due: false,
+            sent_at: Instant::now(),
+            closing: false,
+        }
+    }
 }
 
 /// What the run counts, in and out of the window.
@@ -64,21 +99,20 @@ struct Tally {
     report: LoadReport,
     hist: hdrhistogram::Histogram<u64>,
     measuring: bool,
-    /// Requests handed to the kernel, for `--rate`.
-    sent: u64,
-    enters: u64,
 }
 
 /// The engine's state: the ring, the buffers and the connections.
 struct Engine<'a> {
     args: &'a LoadArgs,
-    ring: IoUring,
+    ring: Ring,
     bufs: BufRing,
     conns: Vec<Conn>,
-    /// The requests of one batch, back to back.
-    batch: Vec<u8>,
-    /// Connections waiting for `--rate` to let their next batch go.
-    held: Vec<usize>,
+    /// `--rate`: connections waiting for their next batch to be let go.
+    pace: Option<Pace>,
+    held: VecDeque<usize>,
+    /// The batches of replaced connections whose send was in flight, by
+    /// (connection, generation), until that send completes.
+    retired: Vec<(usize, u32, Vec<u8>)>,
     tally: Tally,
 }
 
@@ -93,34 +127,27 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
     for i in 0..n {
         let sock = connect_blocking(args, i)?;
         if i < k {
-            conns.push(Conn {
-                sock,
-                generation: 0,
-                responses: Responses::default(),
-                awaited: 0,
-                unsent: 0,
-                sent_at: Instant::now(),
-                closing: false,
-            });
+            conns.push(Conn::new(sock, args.proto));
         } else {
             idle.push(sock);
         }
     }
-    let ring = IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .setup_cqsize(8192)
-        .build(1024)
-        .or_else(|_| IoUring::builder().setup_cqsize(8192).build(1024))
-        .map_err(|e| io::Error::new(e.kind(), format!("--engine uring: io_uring_setup: {e}")))?;
-    let bufs = BufRing::new(&ring, BUFFER_GROUP, BUFFERS, BUFFER_SIZE)?;
+    let ring = Ring::open(
+        &Options::new("`iomux load --engine uring`")
+            .entries(1024, 8192)
+            .task_run(TaskRun::Defer)
+            .register_ring_fd(true)
+            .require(&[Feature::MultishotRecv, Feature::PbufRing]),
+    )?;
+    let bufs = BufRing::incremental(&ring, BUFFER_GROUP, BUFFERS, BUFFER_SIZE)?;
     let mut engine = Engine {
         args,
         ring,
         bufs,
         conns,
-        batch: HTTP_REQUEST.repeat(args.pipeline),
-        held: Vec::new(),
+        pace: args.rate.map(Pace::new),
+        held: VecDeque::new(),
+        retired: Vec::new(),
         tally: Tally {
             report: LoadReport {
                 conns: n,
@@ -131,15 +158,18 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
             },
             hist: report::histogram(),
             measuring: false,
-            sent: 0,
-            enters: 0,
         },
     };
-    for i in 0..k {
-        engine.arm_recv(i)?;
-        engine.send_batch(i)?;
+    // Tokens for --rate accrue from here, the start of the warm-up.
+    let rate_start = Instant::now();
+    if let Some(p) = &mut engine.pace {
+        p.start(rate_start);
     }
-    let start = Instant::now() + Duration::from_secs_f64(args.warmup);
+    for i in 0..k {
+        engine.arm_recv(i);
+        engine.next_batch(i);
+    }
+    let start = rate_start + Duration::from_secs_f64(args.warmup);
     let end = start + Duration::from_secs_f64(args.duration);
     let mut cpu_at_start = 0.0;
     let mut enters_at_start = 0;
@@ -149,37 +179,30 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
         if !engine.tally.measuring && now >= start {
             engine.tally.measuring = true;
             cpu_at_start = cpu_seconds();
-            enters_at_start = engine.tally.enters;
+            enters_at_start = engine.ring.stats().enters;
         }
         if now >= end {
             break;
         }
-        let rate_start = start - Duration::from_secs_f64(args.warmup);
-        engine.release_held(now, rate_start)?;
+        engine.release_held(now);
         let phase_end = if engine.tally.measuring { end } else { start };
         let mut wake = phase_end.saturating_duration_since(now);
-        if let Some(rate) = args.rate
+        if let Some(p) = &engine.pace
             && !engine.held.is_empty()
         {
-            let due = (engine.tally.sent + args.pipeline as u64) as f64 / rate;
-            let next = rate_start + Duration::from_secs_f64(due);
-            wake = wake.min(next.saturating_duration_since(now));
+            wake = wake.min(p.next_due(args.pipeline).saturating_duration_since(now));
         }
-        engine.enter(wake)?;
+        engine.ring.enter(1, Some(wake))?;
         completions.clear();
-        completions.extend(
-            engine
-                .ring
-                .completion()
-                .map(|c| (c.user_data(), c.result(), c.flags())),
-        );
-        for &(data, result, flags) in &completions {
-            engine.complete(data, result, flags)?;
+        engine.ring.reap(&mut completions);
+        for c in &completions {
+            engine.complete(c)?;
         }
         engine.bufs.publish();
     }
     let window = end - start;
     let cpu = cpu_seconds() - cpu_at_start;
+    let enters = engine.ring.stats().enters - enters_at_start;
     let t = &mut engine.tally;
     let r = &mut t.report;
     r.duration_s = window.as_secs_f64();
@@ -187,7 +210,7 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
     r.errors = r.bad_replies + r.closed + r.connect_errors;
     if r.requests > 0 {
         r.client_cpu_us_per_req = Some(cpu * 1e6 / r.requests as f64);
-        r.enters_per_req = Some((t.enters - enters_at_start) as f64 / r.requests as f64);
+        r.enters_per_req = Some(enters as f64 / r.requests as f64);
     }
     report::set_latencies(r, &t.hist);
     emit(r);
@@ -201,106 +224,103 @@ pub fn generate(args: &LoadArgs, emit: impl FnOnce(&LoadReport)) -> io::Result<L
 }
 
 impl Engine<'_> {
-    /// Submits what is queued and waits up to `wake` for a completion.
-    fn enter(&mut self, wake: Duration) -> io::Result<()> {
-        self.tally.enters += 1;
-        let ts = types::Timespec::from(wake);
-        let args = types::SubmitArgs::new().timespec(&ts);
-        match self.ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+    fn target(&self, i: usize) -> Target {
+        Target::Fd(self.conns[i].sock.as_raw_fd())
     }
 
-    /// Queues a submission entry, submitting first if the queue is full.
-    fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
-        loop {
-            // SAFETY: every buffer an entry names (the batch, the provided
-            // buffers) lives as long as the engine, which outlives the ring's
-            // use of it: the ring is dropped with the engine.
-            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
-                return Ok(());
-            }
-            self.tally.enters += 1;
-            self.ring.submit()?;
-        }
-    }
-
-    fn arm_recv(&mut self, i: usize) -> io::Result<()> {
-        let c = &self.conns[i];
-        let entry = opcode::RecvMulti::new(types::Fd(c.sock.as_raw_fd()), BUFFER_GROUP)
-            .build()
-            .user_data(user_data(OP_RECV, c.generation, i));
-        self.push(entry)
+    fn arm_recv(&mut self, i: usize) {
+        let ud = UserData::new(OP_RECV, i as u32, self.conns[i].generation);
+        self.ring
+            .push(op::recv_multi(self.target(i), BUFFER_GROUP, ud));
     }
 
     /// Starts connection `i`'s next batch, or holds it for `--rate`.
-    fn send_batch(&mut self, i: usize) -> io::Result<()> {
-        if self.args.rate.is_some() {
-            self.held.push(i);
-            return Ok(());
+    fn next_batch(&mut self, i: usize) {
+        if self.pace.is_some() {
+            if !self.held.contains(&i) {
+                self.held.push_back(i);
+            }
+            return;
         }
-        self.send_now(i)
+        self.send_now(i);
     }
 
-    fn send_now(&mut self, i: usize) -> io::Result<()> {
+    /// Lets held batches go as far as `--rate` allows.
+    fn release_held(&mut self, now: Instant) {
+        let Some(pace) = &mut self.pace else {
+            return;
+        };
+        let mut go = Vec::new();
+        while !self.held.is_empty() && pace.take(now, self.args.pipeline) {
+            go.extend(self.held.pop_front());
+        }
+        for i in go {
+            self.send_now(i);
+        }
+    }
+
+    fn send_now(&mut self, i: usize) {
+        let (pipeline, size) = (self.args.pipeline, self.args.size);
         let c = &mut self.conns[i];
-        c.awaited = self.args.pipeline;
-        c.unsent = self.batch.len();
-        c.sent_at = Instant::now();
-        self.tally.sent += self.args.pipeline as u64;
-        self.push_send(i)
-    }
-
-    fn push_send(&mut self, i: usize) -> io::Result<()> {
-        let c = &self.conns[i];
-        let from = &self.batch[self.batch.len() - c.unsent..];
-        let entry = opcode::Send::new(
-            types::Fd(c.sock.as_raw_fd()),
-            from.as_ptr(),
-            from.len() as u32,
-        )
-        .flags(libc::MSG_NOSIGNAL)
-        .build()
-        .user_data(user_data(OP_SEND, c.generation, i));
-        self.push(entry)
-    }
-
-    /// Lets held batches go as far as `--rate` allows since `since`.
-    fn release_held(&mut self, now: Instant, since: Instant) -> io::Result<()> {
-        let Some(rate) = self.args.rate else {
-            return Ok(());
-        };
-        let allowed = ((now - since).as_secs_f64() * rate) as u64;
-        while !self.held.is_empty() && self.tally.sent + self.args.pipeline as u64 <= allowed {
-            let i = self.held.remove(0);
-            self.send_now(i)?;
+        match &mut c.check {
+            Check::Http(_) => {
+                if c.out.is_empty() {
+                    c.out = HTTP_REQUEST.repeat(pipeline);
+                }
+            }
+            Check::Echo(matched) => {
+                *matched = 0;
+                c.out.resize(pipeline * size, 0);
+                for (j, piece) in c.out.chunks_mut(size).enumerate() {
+                    echo_payload(piece, i, c.seq * pipeline as u64 + j as u64);
+                }
+            }
         }
-        Ok(())
+        c.seq += 1;
+        c.awaited = pipeline;
+        c.unsent = c.out.len();
+        c.sent_at = Instant::now();
+        self.push_send(i);
     }
 
-    fn complete(&mut self, data: u64, result: i32, flags: u32) -> io::Result<()> {
-        let i = (data & 0xffff_ffff) as usize;
-        let gen_ = ((data >> 32) & 0xff_ffff) as u32;
+    fn push_send(&mut self, i: usize) {
+        let target = self.target(i);
+        let c = &mut self.conns[i];
+        let from = &c.out[c.out.len() - c.unsent..];
+        c.send_inflight = true;
+        let ud = UserData::new(OP_SEND, i as u32, c.generation);
+        // SAFETY: `out` is not touched while `send_inflight` (the next
+        // batch waits for the completion: `next_due`), and the connections
+        // outlive the ring's requests: the engine drops them together, and
+        // a replaced connection keeps its `out`.
+        let e = unsafe { op::send(target, from, ud) };
+        self.ring.push(e);
+    }
+
+    fn complete(&mut self, cqe: &Completion) -> io::Result<()> {
+        let ud = cqe.user_data();
+        let i = ud.slot() as usize;
+        let result = cqe.result();
+        // Picked first: pieces of an incremental buffer count in order.
+        let buf = self.bufs.pick(cqe);
         let Some(c) = self.conns.get(i) else {
+            if let Some(b) = buf {
+                self.bufs.release(b);
+            }
             return Ok(());
         };
-        let current = gen_ == c.generation & 0xff_ffff;
-        match data & OP_MASK {
+        let current = ud.is_generation(c.generation);
+        match ud.op() {
             OP_RECV => {
-                if let Some(bid) = cqueue::buffer_select(flags) {
+                if let Some(b) = buf {
                     if current && result > 0 {
-                        self.on_bytes(i, bid, result as usize);
+                        let c = &mut self.conns[i];
+                        let due = check(c, &mut self.tally, self.bufs.bytes(&b), self.args.size);
+                        if due {
+                            self.next_batch(i);
+                        }
                     }
-                    self.bufs.give_back(bid);
+                    self.bufs.release(b);
                 }
                 if !current {
                     return Ok(());
@@ -308,63 +328,34 @@ impl Engine<'_> {
                 if result == 0 || (result < 0 && result != -libc::ENOBUFS) {
                     return self.replace(i);
                 }
-                if !cqueue::more(flags) {
+                if !cqe.more() {
                     // Out of buffers, or the kernel ended the multishot.
-                    self.arm_recv(i)?;
+                    self.arm_recv(i);
                 }
                 Ok(())
             }
-            OP_SEND if current => {
+            OP_SEND => {
+                let c = &mut self.conns[i];
+                if !current {
+                    // A replaced connection's last send: its bytes can go.
+                    self.retired
+                        .retain(|(r, g, _)| (*r, *g) != (i, ud.generation()));
+                    return Ok(());
+                }
+                c.send_inflight = false;
                 if result < 0 {
                     // The receive side sees the close and replaces it.
                     return Ok(());
                 }
-                let c = &mut self.conns[i];
                 c.unsent = c.unsent.saturating_sub(result as usize);
                 if c.unsent > 0 {
-                    self.push_send(i)?;
+                    self.push_send(i);
+                } else if std::mem::take(&mut c.next_due) {
+                    self.next_batch(i);
                 }
                 Ok(())
             }
             _ => Ok(()),
-        }
-    }
-
-    /// Frames and checks the response bytes in buffer `bid`.
-    fn on_bytes(&mut self, i: usize, bid: u16, len: usize) {
-        let bytes = self.bufs.get(bid, len);
-        let c = &mut self.conns[i];
-        let t = &mut self.tally;
-        let latency = c.sent_at.elapsed().as_nanos() as u64;
-        let mut good = 0;
-        let mut closing = false;
-        let mut bad = false;
-        c.responses.feed(bytes, |v| match v {
-            Verdict::Good => good += 1,
-            Verdict::GoodThenClose => {
-                good += 1;
-                closing = true;
-            }
-            Verdict::Bad | Verdict::Partial => bad = true,
-        });
-        let good = good.min(c.awaited);
-        c.awaited -= good;
-        if t.measuring {
-            t.report.requests += good as u64;
-            for _ in 0..good {
-                t.hist.saturating_record(latency.max(1));
-            }
-            if bad {
-                t.report.bad_replies += 1;
-            }
-        }
-        c.closing |= closing || bad;
-        if bad {
-            // Nothing after a wrong response can be framed: end the
-            // connection; its EOF replaces it.
-            let _ = rustix::net::shutdown(&c.sock, rustix::net::Shutdown::Both);
-        } else if c.awaited == 0 && !c.closing {
-            let _ = self.send_batch(i);
         }
     }
 
@@ -375,15 +366,74 @@ impl Engine<'_> {
             self.tally.report.closed += 1;
         }
         let sock = connect_blocking(self.args, i)?;
+        let old = std::mem::replace(&mut self.conns[i], Conn::new(sock, self.args.proto));
         let c = &mut self.conns[i];
-        c.sock = sock;
-        c.generation = c.generation.wrapping_add(1);
-        c.responses.reset();
-        c.closing = false;
+        c.generation = UserData::next_generation(old.generation);
+        c.seq = old.seq;
+        if old.send_inflight {
+            // The old send may still read its bytes: they stay until its
+            // completion comes.
+            self.retired.push((i, old.generation, old.out));
+        }
         self.held.retain(|&h| h != i);
-        self.arm_recv(i)?;
-        self.send_batch(i)
+        self.arm_recv(i);
+        self.next_batch(i);
+        Ok(())
     }
+}
+
+/// Frames and checks response bytes of connection `c`; true when its
+/// batch is answered and the next one is due now.
+fn check(c: &mut Conn, t: &mut Tally, bytes: &[u8], size: usize) -> bool {
+    let latency = c.sent_at.elapsed().as_nanos() as u64;
+    let mut good = 0;
+    let mut closing = false;
+    let mut bad = false;
+    match &mut c.check {
+        Check::Http(responses) => responses.feed(bytes, |v| match v {
+            Verdict::Good => good += 1,
+            Verdict::GoodThenClose => {
+                good += 1;
+                closing = true;
+            }
+            Verdict::Bad | Verdict::Partial => bad = true,
+        }),
+        Check::Echo(matched) => {
+            let want = &c.out[*matched..];
+            if bytes.len() > want.len() || bytes != &want[..bytes.len()] {
+                bad = true;
+            } else {
+                good = (*matched + bytes.len()) / size - *matched / size;
+                *matched += bytes.len();
+            }
+        }
+    }
+    let good = good.min(c.awaited);
+    c.awaited -= good;
+    if t.measuring {
+        t.report.requests += good as u64;
+        for _ in 0..good {
+            t.hist.saturating_record(latency.max(1));
+        }
+        if bad {
+            t.report.bad_replies += 1;
+        }
+    }
+    c.closing |= closing || bad;
+    if bad {
+        // Nothing after a wrong response can be framed: end the
+        // connection; its EOF replaces it.
+        let _ = rustix::net::shutdown(&c.sock, rustix::net::Shutdown::Both);
+        return false;
+    }
+    if c.awaited > 0 || c.closing {
+        return false;
+    }
+    if c.send_inflight {
+        c.next_due = true;
+        return false;
+    }
+    true
 }
 
 /// Connects connection `i` and waits for the handshake (bounded: 10 s).
@@ -412,10 +462,4 @@ fn connect_blocking(args: &LoadArgs, i: usize) -> io::Result<TcpStream> {
     }
     sock.set_nodelay(true)?;
     Ok(sock)
-}
-
-/// User + system CPU time of this process, seconds.
-fn cpu_seconds() -> f64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }

@@ -19,12 +19,15 @@
 //!   multishot recv has posted its final completion (ASYNC_CANCEL, EOF or
 //!   error) and no send is in flight, so no recv can complete on an fd
 //!   number that has been reused (conn.rs).
-//! - **Full SQ**: submitted and the push retried; what the kernel refuses
-//!   (EBUSY) waits in a backlog for the next turn.
+//! - **The ring** is the library's io_uring core (`iomux::uring`): its
+//!   setup (DEFER_TASKRUN where the kernel has it, the registered ring fd),
+//!   its submission path (a full SQ is submitted and the push goes on; what
+//!   the kernel refuses waits in order for the next turn), its user data
+//!   with generations, and its provided-buffer ring.
 //! - **CQ overflow**: the kernel keeps what does not fit (IORING_FEAT_NODROP)
-//!   and sets IORING_SQ_CQ_OVERFLOW; the next enter flushes it. Multishot
-//!   requests the kernel ended on overflow (no IORING_CQE_F_MORE) are armed
-//!   again, like any multishot request that ends.
+//!   and the next enter flushes it. Multishot requests the kernel ended on
+//!   overflow (no IORING_CQE_F_MORE) are armed again, like any multishot
+//!   request that ends.
 //!
 //! The protocol is the same [`Handler`](iomux::reactor::Handler) every model
 //! uses, with the reactor's tunables (`iomux::reactor::Config::default()`,
@@ -47,7 +50,6 @@ use crate::proto;
 
 mod conn;
 mod ops;
-mod requests;
 mod ring;
 mod worker;
 

@@ -42,12 +42,12 @@
 //! **Timeouts** go to `io_uring_enter` itself (IORING_ENTER_EXT_ARG) as a
 //! nanosecond timespec: sub-millisecond timeouts are honoured.
 //!
-//! **Full queues.** A full SQ is submitted and the push retried; what still
-//! does not fit waits in a user-space list for the next wait. Completions
-//! that do not fit the CQ are kept by the kernel (IORING_FEAT_NODROP, which
-//! `open` requires) and flushed by the next `io_uring_enter` with
-//! GETEVENTS, which the io-uring crate adds when IORING_SQ_CQ_OVERFLOW is set;
-//! EBUSY from that enter just means "reap first", which the wait does.
+//! **Full queues** are the core's business (`crate::uring::Ring`): a full
+//! SQ is submitted and the push goes on, what the kernel refuses for now
+//! waits in order for the next wait, which does not sleep until all of it
+//! is in. Completions that do not fit the CQ are kept by the kernel
+//! (IORING_FEAT_NODROP, which the ring requires) and flushed by the next
+//! wait.
 //!
 //! **A closed fd: the one difference** ([`Backend::notices_closed_fd`] is
 //! false). poll(2) reports POLLNVAL for an fd closed behind its back. An
@@ -69,10 +69,8 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
 
-use io_uring::squeue::{self, SubmissionQueue};
-use io_uring::types::{SubmitArgs, Timespec as UringTimespec};
-use io_uring::{IoUring, cqueue, opcode, types};
 use rustix::time::Timespec;
 
 use super::scan::Notify;
@@ -81,22 +79,41 @@ use crate::event::{Events, Ready, flags};
 use crate::eventfd;
 use crate::interest::{Interest, Mode};
 use crate::table::{Table, already_exists, not_found};
+use crate::uring::{Completion, Feature, Options, Ring, Sqe, TaskRun, UserData, op};
 
 mod requests;
-pub(crate) mod setup;
 
-use requests::{Kind, NOTIFY, REMOVAL, Requests, split};
+use requests::{Kind, NOTIFY, POLL, Requests};
+
+/// Submission queue size. Registrations beyond it wait in the ring's
+/// backlog and are fed in as the kernel consumes entries.
+const SQ_ENTRIES: u32 = 1024;
+/// Completion queue size: large, so that a burst of readiness (thousands of
+/// fds turning ready at once) fits without going through the kernel's
+/// overflow list. Overflow is still handled, it is just slower.
+const CQ_ENTRIES: u32 = 16 * 1024;
 
 /// Opens the io_uring backend, or says clearly why it cannot be had.
 pub(crate) fn new() -> io::Result<Box<dyn Sys>> {
     Ok(Box::new(UringSys::new()?))
 }
 
+/// The ring a Poller needs: several threads register and wait, so no
+/// task-run mode that ties the ring to one thread, and no registered ring
+/// fd (it belongs to one thread); SUBMIT_ALL, so a bad fd in a batch cannot
+/// hold back the registrations behind it; multishot polls (5.13) for edge
+/// mode and the notification eventfd.
+fn options() -> Options {
+    Options::new("the io_uring backend")
+        .entries(SQ_ENTRIES, CQ_ENTRIES)
+        .task_run(TaskRun::Plain)
+        .submit_all(true)
+        .require(&[Feature::PollMultishot])
+}
+
 pub(crate) struct UringSys {
-    ring: IoUring,
-    /// Ownership of the SQ and CQ (the io-uring crate's shared accessors
-    /// require that no two queue handles exist at once).
-    ring_lock: Mutex<()>,
+    /// The ring, and with it ownership of the SQ and CQ.
+    ring: Mutex<Ring>,
     state: Mutex<State>,
     notify: Notify,
     /// What an outer event loop watches (see `Sys::nest_fd`).
@@ -107,7 +124,7 @@ pub(crate) struct UringSys {
 struct State {
     requests: Requests,
     /// Requests made while another thread held the ring, in order.
-    pending: Vec<squeue::Entry>,
+    pending: Vec<Sqe>,
     /// fds whose poll must be armed again at the next wait. Its capacity is
     /// kept at the table's size by `add`, so pushing in `wait` never allocates.
     rearm: Vec<RawFd>,
@@ -132,8 +149,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl UringSys {
     fn new() -> io::Result<UringSys> {
         Ok(UringSys {
-            ring: setup::open()?,
-            ring_lock: Mutex::new(()),
+            ring: Mutex::new(Ring::open(&options())?),
             state: Mutex::new(State::default()),
             notify: Notify::new()?,
             always_readable: eventfd::always_readable()?,
@@ -143,7 +159,7 @@ impl UringSys {
     /// Hands new requests to the kernel: at once if no thread holds the
     /// ring (so a removal releases the kernel's file reference before the
     /// caller closes the fd), else through the waiter.
-    fn queue(&self, st: &mut State, entries: &[squeue::Entry]) -> io::Result<()> {
+    fn queue(&self, st: &mut State, entries: &[Sqe]) -> io::Result<()> {
         self.queue_then(st, entries, true)
     }
 
@@ -151,14 +167,9 @@ impl UringSys {
     /// the SQ, for the next `io_uring_enter` (the next wait's, at the
     /// latest) to submit: for `modify`, whose new poll reports nothing
     /// before a wait anyway, so that re-arming a oneshot costs no syscall.
-    fn queue_then(
-        &self,
-        st: &mut State,
-        entries: &[squeue::Entry],
-        submit: bool,
-    ) -> io::Result<()> {
+    fn queue_then(&self, st: &mut State, entries: &[Sqe], submit: bool) -> io::Result<()> {
         st.pending.extend_from_slice(entries);
-        let _ring = match self.ring_lock.try_lock() {
+        let mut ring = match self.ring.try_lock() {
             Ok(g) => g,
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
             Err(TryLockError::WouldBlock) => {
@@ -171,112 +182,58 @@ impl UringSys {
                 };
             }
         };
-        // SAFETY: we hold `ring_lock`, so no other submission queue handle exists.
-        let mut sq = unsafe { self.ring.submission_shared() };
-        self.feed_pending(&mut sq, &mut st.pending);
-        sq.sync();
-        drop(sq);
+        ring.push_all(st.pending.drain(..));
         if !submit {
             return Ok(());
         }
-        match self.ring.submit() {
-            // Whatever the kernel did not take stays in the SQ for the next
-            // submission; a failure of the poll itself comes as a completion.
-            Ok(_) => Ok(()),
-            Err(e) if transient(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Pushes one entry, submitting a full SQ to make room. False if there
-    /// is still no room (the kernel refused to take entries for now).
-    fn push(&self, sq: &mut SubmissionQueue<'_>, entry: &squeue::Entry) -> bool {
-        // SAFETY: POLL_ADD and POLL_REMOVE entries hold no pointers into our
-        // memory: nothing has to outlive the submission.
-        if unsafe { sq.push(entry) }.is_ok() {
-            return true;
-        }
-        sq.sync();
-        if self.ring.submit().is_err() {
-            return false;
-        }
-        sq.sync();
-        // SAFETY: as above.
-        unsafe { sq.push(entry) }.is_ok()
-    }
-
-    /// Moves queued requests into the SQ, in order. False if some remain.
-    fn feed_pending(&self, sq: &mut SubmissionQueue<'_>, pending: &mut Vec<squeue::Entry>) -> bool {
-        let mut done = 0;
-        for e in pending.iter() {
-            if !self.push(sq, e) {
-                break;
-            }
-            done += 1;
-        }
-        pending.drain(..done);
-        pending.is_empty()
+        // A failure of the poll itself comes as a completion.
+        ring.submit()
     }
 
     /// Everything a wait must hand the kernel before sleeping: the notify
-    /// poll, queued requests, re-armed polls. False if some had to be left.
-    fn prepare(&self, st: &mut State) -> bool {
-        // SAFETY: the caller holds `ring_lock`.
-        let mut sq = unsafe { self.ring.submission_shared() };
+    /// poll, queued requests, re-armed polls.
+    fn prepare(&self, ring: &mut Ring, st: &mut State) {
         if !st.notify_armed {
-            let e = opcode::PollAdd::new(types::Fd(self.notify.raw()), libc::POLLIN as u32)
-                .multi(true)
-                .build()
-                .user_data(NOTIFY);
-            if !self.push(&mut sq, &e) {
-                return false;
-            }
+            ring.push(op::poll(
+                self.notify.raw(),
+                libc::POLLIN as u32,
+                true,
+                UserData::new(NOTIFY, 0, 0),
+            ));
             st.notify_armed = true;
         }
-        if !self.feed_pending(&mut sq, &mut st.pending) {
-            return false;
-        }
-        let mut done = 0;
-        let mut complete = true;
-        while done < st.rearm.len() {
-            let fd = st.rearm[done];
-            let r = st.requests.slot_mut(fd);
-            if r.registered && !r.in_flight && r.kind != Kind::Oneshot {
-                let e = r.arm(fd);
-                if !self.push(&mut sq, &e) {
-                    r.in_flight = false;
-                    complete = false;
-                    break;
-                }
-            }
+        ring.push_all(st.pending.drain(..));
+        let requests = &mut st.requests;
+        ring.push_all(st.rearm.iter().filter_map(|&fd| {
+            let r = requests.slot_mut(fd);
             r.queued = false;
-            done += 1;
-        }
-        st.rearm.drain(..done);
-        complete
+            (r.registered && !r.in_flight && r.kind != Kind::Oneshot).then(|| r.arm(fd))
+        }));
+        st.rearm.clear();
     }
 
     /// Handles one completion; pushes an event into `events` if it is one.
-    fn complete(&self, st: &mut State, cqe: &cqueue::Entry, events: &mut Events) {
+    #[inline]
+    fn complete(&self, st: &mut State, cqe: &Completion, events: &mut Events) {
         let user_data = cqe.user_data();
-        if user_data == NOTIFY {
+        if user_data.op() == NOTIFY {
             self.notify.drain();
-            if !cqueue::more(cqe.flags()) {
+            if !cqe.more() {
                 st.notify_armed = false;
             }
             return;
         }
-        if user_data == REMOVAL {
-            return;
+        if user_data.op() != POLL {
+            return; // a removal's own completion
         }
-        let (fd, seq) = split(user_data);
+        let fd = user_data.slot() as usize;
         let Some(r) = st.requests.get_mut(fd) else {
             return;
         };
-        if !r.registered || !r.in_flight || r.seq != seq {
+        if !r.registered || !r.in_flight || !user_data.is_generation(r.seq) {
             return; // a cancelled or replaced request
         }
-        if !cqueue::more(cqe.flags()) {
+        if !cqe.more() {
             r.in_flight = false;
         }
         let res = cqe.result();
@@ -319,16 +276,6 @@ impl UringSys {
             debug_assert!(kept, "a completion reaped into a full event list");
         }
     }
-}
-
-/// Errors of `io_uring_enter` that mean "not now" rather than "broken":
-/// interrupted, timed out, CQ overflow backlog (EBUSY), no memory for
-/// requests right now (EAGAIN).
-fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EINTR | libc::ETIME | libc::EBUSY | libc::EAGAIN)
-    )
 }
 
 impl Sys for UringSys {
@@ -414,48 +361,30 @@ impl Sys for UringSys {
         _table: &Mutex<Table>,
     ) -> io::Result<()> {
         events.ready.clear();
-        let _ring = lock(&self.ring_lock);
-        let complete = {
+        let mut ring = lock(&self.ring);
+        {
             let mut st = lock(&self.state);
-            let complete = self.prepare(&mut st);
+            self.prepare(&mut ring, &mut st);
             st.waiting = true;
-            complete
-        };
+        }
         let only_look = timeout.is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0);
-        // SAFETY: we hold `ring_lock`; the handle is dropped at once.
-        let cq_empty = unsafe { self.ring.completion_shared() }.is_empty();
-        // Sleep only if nothing is waiting to be reaped and everything we
-        // meant to submit went in (else we could sleep on a request that
-        // never reached the kernel).
-        let want = usize::from(!only_look && cq_empty && complete);
-        let submitter = self.ring.submitter();
-        let entered = match timeout {
-            Some(t) if want > 0 => {
-                let ts = UringTimespec::new()
-                    .sec(t.tv_sec as u64)
-                    .nsec(t.tv_nsec as u32);
-                let args = SubmitArgs::new().timespec(&ts);
-                submitter.submit_with_args(want, &args)
-            }
-            _ => submitter.submit_and_wait(want),
-        };
+        // Sleep only if nothing is waiting to be reaped (the ring itself
+        // does not sleep while part of what we queued is still out).
+        let want = u32::from(!only_look && !ring.has_completions());
+        let timeout = timeout.map(|t| Duration::new(t.tv_sec as u64, t.tv_nsec as u32));
+        let entered = ring.enter(want, timeout);
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         st.waiting = false;
         st.batch = st.batch.wrapping_add(1).max(1);
-        if let Err(e) = entered
-            && !transient(&e)
-        {
-            return Err(e);
-        }
-        // SAFETY: we hold `ring_lock`: this is the only completion queue handle.
-        let mut cq = unsafe { self.ring.completion_shared() };
-        cq.sync();
+        entered?;
         let capacity = events.ready.capacity();
         // What does not fit stays in the CQ for the next wait, in order.
-        while events.ready.len() < capacity {
-            let Some(cqe) = cq.next() else { break };
-            self.complete(st, &cqe, events);
+        if events.ready.len() < capacity {
+            ring.reap_while(|cqe| {
+                self.complete(st, &cqe, events);
+                events.ready.len() < capacity
+            });
         }
         Ok(())
     }

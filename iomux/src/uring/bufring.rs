@@ -1,6 +1,7 @@
 //! A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19), shared by
 //! the runtime's completion driver, the uring server model and the uring
-//! engine of `iomux load`.
+//! engine of `iomux load`; consumed incrementally (IOU_PBUF_RING_INC, Linux
+//! 6.12) where the kernel has it and the user asks for it.
 //!
 //! Receives do not name a buffer: the kernel picks one from this ring when
 //! data arrives and says which in the completion. So a thousand idle
@@ -13,6 +14,15 @@
 //! lives in the first entry's reserved field) and publish the tail with a
 //! release store.
 //!
+//! **Incremental consumption.** A classic ring spends a whole buffer on
+//! each completion, however few bytes it holds. An incremental one lets the
+//! kernel fill a buffer a piece at a time: each completion names the buffer
+//! and says (IORING_CQE_F_BUF_MORE) whether the kernel keeps filling it;
+//! the piece's offset is the sum of the pieces before it, which the ring
+//! tracks. [`BufRing::pick`], [`BufRing::bytes`] and [`BufRing::release`]
+//! work for both kinds; [`BufRing::get`] and [`BufRing::give_back`] only
+//! for a classic ring.
+//!
 //! Dropped, the entry array and the buffers are deliberately not freed: the
 //! kernel may still touch them while it tears a closed ring down
 //! asynchronously (a server's ring lives as long as its process anyway).
@@ -23,11 +33,50 @@ use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use io_uring::IoUring;
 use io_uring::types::BufRingEntry;
+
+use super::ring::{Completion, Registrar};
+use super::sys;
+
+/// IOU_PBUF_RING_INC.
+pub(super) const PBUF_RING_INC: u16 = 2;
+
+/// The part of a provided buffer one completion filled: from
+/// [`BufRing::pick`], read with [`BufRing::bytes`], handed back with
+/// [`BufRing::release`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a picked piece must be released, or its buffer is lost to the ring"]
+pub struct Buf {
+    bid: u16,
+    start: u32,
+    len: u32,
+    /// The kernel is done with the buffer: releasing this piece gives the
+    /// buffer back.
+    last: bool,
+}
+
+impl Buf {
+    /// The buffer's id.
+    pub fn id(&self) -> u16 {
+        self.bid
+    }
+
+    /// Bytes in this piece.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the piece is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
 
 /// A ring of `count` buffers of `size` bytes that the kernel picks from for
 /// receives naming its buffer group (IOSQE_BUFFER_SELECT).
+///
+/// Not for: buffers held for long (a held buffer is one fewer for every
+/// receive of the group; receives fail with ENOBUFS when none is left).
 pub struct BufRing {
     entries: NonNull<BufRingEntry>,
     base: NonNull<u8>,
@@ -37,15 +86,42 @@ pub struct BufRing {
     /// Our tail, published to the kernel by `publish`.
     tail: u16,
     unpublished: bool,
+    /// Incremental: bytes of each buffer handed out so far.
+    used: Option<Box<[u32]>>,
 }
 
 impl BufRing {
     /// Maps `count` buffers of `size` bytes (count a power of two, at most
-    /// 32768) and registers them with `ring` as buffer group `bgid`.
-    pub fn new(ring: &IoUring, bgid: u16, count: u16, size: usize) -> io::Result<BufRing> {
+    /// 32768) and registers them with `ring` as buffer group `bgid`: a
+    /// classic ring, one buffer per completion.
+    pub fn new(ring: &impl Registrar, bgid: u16, count: u16, size: usize) -> io::Result<BufRing> {
+        BufRing::register(ring, bgid, count, size, false)
+    }
+
+    /// As [`BufRing::new`], consumed incrementally where the kernel has
+    /// IOU_PBUF_RING_INC (6.12; see [`BufRing::is_incremental`]), classic
+    /// elsewhere. Read it with [`BufRing::pick`].
+    pub fn incremental(
+        ring: &impl Registrar,
+        bgid: u16,
+        count: u16,
+        size: usize,
+    ) -> io::Result<BufRing> {
+        let inc = super::Features::probe().is_ok_and(|f| f.pbuf_ring_inc);
+        BufRing::register(ring, bgid, count, size, inc)
+    }
+
+    fn register(
+        ring: &impl Registrar,
+        bgid: u16,
+        count: u16,
+        size: usize,
+        inc: bool,
+    ) -> io::Result<BufRing> {
         assert!(count.is_power_of_two() && count <= 32768);
-        let entries = map(count as usize * std::mem::size_of::<BufRingEntry>())?.cast();
-        let base = map(count as usize * size)?;
+        assert!(size <= u32::MAX as usize);
+        let entries = sys::map(count as usize * std::mem::size_of::<BufRingEntry>())?.cast();
+        let base = sys::map(count as usize * size)?;
         let mut br = BufRing {
             entries,
             base,
@@ -54,36 +130,103 @@ impl BufRing {
             bgid,
             tail: 0,
             unpublished: false,
+            used: inc.then(|| vec![0; count as usize].into_boxed_slice()),
         };
         for bid in 0..count {
-            br.give_back(bid);
+            br.append(bid);
         }
         br.publish();
+        let flags = if inc { PBUF_RING_INC } else { 0 };
         // SAFETY: the entry array is page-aligned (mmap) and holds `count`
-        // entries; it is never unmapped (see the module comment).
+        // entries; it is never unmapped while registered (see the module
+        // comment).
         unsafe {
-            ring.submitter().register_buf_ring_with_flags(
+            ring.io_uring().submitter().register_buf_ring_with_flags(
                 entries.as_ptr() as u64,
                 count,
                 bgid,
-                0,
+                flags,
             )?;
         }
         Ok(br)
     }
 
+    /// Whether the kernel consumes the buffers a piece at a time.
+    pub fn is_incremental(&self) -> bool {
+        self.used.is_some()
+    }
+
+    /// The piece of a provided buffer that `c` filled, if it names one
+    /// (only a successful receive does). Pieces must be picked in the order
+    /// their completions were reaped.
+    pub fn pick(&mut self, c: &Completion) -> Option<Buf> {
+        let bid = c.buffer()?;
+        let len = c.result().max(0) as u32;
+        assert!(bid < self.count, "a buffer id from another group");
+        match &mut self.used {
+            None => Some(Buf {
+                bid,
+                start: 0,
+                len,
+                last: true,
+            }),
+            Some(used) => {
+                let start = used[bid as usize];
+                let last = !c.buffer_more();
+                used[bid as usize] = if last { 0 } else { start + len };
+                Some(Buf {
+                    bid,
+                    start,
+                    len,
+                    last,
+                })
+            }
+        }
+    }
+
+    /// The bytes of a picked piece.
+    pub fn bytes(&self, b: &Buf) -> &[u8] {
+        let (start, len) = (b.start as usize, b.len as usize);
+        assert!(b.bid < self.count && start + len <= self.size);
+        // SAFETY: in bounds (checked above); the kernel wrote this piece
+        // before posting the completion that named it and does not write it
+        // again until the buffer is given back (an incremental ring fills
+        // only the part after it).
+        unsafe {
+            std::slice::from_raw_parts(
+                self.base.as_ptr().add(b.bid as usize * self.size + start),
+                len,
+            )
+        }
+    }
+
+    /// Done with a piece: the buffer goes back to the kernel (visible after
+    /// [`BufRing::publish`]) once the kernel is done with it too.
+    pub fn release(&mut self, b: Buf) {
+        if b.last {
+            self.append(b.bid);
+        }
+    }
+
     /// The first `len` bytes of buffer `bid`, which a completion has just
-    /// handed to us.
+    /// handed to us (a classic ring: see [`BufRing::pick`] for both kinds).
     pub fn get(&self, bid: u16, len: usize) -> &[u8] {
         assert!(bid < self.count && len <= self.size);
+        debug_assert!(self.used.is_none(), "get on an incremental ring");
         // SAFETY: in bounds (checked above); the kernel wrote this buffer
         // before posting the completion that named it and will not touch it
         // again until `give_back` returns it to the ring.
         unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(bid as usize * self.size), len) }
     }
 
-    /// Returns buffer `bid` to the kernel (visible after `publish`).
+    /// Returns buffer `bid` to the kernel (visible after `publish`): a
+    /// classic ring (see [`BufRing::release`] for both kinds).
     pub fn give_back(&mut self, bid: u16) {
+        debug_assert!(self.used.is_none(), "give_back on an incremental ring");
+        self.append(bid);
+    }
+
+    fn append(&mut self, bid: u16) {
         let slot = (self.tail & (self.count - 1)) as usize;
         // SAFETY: `slot` < count; the kernel only reads entries between its
         // head and the published tail, and this one lies beyond the tail.
@@ -123,8 +266,8 @@ impl BufRing {
     /// Unregisters the group from `ring` and frees the memory. Call it only
     /// when no request of `ring` is in flight (none can pick a buffer any
     /// more); if the kernel refuses the unregister the memory is kept.
-    pub fn close(self, ring: &IoUring) -> io::Result<()> {
-        ring.submitter().unregister_buf_ring(self.bgid)?;
+    pub fn close(self, ring: &impl Registrar) -> io::Result<()> {
+        ring.io_uring().submitter().unregister_buf_ring(self.bgid)?;
         let entries = self.count as usize * std::mem::size_of::<BufRingEntry>();
         let bufs = self.count as usize * self.size;
         // SAFETY: both mappings were made by `map` with these lengths, the
@@ -132,28 +275,9 @@ impl BufRing {
         // by the caller's contract, no request is in flight), and `self`
         // is consumed, so no slice from `get` outlives them.
         unsafe {
-            libc::munmap(self.entries.as_ptr().cast(), entries);
-            libc::munmap(self.base.as_ptr().cast(), bufs);
+            sys::unmap(self.entries.cast(), entries);
+            sys::unmap(self.base, bufs);
         }
         Ok(())
     }
-}
-
-fn map(len: usize) -> io::Result<NonNull<u8>> {
-    // SAFETY: an anonymous private mapping: no file, no aliasing with
-    // anything else; the result is checked for MAP_FAILED.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
 }

@@ -1,12 +1,14 @@
 //! One result from the children's: counts summed, latency percentiles from
 //! the merged histograms (never averaged), rates summed (the windows open
-//! together, on the parent's `GO`).
+//! together, on the parent's `GO`), the client's CPU per request over all
+//! of them.
 
 use super::super::report::{self, LoadReport};
 
 /// Merges the children's reports.
 pub fn merge(children: &[LoadReport]) -> LoadReport {
     let mut hist = report::histogram();
+    let mut cpu_us = None::<f64>;
     let mut r = LoadReport {
         procs: Some(children.len()),
         idle_checked: Some(0),
@@ -29,6 +31,12 @@ pub fn merge(children: &[LoadReport]) -> LoadReport {
         r.check_s = r.check_s.into_iter().chain(c.check_s).reduce(f64::max);
         r.lost = r.lost.zip(c.lost).map(|(a, b)| a + b);
         r.idle_checked = r.idle_checked.zip(c.idle_checked).map(|(a, b)| a + b);
+        if let Some(per_req) = c.client_cpu_us_per_req {
+            *cpu_us.get_or_insert(0.0) += per_req * c.requests as f64;
+        }
+    }
+    if r.requests > 0 {
+        r.client_cpu_us_per_req = cpu_us.map(|us| us / r.requests as f64);
     }
     report::set_latencies(&mut r, &hist);
     r.lost = r.lost.or(Some(r.closed));

@@ -2,7 +2,7 @@
 //! N can exceed what one process may hold (RLIMIT_NOFILE is 20,000 here).
 //!
 //! The parent re-executes this binary P times (`--proc-child`), each with
-//! its share of `--conns`, `--active` and `--connect-rate`, and a
+//! its share of `--conns`, `--active`, `--connect-rate` and `--rate`, and a
 //! `--source-offset` so that the connections of all of them go round the
 //! same loopback source addresses (connect.rs). It shows the connect
 //! progress, sends `GO` once every child has its connections settled (so
@@ -28,11 +28,12 @@ use crate::reexec;
 const SPARE_FDS: u64 = 64;
 
 /// Flags the parent acts on or hands out in shares.
-const PARENT_ONLY: [&str; 5] = [
+const PARENT_ONLY: [&str; 6] = [
     "--procs",
     "--conns",
     "--active",
     "--connect-rate",
+    "--rate",
     "--source-offset",
 ];
 const PARENT_SWITCHES: [&str; 3] = ["--json", "--progress", "--marks"];
@@ -53,8 +54,8 @@ struct Client {
 
 /// Runs the load over `procs` client processes and prints the merged report.
 pub fn run(args: &LoadArgs, procs: usize) -> CliResult {
-    if args.engine != Engine::Poller || args.pipeline > 1 || args.rate.is_some() {
-        return Err("--procs runs the poller engine, without --pipeline or --rate".into());
+    if args.engine != Engine::Poller || args.pipeline > 1 {
+        return Err("--procs runs the poller engine, without --pipeline".into());
     }
     let n = args.conns;
     if procs > n {
@@ -157,6 +158,17 @@ fn spawn(
             &(args.connect_rate / procs as f64).to_string(),
         ])
         .args(["--source-offset", &offset.to_string(), "--proc-child"])
+        // Each child paces its share of the connections at its share of
+        // the rate.
+        .args(
+            args.rate
+                .map(|r| {
+                    let all = args.active.min(args.conns).max(1) as f64;
+                    ["--rate".to_string(), (r * active as f64 / all).to_string()]
+                })
+                .into_iter()
+                .flatten(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

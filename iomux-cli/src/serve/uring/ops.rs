@@ -1,34 +1,26 @@
-//! What each request's `user_data` says: the operation, the connection's
-//! slot, and the slot's generation when the request was made, so that a
-//! completion arriving for a slot that has since been reused is recognised.
+//! What each request's `user_data` says, in the core's encoding
+//! (`iomux::uring::UserData`): the operation, the connection's slot, and
+//! the slot's generation when the request was made, so that a completion
+//! arriving for a slot that has since been reused is recognised.
+
+use iomux::uring::UserData;
 
 /// The kind of request a completion belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Op {
-    Accept,
-    Recv,
-    Send,
+    Accept = 1,
+    Recv = 2,
+    Send = 3,
     /// ASYNC_CANCEL; its own completion carries nothing we need.
-    Cancel,
+    Cancel = 4,
     /// The poll on the signalfd (SIGINT, SIGTERM).
-    Signal,
+    Signal = 5,
     /// A poll on the listener, used instead of accept while out of fds.
-    Listen,
+    Listen = 6,
 }
 
 impl Op {
-    fn code(self) -> u64 {
-        match self {
-            Op::Accept => 1,
-            Op::Recv => 2,
-            Op::Send => 3,
-            Op::Cancel => 4,
-            Op::Signal => 5,
-            Op::Listen => 6,
-        }
-    }
-
-    fn from_code(c: u64) -> Option<Op> {
+    fn from_code(c: u8) -> Option<Op> {
         Some(match c {
             1 => Op::Accept,
             2 => Op::Recv,
@@ -41,20 +33,15 @@ impl Op {
     }
 }
 
-/// Packs `op`, `slot` (24 bits) and `generation` (32 bits).
-pub(super) fn encode(op: Op, slot: usize, generation: u32) -> u64 {
-    debug_assert!(slot < 1 << 24);
-    (op.code() << 56) | ((slot as u64 & 0xff_ffff) << 32) | generation as u64
+/// The user data of `op` for `slot` in its `generation`.
+pub(super) fn encode(op: Op, slot: usize, generation: u32) -> UserData {
+    UserData::new(op as u8, slot as u32, generation)
 }
 
 /// The inverse of [`encode`].
-pub(super) fn decode(user_data: u64) -> Option<(Op, usize, u32)> {
-    let op = Op::from_code(user_data >> 56)?;
-    Some((
-        op,
-        ((user_data >> 32) & 0xff_ffff) as usize,
-        user_data as u32,
-    ))
+pub(super) fn decode(user_data: UserData) -> Option<(Op, usize, u32)> {
+    let op = Op::from_code(user_data.op())?;
+    Some((op, user_data.slot() as usize, user_data.generation()))
 }
 
 #[cfg(test)]
@@ -71,13 +58,13 @@ mod tests {
             Op::Signal,
             Op::Listen,
         ] {
-            for (slot, generation) in [(0, 0), (1, u32::MAX), ((1 << 24) - 1, 7)] {
+            for (slot, generation) in [(0, 0), (1, UserData::MAX_GENERATION), ((1 << 24) - 1, 7)] {
                 assert_eq!(
                     decode(encode(op, slot, generation)),
                     Some((op, slot, generation))
                 );
             }
         }
-        assert_eq!(decode(0), None);
+        assert_eq!(decode(UserData::from_raw(0)), None);
     }
 }

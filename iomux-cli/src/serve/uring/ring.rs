@@ -1,62 +1,40 @@
-//! The ring each server thread opens: sizes, flags, and the registered
-//! file table.
+//! The ring each server thread opens (on the io_uring core: sizes and what
+//! the model needs from the kernel), and the size of its registered file
+//! table.
 
 use std::io;
 
-use io_uring::IoUring;
+use iomux::uring::{Feature, Options, Ring, TaskRun};
 
-/// Submission queue entries. A full SQ is submitted and the push retried.
+/// Submission queue entries. A full SQ is submitted and the push goes on.
 pub(super) const SQ_ENTRIES: u32 = 4096;
 /// Completion queue entries per SQ entry: room for a burst from every
 /// connection (multishot requests complete many times each).
 const CQ_PER_SQ: u32 = 8;
+
 /// Opens a ring for one server thread, with the cheapest task-run mode the
 /// kernel offers: one thread submits and reaps, so completion work can
-/// wait until it asks for events (DEFER_TASKRUN, 6.1).
+/// wait until it asks for events (DEFER_TASKRUN, 6.1; COOP_TASKRUN or plain
+/// on older kernels), and its enters use the registered ring fd.
 ///
 /// `entries` is the SQ size; the CQ gets `CQ_PER_SQ` times as many, or only
 /// twice as many when the SQ is tiny (tests of the overflow paths).
-pub(super) fn open_ring(entries: u32) -> io::Result<IoUring> {
+pub(super) fn open_ring(entries: u32) -> io::Result<Ring> {
     let cq = if entries < SQ_ENTRIES {
         entries * 2
     } else {
         entries * CQ_PER_SQ
     };
-    let mut last = None;
-    for attempt in 0..3 {
-        let mut b = IoUring::builder();
-        b.setup_cqsize(cq).setup_clamp();
-        match attempt {
-            0 => {
-                b.setup_single_issuer().setup_defer_taskrun();
-            }
-            1 => {
-                b.setup_coop_taskrun();
-            }
-            _ => {}
-        }
-        match b.build(entries) {
-            Ok(r) => return Ok(r),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
-            Err(e) => return Err(unavailable(e)),
-        }
-    }
-    Err(unavailable(last.unwrap_or_else(|| {
-        io::Error::other("io_uring_setup failed")
-    })))
-}
-
-fn unavailable(e: io::Error) -> io::Error {
-    let why = match e.raw_os_error() {
-        Some(libc::ENOSYS) => "this kernel has no io_uring".to_string(),
-        Some(libc::EPERM) => {
-            "io_uring is disabled (kernel.io_uring_disabled) or forbidden here".to_string()
-        }
-        _ => e.to_string(),
-    };
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("the uring model is unavailable: {why}"),
+    Ring::open(
+        &Options::new("the uring model")
+            .entries(entries, cq)
+            .task_run(TaskRun::Defer)
+            .register_ring_fd(true)
+            .require(&[
+                Feature::MultishotAccept,
+                Feature::MultishotRecv,
+                Feature::PbufRing,
+            ]),
     )
 }
 

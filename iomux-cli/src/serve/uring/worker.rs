@@ -11,27 +11,26 @@ mod stop;
 pub(super) use stop::stop_eventfd;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use io_uring::types::{SubmitArgs, Timespec};
-use io_uring::{IoUring, cqueue, opcode, squeue};
 use iomux::reactor::Config;
+use iomux::uring::{BufRing, Completion, Ring, Target, UserData, op};
 
 use super::Factory;
 use super::conn::Conn;
 use super::ops::{Op, decode, encode};
-use super::requests::{Target, recv_multi, send};
 use super::ring::{fixed_table_size, open_ring};
-use iomux::uring::BufRing;
 
 /// The provided buffers: 2048 of 8 KiB (16 MiB of address space per ring;
-/// pages become resident as the kernel first writes into them). Enough for
-/// a completion from every one of thousands of connections between two
-/// turns; when they do run out, the recv ends with ENOBUFS and is re-armed.
+/// pages become resident as the kernel first writes into them), consumed
+/// incrementally where the kernel can (6.12: small messages share a
+/// buffer). Enough for a completion from every one of thousands of
+/// connections between two turns; when they do run out, the recv ends with
+/// ENOBUFS and is re-armed.
 const BUFFERS: u16 = 2048;
 const BUFFER_SIZE: usize = 8 * 1024;
 const BUFFER_GROUP: u16 = 0;
@@ -45,10 +44,13 @@ pub(super) struct Stats {
     pub fixed: u64,
     pub closed: u64,
     pub completions: u64,
+    /// `io_uring_enter` calls.
     pub enters: u64,
     pub short_sends: u64,
     pub recv_rearms: u64,
+    /// Enters that found completions in the kernel's overflow list.
     pub overflows: u64,
+    /// Pushes that found the SQ full.
     pub sq_full: u64,
     pub shed: u64,
     /// Connections still open at the shutdown deadline, and so cut.
@@ -58,7 +60,7 @@ pub(super) struct Stats {
 pub(super) struct Worker {
     // Dropped first: the kernel lets go of every request before anything
     // they point into is dropped (the buffer ring is never freed at all).
-    ring: IoUring,
+    ring: Ring,
     /// Size of the ring's registered file table (0: none). A connection in
     /// slot s < this has its socket at index s, and its recv and send name
     /// it by index: the kernel then skips the fd-table lookup (`fget`, about
@@ -87,9 +89,7 @@ pub(super) struct Worker {
     /// Deadlines, lazily invalidated: an entry counts only if the slot's
     /// connection still has that deadline.
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
-    /// Entries that did not fit the SQ even after a submit.
-    backlog: VecDeque<squeue::Entry>,
-    cqes: Vec<cqueue::Entry>,
+    cqes: Vec<Completion>,
     /// What tells this ring to stop: the signalfd (the first ring) or an
     /// eventfd the first ring writes (the others).
     signal: Option<OwnedFd>,
@@ -104,14 +104,6 @@ pub(super) struct Worker {
     pub stats: Stats,
 }
 
-/// Errors of `io_uring_enter` that mean "reap and go on".
-fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EINTR | libc::ETIME | libc::EBUSY | libc::EAGAIN)
-    )
-}
-
 impl Worker {
     pub(super) fn new(
         listener: TcpListener,
@@ -120,14 +112,13 @@ impl Worker {
         entries: u32,
         cfg: Config,
     ) -> io::Result<Worker> {
-        let ring = open_ring(entries)?;
-        let fixed_files = fixed_table_size();
+        let mut ring = open_ring(entries)?;
         // Without it (an old kernel, no memory) requests name fds instead.
-        let fixed_files = match ring.submitter().register_files_sparse(fixed_files) {
-            Ok(()) => fixed_files,
+        let fixed_files = match ring.register_files(fixed_table_size()) {
+            Ok(()) => ring.files(),
             Err(_) => 0,
         };
-        let bufs = BufRing::new(&ring, BUFFER_GROUP, BUFFERS, BUFFER_SIZE)
+        let bufs = BufRing::incremental(&ring, BUFFER_GROUP, BUFFERS, BUFFER_SIZE)
             .map_err(|e| io::Error::new(e.kind(), format!("provided-buffer ring: {e}")))?;
         Ok(Worker {
             ring,
@@ -146,7 +137,6 @@ impl Worker {
             accept_retry: None,
             spare: Some(accept::spare()?),
             timers: BinaryHeap::new(),
-            backlog: VecDeque::new(),
             cqes: Vec::new(),
             signal,
             is_peer: false,
@@ -164,11 +154,10 @@ impl Worker {
         self.arm_accept();
         self.arm_stop();
         loop {
-            self.flush_backlog();
             self.bufs.publish();
             self.enter()?;
             let mut batch = std::mem::take(&mut self.cqes);
-            batch.extend(self.ring.completion());
+            self.ring.reap(&mut batch);
             self.stats.completions += batch.len() as u64;
             let mut stop = false;
             for cqe in &batch {
@@ -184,6 +173,10 @@ impl Worker {
             self.expire();
             self.cut_if_due(Instant::now());
             if self.draining.is_some() && self.live == 0 {
+                let ring = self.ring.stats();
+                self.stats.enters = ring.enters;
+                self.stats.overflows = ring.cq_overflows;
+                self.stats.sq_full = ring.sq_full;
                 return Ok(());
             }
         }
@@ -191,12 +184,6 @@ impl Worker {
 
     /// Submits and sleeps until a completion or the next deadline.
     fn enter(&mut self) -> io::Result<()> {
-        self.stats.enters += 1;
-        if self.ring.submission().cq_overflow() {
-            // The kernel holds completions that did not fit; this enter
-            // (with GETEVENTS, which the crate adds) flushes them into the CQ.
-            self.stats.overflows += 1;
-        }
         let sweep = (self.live > 0).then_some(self.next_sweep);
         let wake = [
             self.timers.peek().map(|Reverse((t, _, _))| *t),
@@ -207,63 +194,24 @@ impl Worker {
         .into_iter()
         .flatten()
         .min();
-        let r = match wake {
-            Some(at) => {
-                let ts = Timespec::from(at.saturating_duration_since(Instant::now()));
-                let args = SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
-            }
-            None => self.ring.submitter().submit_and_wait(1),
-        };
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if transient(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        let timeout = wake.map(|at| at.saturating_duration_since(Instant::now()));
+        self.ring.enter(1, timeout)
     }
 
-    /// Queues a request; a full SQ is submitted to make room.
-    fn push(&mut self, e: squeue::Entry) {
-        if self.backlog.is_empty() && self.try_push(&e) {
-            return;
-        }
-        self.backlog.push_back(e);
-    }
-
-    fn try_push(&mut self, e: &squeue::Entry) -> bool {
-        // SAFETY: every entry we build points only at memory that outlives
-        // the request: send buffers stay untouched in their `Conn` until the
-        // send completes, and a `Conn` is not dropped while a request of it
-        // is in the kernel; recv buffers belong to the never-freed BufRing.
-        if unsafe { self.ring.submission().push(e) }.is_ok() {
-            return true;
-        }
-        self.stats.sq_full += 1;
-        if self.ring.submit().is_err() {
-            return false; // EBUSY/EAGAIN: reap first; the backlog keeps it
-        }
-        // SAFETY: as above.
-        unsafe { self.ring.submission().push(e) }.is_ok()
-    }
-
-    fn flush_backlog(&mut self) {
-        while let Some(e) = self.backlog.pop_front() {
-            if !self.try_push(&e) {
-                self.backlog.push_front(e);
-                return;
-            }
-        }
+    /// Queues a request (the core submits a full SQ and goes on).
+    fn push(&mut self, e: op::Sqe) {
+        self.ring.push(e);
     }
 
     /// Handles one completion; true when the server must stop.
-    fn complete(&mut self, cqe: &cqueue::Entry) -> bool {
+    fn complete(&mut self, cqe: &Completion) -> bool {
         let Some((op, slot, generation)) = decode(cqe.user_data()) else {
             return false;
         };
-        let (res, flags) = (cqe.result(), cqe.flags());
+        let res = cqe.result();
         match op {
-            Op::Accept => self.on_accept(res, cqueue::more(flags)),
-            Op::Recv => self.on_recv(slot, generation, res, flags),
+            Op::Accept => self.on_accept(res, cqe.more()),
+            Op::Recv => self.on_recv(slot, generation, cqe),
             Op::Send => self.on_send(slot, generation, res),
             Op::Cancel => {}
             Op::Signal => return self.on_stop(),
@@ -285,25 +233,28 @@ impl Worker {
         }
     }
 
-    fn on_recv(&mut self, slot: usize, generation: u32, res: i32, flags: u32) {
-        let bid = cqueue::buffer_select(flags);
+    fn on_recv(&mut self, slot: usize, generation: u32, cqe: &Completion) {
+        // Picked first, whatever becomes of the connection: pieces of an
+        // incremental buffer are counted in the order they complete.
+        let buf = self.bufs.pick(cqe);
         let Some(mut c) = self.take(slot, generation) else {
             // Cannot happen (a slot is freed only after its recv ended), but
             // a buffer must never be lost.
-            if let Some(b) = bid {
-                self.bufs.give_back(b);
+            if let Some(b) = buf {
+                self.bufs.release(b);
             }
             return;
         };
-        if !cqueue::more(flags) {
+        if !cqe.more() {
             c.recv_armed = false;
             c.recv_cancelling = false;
             self.stats.recv_rearms += 1;
         }
+        let res = cqe.result();
         if res > 0 {
-            if let Some(b) = bid {
-                c.feed(self.bufs.get(b, res as usize), &self.cfg);
-                self.bufs.give_back(b);
+            if let Some(b) = buf {
+                c.feed(self.bufs.bytes(&b), &self.cfg);
+                self.bufs.release(b);
             }
         } else if res == 0 {
             c.eof();
@@ -352,11 +303,16 @@ impl Worker {
             c.take_replies();
             if c.sent < c.sending.len() {
                 // A new send, or the rest of a short one.
-                let e = send(
-                    target,
-                    &c.sending[c.sent..],
-                    encode(Op::Send, slot, generation),
-                );
+                // SAFETY: `sending` is not touched while `send_inflight`,
+                // and a `Conn` is not dropped while a request of it is in
+                // the kernel (see `quiescent`).
+                let e = unsafe {
+                    op::send(
+                        target,
+                        &c.sending[c.sent..],
+                        encode(Op::Send, slot, generation),
+                    )
+                };
                 c.send_inflight = true;
                 self.push(e);
             }
@@ -364,7 +320,7 @@ impl Worker {
         c.advance_close(&self.cfg);
         if c.wants_recv(self.cfg.high_water) {
             if !c.recv_armed {
-                let e = recv_multi(target, BUFFER_GROUP, encode(Op::Recv, slot, generation));
+                let e = op::recv_multi(target, BUFFER_GROUP, encode(Op::Recv, slot, generation));
                 c.recv_armed = true;
                 self.push(e);
             }
@@ -385,12 +341,9 @@ impl Worker {
             // that fails, the socket lives on in the table until the slot's
             // next connection replaces it).
             if c.fixed {
-                let _ = self
-                    .ring
-                    .submitter()
-                    .register_files_update(slot as u32, &[-1]);
+                let _ = self.ring.clear_file(slot as u32);
             }
-            self.generations[slot] = generation.wrapping_add(1);
+            self.generations[slot] = UserData::next_generation(generation);
             self.free.push(slot);
             self.live -= 1;
             self.stats.closed += 1;
@@ -405,11 +358,8 @@ impl Worker {
         self.slots[slot] = Some(c);
     }
 
-    fn cancel(&mut self, target: u64) {
-        let e = opcode::AsyncCancel::new(target)
-            .build()
-            .user_data(encode(Op::Cancel, 0, 0));
-        self.push(e);
+    fn cancel(&mut self, target: UserData) {
+        self.push(op::cancel(target, encode(Op::Cancel, 0, 0)));
     }
 
     /// Closes connections whose send has made no progress for the send

@@ -1,22 +1,24 @@
 //! The poll requests the backend has in the kernel, one record per fd, and
 //! the `user_data` that ties each completion back to its request.
 //!
-//! Every POLL_ADD gets a fresh sequence number. A completion whose number is
-//! not the record's current one belongs to a request that was replaced
+//! Every POLL_ADD gets a fresh sequence number, the generation of the
+//! core's `UserData` (op `POLL`, slot = the fd). A completion whose number
+//! is not the record's current one belongs to a request that was replaced
 //! (modify), removed (deregister) or superseded by a new registration of the
 //! same fd number, and is dropped here, before the Poller's own generation
 //! check ever sees it.
 
 use std::os::fd::RawFd;
 
-use io_uring::{opcode, squeue, types};
-
 use crate::interest::Mode;
+use crate::uring::{Sqe, UserData, op};
 
-/// `user_data` of the multishot poll on the backend's notification eventfd.
-pub(super) const NOTIFY: u64 = u32::MAX as u64;
-/// `user_data` of POLL_REMOVE requests, whose completions say nothing we need.
-pub(super) const REMOVAL: u64 = (u32::MAX - 1) as u64;
+/// The op of a registration's POLL_ADD (slot: the fd).
+pub(super) const POLL: u8 = 1;
+/// The op of the multishot poll on the backend's notification eventfd.
+pub(super) const NOTIFY: u8 = 2;
+/// The op of POLL_REMOVE requests, whose completions say nothing we need.
+const REMOVAL: u8 = 3;
 
 /// How a registration's poll requests are armed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,7 +52,8 @@ impl Kind {
 pub(super) struct Request {
     /// The Poller's key (`generation << 32 | fd`), reported with each event.
     pub key: u64,
-    /// Sequence number of the newest POLL_ADD for this fd.
+    /// Sequence number (a 24-bit generation) of the newest POLL_ADD for
+    /// this fd.
     pub seq: u32,
     /// poll(2) event mask.
     pub mask: u32,
@@ -68,35 +71,25 @@ pub(super) struct Request {
 }
 
 impl Request {
-    pub(super) fn user_data(&self, fd: RawFd) -> u64 {
-        ((self.seq as u64) << 32) | fd as u32 as u64
+    fn user_data(&self, fd: RawFd) -> UserData {
+        UserData::new(POLL, fd as u32, self.seq)
     }
 
     /// Starts a new poll request: a new sequence number, so that whatever
     /// the previous request still completes with is recognised as stale.
-    pub(super) fn arm(&mut self, fd: RawFd) -> squeue::Entry {
-        self.seq = self.seq.wrapping_add(1);
+    pub(super) fn arm(&mut self, fd: RawFd) -> Sqe {
+        self.seq = UserData::next_generation(self.seq);
         self.in_flight = true;
-        opcode::PollAdd::new(types::Fd(fd), self.mask)
-            .multi(self.kind == Kind::Edge)
-            .build()
-            .user_data(self.user_data(fd))
+        op::poll(fd, self.mask, self.kind == Kind::Edge, self.user_data(fd))
     }
 
     /// Cancels the request in flight. Its last completion (ECANCELED, or a
     /// readiness report that raced the removal) carries the old sequence
     /// number and is dropped.
-    pub(super) fn disarm(&mut self, fd: RawFd) -> squeue::Entry {
+    pub(super) fn disarm(&mut self, fd: RawFd) -> Sqe {
         self.in_flight = false;
-        opcode::PollRemove::new(self.user_data(fd))
-            .build()
-            .user_data(REMOVAL)
+        op::poll_remove(self.user_data(fd), UserData::new(REMOVAL, 0, 0))
     }
-}
-
-/// Splits a completion's `user_data` into (fd, sequence number).
-pub(super) fn split(user_data: u64) -> (usize, u32) {
-    (user_data as u32 as usize, (user_data >> 32) as u32)
 }
 
 /// Records indexed by fd, like the Poller's own table (see table.rs for why

@@ -108,63 +108,16 @@ pub(crate) struct UringDriver {
     closing: bool,
 }
 
-/// The driver uses multishot receives (6.0), provided-buffer rings (5.19),
-/// multishot accepts and cancel-any at shutdown (5.19): refuse an older
-/// kernel at setup, naming what it lacks, rather than fail request by
-/// request (or stall at shutdown) later.
-fn require_kernel(major: u32, minor: u32) -> io::Result<()> {
-    let uname = rustix::system::uname();
-    let release = uname.release().to_string_lossy();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let have = (
-        parts.next().and_then(|p| p.parse::<u32>().ok()),
-        parts.next().and_then(|p| p.parse::<u32>().ok()),
-    );
-    match have {
-        (Some(a), Some(b)) if (a, b) < (major, minor) => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!(
-                "the io_uring completion driver needs Linux {major}.{minor} (multishot receives \
-                 into provided-buffer rings); this kernel is {release}: use a readiness driver \
-                 (epoll, or uring-poll)"
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The ring: submitted to and reaped from by the runtime's own thread only
-/// (a `Runtime` is not `Send`), so the kernel may defer its completion work
-/// until the thread asks for events (SINGLE_ISSUER + DEFER_TASKRUN, 6.1),
-/// or at least not interrupt it for that work (COOP_TASKRUN, 5.19).
-fn open_ring() -> io::Result<IoUring> {
-    const ENTRIES: u32 = 1024;
-    const CQ: u32 = 8 * 1024;
-    for attempt in 0..2 {
-        let mut b = IoUring::builder();
-        // TASKRUN_FLAG: the kernel says in the SQ ring when completion
-        // work waits, so a look without waiting skips the syscall otherwise.
-        b.setup_cqsize(CQ).setup_clamp().setup_taskrun_flag();
-        if attempt == 0 {
-            b.setup_single_issuer().setup_defer_taskrun();
-        } else {
-            b.setup_coop_taskrun();
-        }
-        if let Ok(ring) = b.build(ENTRIES) {
-            return Ok(ring);
-        }
-    }
-    crate::backend::uring::setup::open()
-}
-
 fn errno(res: i32) -> io::Error {
     io::Error::from_raw_os_error(-res)
 }
 
 impl UringDriver {
     pub(crate) fn new() -> io::Result<(UringDriver, Unpark)> {
-        require_kernel(6, 0)?;
-        let ring = open_ring()?;
+        // The core's runtime recipe: SINGLE_ISSUER + DEFER_TASKRUN (a
+        // `Runtime` is not `Send`) with the taskrun flag, and the kernel
+        // checked at setup for what the requests and the shutdown need.
+        let ring = crate::uring::open_runtime_ring()?;
         let bufs = BufRing::new(&ring, BGID, RX_BUFS, RX_BUF_SIZE).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::Unsupported,

@@ -4,8 +4,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use io_uring::opcode;
-use io_uring::types::Fd;
+use iomux::uring::op;
 use rustix::net::sockopt;
 
 use super::Worker;
@@ -26,10 +25,7 @@ pub(super) fn spare() -> io::Result<OwnedFd> {
 
 impl Worker {
     pub(super) fn arm_accept(&mut self) {
-        let e = opcode::AcceptMulti::new(Fd(self.listener.as_raw_fd()))
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(encode(Op::Accept, 0, 0));
+        let e = op::accept_multi(self.listener.as_raw_fd(), encode(Op::Accept, 0, 0));
         self.accept_armed = true;
         self.push(e);
     }
@@ -49,9 +45,12 @@ impl Worker {
                 self.cancel(encode(Op::Accept, 0, 0));
             }
             if !self.listen_polled {
-                let e = opcode::PollAdd::new(Fd(self.listener.as_raw_fd()), libc::POLLIN as u32)
-                    .build()
-                    .user_data(encode(Op::Listen, 0, 0));
+                let e = op::poll(
+                    self.listener.as_raw_fd(),
+                    libc::POLLIN as u32,
+                    false,
+                    encode(Op::Listen, 0, 0),
+                );
                 self.listen_polled = true;
                 self.push(e);
             }
@@ -99,12 +98,7 @@ impl Worker {
         self.stats.accepted += 1;
         let raw = fd.as_raw_fd();
         let mut c = Conn::new(fd, self.generations[slot], (self.factory)());
-        c.fixed = (slot as u32) < self.fixed_files
-            && self
-                .ring
-                .submitter()
-                .register_files_update(slot as u32, &[raw])
-                .is_ok();
+        c.fixed = (slot as u32) < self.fixed_files && self.ring.set_file(slot as u32, raw).is_ok();
         self.stats.fixed += u64::from(c.fixed);
         if self.draining.is_some() {
             // Accepted just before the listener shut: drained like the rest.

@@ -4,8 +4,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use io_uring::opcode;
-use io_uring::types::Fd;
+use iomux::uring::op;
 
 use super::Worker;
 use crate::serve::uring::ops::{Op, encode};
@@ -22,9 +21,12 @@ impl Worker {
     /// Polls the stop fd, if this ring has one.
     pub(super) fn arm_stop(&mut self) {
         if let Some(fd) = &self.signal {
-            let e = opcode::PollAdd::new(Fd(fd.as_raw_fd()), libc::POLLIN as u32)
-                .build()
-                .user_data(encode(Op::Signal, 0, 0));
+            let e = op::poll(
+                fd.as_raw_fd(),
+                libc::POLLIN as u32,
+                false,
+                encode(Op::Signal, 0, 0),
+            );
             self.push(e);
         }
     }
