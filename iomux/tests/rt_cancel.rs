@@ -132,3 +132,76 @@ fn dropped_write_takes_nothing(driver: DriverKind) {
     });
 }
 on_every_driver!(dropped_write_takes_nothing);
+
+/// Accepts dropped mid-way (a `select!` or a `timeout` around `accept()`)
+/// lose no connection the client sees as established: 500 clients connect
+/// while accept futures are polled once and dropped (four before each
+/// awaited one; those that found nothing yet are dropped pending), and the
+/// server still accepts all 500 (on io_uring the multishot accept keeps what it
+/// took for the next `accept()`).
+fn dropped_accepts_lose_no_connection(driver: DriverKind) {
+    common::bounded(60, "dropped accepts", move || {
+        let rt = Runtime::with_driver(driver).expect("runtime");
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            const CLIENTS: usize = 500;
+            let clients = std::thread::spawn(move || {
+                (0..CLIENTS)
+                    .map(|i| {
+                        std::net::TcpStream::connect(addr)
+                            .unwrap_or_else(|e| panic!("client {i}: connect: {e}"))
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let mut accepted = Vec::new();
+            let mut dropped = 0;
+            while accepted.len() < CLIENTS {
+                for _ in 0..4 {
+                    // Polled once: what it accepted at once is kept (the
+                    // caller saw it); a pending accept is dropped.
+                    let mut once = pin!(listener.accept());
+                    let polled =
+                        std::future::poll_fn(|cx| Poll::Ready(once.as_mut().poll(cx))).await;
+                    match polled {
+                        Poll::Ready(Ok((stream, _))) => accepted.push(stream),
+                        Poll::Ready(Err(e)) => panic!("{driver}: accept: {e}"),
+                        Poll::Pending => dropped += 1,
+                    }
+                }
+                if accepted.len() >= CLIENTS {
+                    break;
+                }
+                match timeout(Duration::from_secs(5), listener.accept()).await {
+                    Ok(Ok((stream, _))) => accepted.push(stream),
+                    Ok(Err(e)) => panic!("{driver}: accept: {e}"),
+                    Err(_) => panic!(
+                        "{driver}: {} of {CLIENTS} connections accepted after {dropped} dropped \
+                         accepts; the rest were lost",
+                        accepted.len()
+                    ),
+                }
+            }
+            let clients = clients.join().expect("the client thread");
+            assert_eq!(clients.len(), CLIENTS);
+            assert!(dropped > 0, "{driver}: no accept was dropped mid-way");
+            // Each accepted stream is one of the clients: the peers' ports
+            // are the clients' local ports, once each.
+            let mut ours: Vec<u16> = accepted
+                .iter()
+                .map(|s| s.peer_addr().expect("peer").port())
+                .collect();
+            let mut theirs: Vec<u16> = clients
+                .iter()
+                .map(|c| c.local_addr().expect("local").port())
+                .collect();
+            ours.sort_unstable();
+            theirs.sort_unstable();
+            assert_eq!(
+                ours, theirs,
+                "{driver}: the accepted connections are not the clients'"
+            );
+        });
+    });
+}
+on_every_driver!(dropped_accepts_lose_no_connection);
