@@ -25,8 +25,13 @@ use crate::rt::slab::Key;
 
 /// Received buffers a stream may hold unread before its receive is paused.
 pub(super) const RX_HOLD: usize = 8;
-/// Bytes a stream's writes may queue before a write waits for completions.
-const TX_LIMIT: usize = 64 * 1024;
+/// Bytes a stream's writes may queue before a write waits for completions:
+/// about what a loopback or LAN socket buffer takes at once, so that code
+/// which writes a burst and then reads without flushing (a TLS layer that
+/// keeps what a `Pending` write left behind) behaves as on epoll, where the
+/// kernel takes the burst. Held only while a send is in flight: an idle
+/// stream gives the capacity back.
+const TX_LIMIT: usize = 256 * 1024;
 /// Send-queue capacity kept by a stream whose sends are all done; more is
 /// freed, so that an idle stream holds (almost) no memory of its own.
 const TX_IDLE_KEEP: usize = 4 * 1024;
