@@ -458,3 +458,56 @@ fn vectored_write_keeps_order(driver: DriverKind) {
     });
 }
 on_every_driver!(vectored_write_keeps_order);
+
+/// Two tasks waiting at once on one listener (and on one UDP socket): each
+/// is woken by what comes; neither takes the other's wakeup and hangs.
+fn two_waiters_on_one_socket(driver: DriverKind) {
+    common::on_runtime(driver, 20, "two waiters", move || async move {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let shared = Rc::clone(&listener);
+                rt::spawn_local(async move { shared.accept().await.map(|(s, _)| s) })
+            })
+            .collect();
+        // Both are parked in accept before the connections come.
+        rt::yield_now().await;
+        rt::yield_now().await;
+        let _c1 = TcpStream::connect(addr).await.expect("connect 1");
+        let _c2 = TcpStream::connect(addr).await.expect("connect 2");
+        for t in tasks {
+            iomux::rt::time::timeout(Duration::from_secs(5), t)
+                .await
+                .unwrap_or_else(|_| panic!("{driver}: an accepting task was never woken"))
+                .expect("task")
+                .expect("accept");
+        }
+
+        let socket = Rc::new(iomux::rt::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let to = socket.local_addr().unwrap();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let shared = Rc::clone(&socket);
+                rt::spawn_local(async move {
+                    let mut buf = [0u8; 16];
+                    shared.recv_from(&mut buf).await.map(|(n, _)| n)
+                })
+            })
+            .collect();
+        rt::yield_now().await;
+        rt::yield_now().await;
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"one", to).unwrap();
+        sender.send_to(b"two", to).unwrap();
+        for r in receivers {
+            let n = iomux::rt::time::timeout(Duration::from_secs(5), r)
+                .await
+                .unwrap_or_else(|_| panic!("{driver}: a receiving task was never woken"))
+                .expect("task")
+                .expect("recv");
+            assert_eq!(n, 3);
+        }
+    });
+}
+on_every_driver!(two_waiters_on_one_socket);

@@ -28,6 +28,44 @@ pub(crate) const WRITE: u8 = 2;
 /// The token of the runtime's unpark eventfd.
 const UNPARK: Token = Token(usize::MAX);
 
+/// The tasks waiting in one direction. Usually one (a connection's task),
+/// kept without allocating; more when several tasks share the I/O object
+/// (two tasks accepting on one listener, receiving on one UDP socket): each
+/// is woken by the next event, none steals another's wakeup. A task that
+/// stopped waiting stays until that event and gets one spurious wake.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Waiters {
+    /// Adds `waker`, unless it (or one that wakes the same task) is in.
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) => {
+                if !self.rest.iter().any(|w| w.will_wake(waker)) {
+                    self.rest.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    /// Moves every waiter into `out`.
+    pub(crate) fn take_into(&mut self, out: &mut Vec<Waker>) {
+        out.extend(self.first.take());
+        out.append(&mut self.rest);
+    }
+
+    /// Forgets every waiter.
+    pub(crate) fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
+    }
+}
+
 /// What is known of one fd's readiness, and who waits for it.
 #[derive(Default)]
 pub(crate) struct ScheduledIo {
@@ -54,8 +92,8 @@ pub(crate) struct ScheduledIo {
     /// Directions a oneshot registration is armed for (poll, select; and
     /// the completion driver's POLL_ADD requests).
     pub(crate) armed: u8,
-    pub(crate) reader: Option<Waker>,
-    pub(crate) writer: Option<Waker>,
+    pub(crate) reader: Waiters,
+    pub(crate) writer: Waiters,
 }
 
 impl ScheduledIo {
@@ -69,10 +107,10 @@ impl ScheduledIo {
             self.armed = 0;
         }
         if dirs & READ != 0 || oneshot {
-            wakers.extend(self.reader.take());
+            self.reader.take_into(wakers);
         }
         if dirs & WRITE != 0 || oneshot {
-            wakers.extend(self.writer.take());
+            self.writer.take_into(wakers);
         }
     }
 
@@ -82,15 +120,12 @@ impl ScheduledIo {
         if (self.ready | self.closed) & dir != 0 {
             return Poll::Ready(self.tick);
         }
-        let slot = if dir == READ {
+        let waiters = if dir == READ {
             &mut self.reader
         } else {
             &mut self.writer
         };
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        waiters.register(cx.waker());
         Poll::Pending
     }
 

@@ -14,6 +14,7 @@ use rustix::net::SocketAddrAny;
 
 use super::{Op, UringDriver, errno, polled_with_driver, with_driver};
 use crate::rt::executor::{Core, gone};
+use crate::rt::readiness::Waiters;
 use crate::rt::slab::Key;
 
 /// Accepted connections a listener may queue before it stops accepting.
@@ -27,7 +28,7 @@ pub(super) struct ListenerState {
     /// The multishot was cancelled because the queue was full.
     paused: bool,
     accepted: VecDeque<io::Result<OwnedFd>>,
-    waiter: Option<Waker>,
+    waiters: Waiters,
     dropped: bool,
 }
 
@@ -57,7 +58,7 @@ impl Op for Accept {
         } else if !(res == -libc::ECANCELED && (l.dropped || l.paused)) {
             l.accepted.push_back(Err(errno(res)));
         }
-        wakers.extend(l.waiter.take());
+        l.waiters.take_into(wakers);
         if l.dropped {
             if l.op.is_none() {
                 d.listeners.remove(owner);
@@ -135,10 +136,7 @@ impl UringListener {
                 d.arm_accept(key);
                 return Poll::Ready(r.map(|fd| (fd, None)));
             }
-            match &l.waiter {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => l.waiter = Some(cx.waker().clone()),
-            }
+            l.waiters.register(cx.waker());
             d.arm_accept(key);
             Poll::Pending
         })
@@ -155,7 +153,7 @@ impl Drop for UringListener {
                 return fd;
             };
             l.dropped = true;
-            l.waiter = None;
+            l.waiters.clear();
             l.accepted.clear();
             match l.op {
                 Some(op) => {
