@@ -127,3 +127,37 @@ http {
 }
 CONF
 }
+
+# Starts the server command line $1 with `--addr 127.0.0.1:0` on CPU 1 and
+# waits (10 s at most) for its `listening on ADDR` line: sets SERVER_PID and
+# ADDR. A server that never says it is stopped (a note in server.err says
+# why), and the call fails.
+start_server_cmd() {
+    local cmd=$1 line
+    : >"$WORK/server.out"
+    # shellcheck disable=SC2086 # the command is words on purpose
+    (pin 1 $cmd --addr 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err") &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        line=$(head -n 1 "$WORK/server.out")
+        if [[ $line == "listening on "* ]]; then
+            ADDR=${line#listening on }
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "(no 'listening on' line in 10 s)" >>"$WORK/server.err"
+    fi
+    stop_server
+    return 1
+}
+
+# Stops the server start_server_cmd started, if any.
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}

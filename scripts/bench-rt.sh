@@ -108,32 +108,7 @@ proto_of() { [[ $1 == hyper-* ]] && echo http || echo echo; }
 # stopped, SERVER_PID empty, the reason in $WORK/server.err) when it dies
 # or stays silent.
 start_server() {
-    local name=$1 cmd line
-    cmd=$(server_cmd "$name")
-    : >"$WORK/server.out"
-    # shellcheck disable=SC2086 # the command is words on purpose
-    (pin 1 $cmd --addr 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err") &
-    SERVER_PID=$!
-    for _ in $(seq 1 200); do
-        line=$(head -n 1 "$WORK/server.out")
-        if [[ $line == "listening on "* ]]; then
-            ADDR=${line#listening on }
-            return 0
-        fi
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "(no 'listening on' line in 10 s)" >>"$WORK/server.err"
-    fi
-    stop_server
-    return 1
-}
-stop_server() {
-    [[ -n $SERVER_PID ]] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+    start_server_cmd "$(server_cmd "$1")"
 }
 
 # One run on a started server: cell -> "rps server_cpu_us client_cpu_us
