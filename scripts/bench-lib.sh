@@ -161,3 +161,21 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
 }
+
+# One run of cell $2 on server $3 in round $1: starts it, runs the script's
+# `measure CELL` (its line goes to stdout and to $raw), stops it; a server
+# that does not start or a client that fails is reported on stderr ($4: the
+# client's file that says why) and the run is skipped.
+run_on_server() {
+    local round=$1 cell=$2 name=$3 client_log=$4 line
+    if ! start_server "$name"; then
+        echo "# round $round $cell: $name did not start: $(tr '\n' ' ' <"$WORK/server.err" | cut -c1-200)" >&2
+        return 0
+    fi
+    if line=$(measure "$cell"); then
+        echo "$round $cell $name $line" | tee -a "$raw"
+    else
+        echo "# round $round $cell: $name: the client failed: $(head -c 300 "$WORK/$client_log")" >&2
+    fi
+    stop_server
+}

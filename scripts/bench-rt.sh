@@ -211,16 +211,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         if [[ $cell == echo:* ]]; then group=("${echo_servers[@]}"); else group=("${http_servers[@]}"); fi
         for ((k = 0; k < ${#group[@]}; k++)); do
             name=${group[(k + ROUND) % ${#group[@]}]}
-            if ! start_server "$name"; then
-                echo "# round $ROUND $cell: $name did not start: $(tr '\n' ' ' <"$WORK/server.err" | cut -c1-200)" >&2
-                continue
-            fi
-            if line=$(measure "$cell"); then
-                echo "$ROUND $cell $name $line" | tee -a "$raw"
-            else
-                echo "# round $ROUND $cell: $name: the client failed: $(head -c 300 "$WORK/client.out")" >&2
-            fi
-            stop_server
+            run_on_server "$ROUND" "$cell" "$name" client.out
         done
     done
 done

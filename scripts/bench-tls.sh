@@ -130,16 +130,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     for cell in "${cells[@]}"; do
         for ((k = 0; k < ${#servers[@]}; k++)); do
             name=${servers[(k + ROUND) % ${#servers[@]}]}
-            if ! start_server "$name"; then
-                echo "# round $ROUND $cell: $name did not start: $(tr '\n' ' ' <"$WORK/server.err" | cut -c1-200)" >&2
-                continue
-            fi
-            if line=$(measure "$cell"); then
-                echo "$ROUND $cell $name $line" | tee -a "$raw"
-            else
-                echo "# round $ROUND $cell: $name: the client failed: $(head -c 300 "$WORK/client.err")" >&2
-            fi
-            stop_server
+            run_on_server "$ROUND" "$cell" "$name" client.err
         done
     done
 done
