@@ -237,3 +237,56 @@ fn direct_accepts_and_incremental_multishot_receives() {
     assert!(closed.iter().all(|c| c.result() >= 0), "{closed:?}");
     bufs.close(&ring).unwrap();
 }
+
+/// Pieces of one incrementally consumed buffer can belong to different
+/// connections and be released in any order: the buffer goes back to the
+/// kernel only once every piece is released, so a held piece is never
+/// written over.
+#[test]
+fn an_incremental_buffer_returns_only_when_every_piece_is_released() {
+    let f = Features::probe().unwrap();
+    if !f.pbuf_ring_inc {
+        eprintln!("skipped: the kernel lacks IOU_PBUF_RING_INC (6.12)");
+        return;
+    }
+    let mut ring = Ring::open(&Options::new("a test")).unwrap();
+    // One buffer of 64 bytes: two receives share it.
+    let mut bufs = BufRing::incremental(&ring, 5, 1, 64).unwrap();
+    let (mut a_peer, a) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (mut b_peer, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    ring.push(op::recv_multi(Target::Fd(a.as_raw_fd()), 5, UserData::new(1, 0, 0)));
+    ring.push(op::recv_multi(Target::Fd(b.as_raw_fd()), 5, UserData::new(2, 0, 0)));
+    ring.submit().unwrap();
+
+    a_peer.write_all(&[b'a'; 40]).unwrap();
+    let got = reap_until(&mut ring, |c| !c.is_empty());
+    let piece_a = bufs.pick(&got[0]).expect("a's piece");
+    assert_eq!((got[0].user_data().op(), piece_a.len()), (1, 40));
+    b_peer.write_all(&[b'b'; 24]).unwrap();
+    let got = reap_until(&mut ring, |c| !c.is_empty());
+    let piece_b = bufs.pick(&got[0]).expect("b's piece");
+    assert_eq!((got[0].user_data().op(), piece_b.len()), (2, 24));
+    assert!(!got[0].buffer_more(), "b's piece ends the buffer");
+
+    // b's piece released first: the buffer must stay out of the ring.
+    bufs.release(piece_b);
+    bufs.publish();
+    b_peer.write_all(&[b'c'; 40]).unwrap();
+    let got = reap_until(&mut ring, |c| !c.is_empty());
+    assert_eq!(
+        got[0].result(),
+        -libc::ENOBUFS,
+        "with a's piece held, no buffer may be handed out: {got:?}"
+    );
+    assert_eq!(bufs.bytes(&piece_a), &[b'a'; 40][..], "a's piece intact");
+    bufs.release(piece_a);
+    bufs.publish();
+    // Now the buffer is back: a receive gets it.
+    ring.push(op::recv_multi(Target::Fd(b.as_raw_fd()), 5, UserData::new(2, 0, 1)));
+    ring.submit().unwrap();
+    let got = reap_until(&mut ring, |c| c.iter().any(|c| c.result() > 0));
+    let c = got.iter().find(|c| c.result() > 0).unwrap();
+    let piece = bufs.pick(c).expect("the returned buffer");
+    assert_eq!(bufs.bytes(&piece), &[b'c'; 40][..]);
+    bufs.release(piece);
+}

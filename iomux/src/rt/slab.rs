@@ -3,7 +3,14 @@
 //! a late completion can never reach the wrong task or socket.
 
 /// A slot index in the low 32 bits, its generation in the high 32.
+/// Generations wrap within 24 bits, so that a key fits the io_uring core's
+/// `user_data` encoding (`crate::uring::UserData`) unchanged.
 pub(crate) type Key = u64;
+
+/// The generation after `g`, wrapping within 24 bits.
+fn next_generation(g: u32) -> u32 {
+    g.wrapping_add(1) & ((1 << 24) - 1)
+}
 
 enum Entry<T> {
     Occupied { generation: u32, value: T },
@@ -92,7 +99,7 @@ impl<T> Slab<T> {
         match entry {
             Entry::Occupied { generation, .. } if *generation == g => {
                 let next = Entry::Vacant {
-                    generation: g.wrapping_add(1),
+                    generation: next_generation(g),
                 };
                 let Entry::Occupied { value, .. } = std::mem::replace(entry, next) else {
                     unreachable!("matched as occupied")
@@ -111,7 +118,7 @@ impl<T> Slab<T> {
         for (i, entry) in self.entries.iter_mut().enumerate() {
             if let Entry::Occupied { generation, .. } = entry {
                 let next = Entry::Vacant {
-                    generation: generation.wrapping_add(1),
+                    generation: next_generation(*generation),
                 };
                 if let Entry::Occupied { value, .. } = std::mem::replace(entry, next) {
                     out.push(value);

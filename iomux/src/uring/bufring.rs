@@ -50,9 +50,6 @@ pub struct Buf {
     bid: u16,
     start: u32,
     len: u32,
-    /// The kernel is done with the buffer: releasing this piece gives the
-    /// buffer back.
-    last: bool,
 }
 
 impl Buf {
@@ -86,8 +83,22 @@ pub struct BufRing {
     /// Our tail, published to the kernel by `publish`.
     tail: u16,
     unpublished: bool,
-    /// Incremental: bytes of each buffer handed out so far.
-    used: Option<Box<[u32]>>,
+    /// Incremental: each buffer's pieces.
+    used: Option<Box<[Pieces]>>,
+}
+
+/// An incrementally consumed buffer's pieces: the buffer goes back to the
+/// kernel only when the kernel is done filling it *and* every piece it
+/// handed out has been released (pieces of one buffer may belong to
+/// different connections and be released in any order).
+#[derive(Clone, Copy, Default)]
+struct Pieces {
+    /// Bytes handed out so far.
+    used: u32,
+    /// Pieces picked and not released yet.
+    held: u32,
+    /// The kernel's last piece of the buffer has been picked.
+    done: bool,
 }
 
 impl BufRing {
@@ -130,7 +141,7 @@ impl BufRing {
             bgid,
             tail: 0,
             unpublished: false,
-            used: inc.then(|| vec![0; count as usize].into_boxed_slice()),
+            used: inc.then(|| vec![Pieces::default(); count as usize].into_boxed_slice()),
         };
         for bid in 0..count {
             br.append(bid);
@@ -164,22 +175,15 @@ impl BufRing {
         let len = c.result().max(0) as u32;
         assert!(bid < self.count, "a buffer id from another group");
         match &mut self.used {
-            None => Some(Buf {
-                bid,
-                start: 0,
-                len,
-                last: true,
-            }),
+            None => Some(Buf { bid, start: 0, len }),
             Some(used) => {
-                let start = used[bid as usize];
+                let p = &mut used[bid as usize];
+                let start = p.used;
                 let last = !c.buffer_more();
-                used[bid as usize] = if last { 0 } else { start + len };
-                Some(Buf {
-                    bid,
-                    start,
-                    len,
-                    last,
-                })
+                p.used = if last { 0 } else { start + len };
+                p.held += 1;
+                p.done |= last;
+                Some(Buf { bid, start, len })
             }
         }
     }
@@ -201,10 +205,19 @@ impl BufRing {
     }
 
     /// Done with a piece: the buffer goes back to the kernel (visible after
-    /// [`BufRing::publish`]) once the kernel is done with it too.
+    /// [`BufRing::publish`]) once the kernel is done with it and every
+    /// piece of it has been released, in whatever order.
     pub fn release(&mut self, b: Buf) {
-        if b.last {
-            self.append(b.bid);
+        match &mut self.used {
+            None => self.append(b.bid),
+            Some(used) => {
+                let p = &mut used[b.bid as usize];
+                p.held -= 1;
+                if p.done && p.held == 0 {
+                    p.done = false;
+                    self.append(b.bid);
+                }
+            }
         }
     }
 

@@ -19,7 +19,9 @@
 //!   fixed-file table, [`Ring::register_files`]), multishot recv into
 //!   **provided-buffer rings** ([`BufRing`], incremental where the kernel
 //!   has IOU_PBUF_RING_INC), sends, polls, and cancellation (by request,
-//!   by file, everything).
+//!   by file, everything);
+//! - **the levers** ([`Lever`]): each kernel feature it picks up can be
+//!   turned off for a measurement (`IOMUX_URING_OFF`).
 //!
 //! Public because the command is built on it. It is a low-level,
 //! Linux-only building block with the kernel's own semantics (requests
@@ -28,6 +30,7 @@
 
 mod bufring;
 mod features;
+mod levers;
 pub mod op;
 mod ring;
 mod setup;
@@ -36,28 +39,30 @@ mod user_data;
 
 pub use bufring::{Buf, BufRing};
 pub use features::{Feature, Features};
+pub use levers::Lever;
 pub use op::{Sqe, Target};
 pub use ring::{Completion, Registrar, Ring, RingStats};
 pub use setup::{Options, TaskRun};
 pub use user_data::UserData;
 
-/// The runtime's completion driver's ring, as the io-uring crate's type,
-/// for the driver until it is built on [`Ring`]: one thread (a `Runtime` is
-/// not `Send`), so SINGLE_ISSUER + DEFER_TASKRUN where the kernel has them,
+/// The runtime's completion driver's ring: one thread (a `Runtime` is not
+/// `Send`), so SINGLE_ISSUER + DEFER_TASKRUN where the kernel has them,
 /// else COOP_TASKRUN, with TASKRUN_FLAG (a submission without a wait still
-/// runs deferred completion work); and, checked at setup with the release
-/// named, what its requests and its shutdown need: multishot recv (6.0),
-/// provided-buffer rings, multishot accept and cancel-any (5.19).
-pub(crate) fn open_runtime_ring() -> std::io::Result<io_uring::IoUring> {
+/// runs deferred completion work), and the ring fd registered; and, checked
+/// at setup with the release named, what its requests and its shutdown
+/// need: multishot recv (6.0), provided-buffer rings, multishot accept and
+/// cancel-any (5.19).
+pub(crate) fn open_runtime_ring() -> std::io::Result<Ring> {
     let opts = Options::new("the io_uring completion driver")
         .entries(1024, 8 * 1024)
         .task_run(TaskRun::Defer)
         .submit_all(true)
+        .register_ring_fd(true)
         .require(&[
             Feature::CancelAny,
             Feature::PbufRing,
             Feature::MultishotAccept,
             Feature::MultishotRecv,
         ]);
-    Ok(setup::open(&opts)?.0)
+    Ring::open(&opts)
 }

@@ -69,6 +69,15 @@ pub fn accept_multi(listener: RawFd, user_data: UserData) -> Sqe {
         .user_data(user_data.raw()))
 }
 
+/// [`accept_multi`] whose connections are also O_NONBLOCK: for a user that
+/// also drives them outside io_uring (readiness, a plain `recv`).
+pub fn accept_multi_nonblocking(listener: RawFd, user_data: UserData) -> Sqe {
+    Sqe(opcode::AcceptMulti::new(Fd(listener))
+        .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+        .build()
+        .user_data(user_data.raw()))
+}
+
 /// A multishot accept straight into the ring's fixed-file table (5.19):
 /// each connection goes to a free slot the kernel picks, and the
 /// completion's result is that index (use it as [`Target::Fixed`]); the
@@ -92,6 +101,20 @@ pub fn recv_multi(target: Target, group: u16, user_data: UserData) -> Sqe {
     ))
 }
 
+/// A single recv into a buffer the kernel takes from provided-buffer group
+/// `group` when data arrives: [`recv_multi`] without the multishot (one
+/// request per arrival).
+pub fn recv_select(target: Target, group: u16, user_data: UserData) -> Sqe {
+    Sqe(on_target!(
+        target,
+        Recv::new(_, std::ptr::null_mut(), 0)
+            .buf_group(group)
+            .build()
+            .flags(Flags::BUFFER_SELECT)
+            .user_data(user_data.raw())
+    ))
+}
+
 /// A recv of at most `len` bytes into `buf`.
 ///
 /// # Safety
@@ -102,6 +125,20 @@ pub unsafe fn recv(target: Target, buf: *mut u8, len: u32, user_data: UserData) 
     Sqe(on_target!(
         target,
         Recv::new(_, buf, len).build().user_data(user_data.raw())
+    ))
+}
+
+/// A read of at most `len` bytes into `buf` (at the file's position, for
+/// files that have one).
+///
+/// # Safety
+///
+/// As [`recv`]: `buf` is valid for `len` bytes of writes, and untouched by
+/// user space, until the request's completion has been reaped.
+pub unsafe fn read(target: Target, buf: *mut u8, len: u32, user_data: UserData) -> Sqe {
+    Sqe(on_target!(
+        target,
+        Read::new(_, buf, len).build().user_data(user_data.raw())
     ))
 }
 

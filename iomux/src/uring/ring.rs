@@ -398,9 +398,7 @@ mod sealed {
     }
 }
 
-/// A ring that buffer groups can be registered with: a [`Ring`] (and,
-/// inside iomux, the io-uring crate's ring of a user not yet built on
-/// `Ring`). Sealed.
+/// A ring that buffer groups can be registered with: a [`Ring`]. Sealed.
 pub trait Registrar: sealed::AsIoUring {}
 
 impl sealed::AsIoUring for Ring {
@@ -409,10 +407,3 @@ impl sealed::AsIoUring for Ring {
     }
 }
 impl Registrar for Ring {}
-
-impl sealed::AsIoUring for IoUring {
-    fn io_uring(&self) -> &IoUring {
-        self
-    }
-}
-impl Registrar for IoUring {}

@@ -14,6 +14,7 @@ use std::io;
 use io_uring::IoUring;
 
 use super::features::{self, Feature, Features};
+use super::levers::Lever;
 
 /// The sysctl that disables io_uring (Linux 6.6 and later).
 const DISABLED_SYSCTL: &str = "/proc/sys/kernel/io_uring_disabled";
@@ -121,7 +122,7 @@ pub(super) fn open(opts: &Options) -> io::Result<(IoUring, &'static Features, Ch
     let f = features::probe_raw().map_err(|e| diagnose(opts.user, e))?;
     f.require(&opts.require, opts.user)?;
     let task_run = match opts.task_run {
-        TaskRun::Defer if f.defer_taskrun => TaskRun::Defer,
+        TaskRun::Defer if f.defer_taskrun && Lever::DeferTaskrun.is_on() => TaskRun::Defer,
         TaskRun::Defer | TaskRun::Coop if f.coop_taskrun => TaskRun::Coop,
         _ => TaskRun::Plain,
     };
@@ -143,7 +144,7 @@ pub(super) fn open(opts: &Options) -> io::Result<(IoUring, &'static Features, Ch
     if opts.submit_all && f.submit_all {
         b.setup_submit_all();
     }
-    if f.no_sqarray && std::env::var_os("NOSQ").is_none() {
+    if f.no_sqarray && Lever::NoSqArray.is_on() {
         b.setup_no_sqarray();
     }
     let ring = b
@@ -160,7 +161,9 @@ pub(super) fn open(opts: &Options) -> io::Result<(IoUring, &'static Features, Ch
         f,
         Chosen {
             task_run,
-            register_ring_fd: opts.register_ring_fd && f.registered_ring_fd,
+            register_ring_fd: opts.register_ring_fd
+                && f.registered_ring_fd
+                && Lever::RegisteredRingFd.is_on(),
         },
     ))
 }

@@ -436,16 +436,19 @@ impl Completer {
     }
 }
 
-/// Hands `reply` to the future, or keeps a dropped one's error, and only
-/// then gives the file's turn away (before the wake: the future, once
-/// woken, finds the file free for its next operation).
+/// Gives the file's turn away, then hands `reply` to the future: a future
+/// that sees its reply (woken, or polled for another reason) always finds
+/// the file free for its next operation. A dropped future's error is kept
+/// before the turn goes, so that the file's next operation reports it.
 fn deliver(slot: &Slot, reply: io::Result<Reply>, gate: Option<Gate>) {
     let mut st = lock(&slot.state);
     match std::mem::replace(&mut *st, SlotState::Taken) {
         SlotState::Waiting(w) => {
+            // Under the slot's lock: the future cannot see `Done` (nor be
+            // dropped) until the turn is given away.
+            drop(gate);
             *st = SlotState::Done(reply);
             drop(st);
-            drop(gate);
             if let Some(w) = w {
                 w.wake();
             }

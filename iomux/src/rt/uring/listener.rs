@@ -9,13 +9,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use io_uring::{opcode, types};
 use rustix::net::SocketAddrAny;
 
 use super::{Op, UringDriver, errno, polled_with_driver, with_driver};
 use crate::rt::executor::{Core, gone};
 use crate::rt::readiness::Waiters;
 use crate::rt::slab::Key;
+use crate::uring::{Completion, op};
 
 /// Accepted connections a listener may queue before it stops accepting.
 const ACCEPT_QUEUE: usize = 256;
@@ -36,8 +36,9 @@ pub(super) struct ListenerState {
 struct Accept;
 
 impl Op for Accept {
-    fn complete(d: &mut UringDriver, owner: Key, res: i32, flags: u32, wakers: &mut Vec<Waker>) {
-        let more = io_uring::cqueue::more(flags);
+    const CODE: u8 = 2;
+    fn complete(d: &mut UringDriver, owner: Key, c: Completion, wakers: &mut Vec<Waker>) {
+        let (res, more) = (c.result(), c.more());
         let Some(l) = d.listeners.get_mut(owner) else {
             if res >= 0 {
                 // SAFETY: a successful accept returns a new fd that nobody
@@ -85,10 +86,8 @@ impl UringDriver {
             return;
         }
         l.paused = false;
-        let entry = opcode::AcceptMulti::new(types::Fd(l.raw))
-            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-            .build();
-        let op = self.push::<Accept>(entry, key);
+        let raw = l.raw;
+        let op = self.push::<Accept>(key, |ud| op::accept_multi_nonblocking(raw, ud));
         if let Some(l) = self.listeners.get_mut(key) {
             l.op = Some(op);
         }

@@ -30,18 +30,15 @@ mod poll;
 mod stream;
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
-use io_uring::{IoUring, opcode, squeue, types};
-
 use super::driver::{Driver, Unpark};
 use super::executor::Core;
 use super::slab::{Key, Slab};
-use crate::uring::BufRing;
+use crate::uring::{Buf, BufRing, Completion, Lever, Ring, Sqe, Target, UserData, op};
 
 pub(crate) use listener::UringListener;
 pub(crate) use stream::UringStream;
@@ -54,35 +51,57 @@ const DRAIN_BOUND: Duration = Duration::from_secs(2);
 const BGID: u16 = 0;
 const RX_BUFS: u16 = 512;
 const RX_BUF_SIZE: usize = 16 * 1024;
+/// Slots of the fixed-file table: streams beyond it name their fd.
+const FIXED_FILES: u32 = 4096;
 
 /// A kind of io_uring request: what its completion does to the driver's
 /// state. Each request in flight is an entry of the driver's op table
 /// pointing at its kind's `complete`, and at the key of its owner (a
 /// stream, a listener, a poll) in that kind's table.
 pub(super) trait Op {
-    /// Handles one completion (`res`, `flags` from the CQE). A multishot
-    /// request calls it once per completion; the driver forgets the request
-    /// when a completion says no more will come (no IORING_CQE_F_MORE).
-    fn complete(d: &mut UringDriver, owner: Key, res: i32, flags: u32, wakers: &mut Vec<Waker>);
+    /// The kind's code in the request's [`UserData`] (the op table, not
+    /// the code, says what a completion is for; the code makes a request's
+    /// `user_data` say its kind in a trace).
+    const CODE: u8;
+    /// Handles one completion. A multishot request calls it once per
+    /// completion; the driver forgets the request when a completion says no
+    /// more will come (no IORING_CQE_F_MORE).
+    fn complete(d: &mut UringDriver, owner: Key, c: Completion, wakers: &mut Vec<Waker>);
 }
 
 /// An entry of the op table: the kind's completion and the owner.
 #[derive(Clone, Copy)]
 struct InFlight {
-    complete: fn(&mut UringDriver, Key, i32, u32, &mut Vec<Waker>),
+    complete: fn(&mut UringDriver, Key, Completion, &mut Vec<Waker>),
     owner: Key,
+    /// The kind's code: part of the request's `user_data`, which a cancel
+    /// must name whole.
+    code: u8,
+}
+
+/// The op table's key of a request, from its `user_data` (slab keys keep
+/// their generation within the 24 bits the encoding carries).
+fn key_of(ud: UserData) -> Key {
+    (u64::from(ud.generation()) << 32) | u64::from(ud.slot())
+}
+
+/// The `user_data` of the request with op-table key `key`.
+fn user_data_of(code: u8, key: Key) -> UserData {
+    UserData::new(code, key as u32, (key >> 32) as u32)
 }
 
 /// Requests whose completion does nothing (cancels).
 struct Ignored;
 impl Op for Ignored {
-    fn complete(_: &mut UringDriver, _: Key, _: i32, _: u32, _: &mut Vec<Waker>) {}
+    const CODE: u8 = 0;
+    fn complete(_: &mut UringDriver, _: Key, _: Completion, _: &mut Vec<Waker>) {}
 }
 
 /// The unpark eventfd's read: re-armed until shutdown.
 struct UnparkRead;
 impl Op for UnparkRead {
-    fn complete(d: &mut UringDriver, _: Key, _: i32, _: u32, _: &mut Vec<Waker>) {
+    const CODE: u8 = 1;
+    fn complete(d: &mut UringDriver, _: Key, _: Completion, _: &mut Vec<Waker>) {
         if !d.closing {
             d.arm_unpark();
         }
@@ -90,7 +109,7 @@ impl Op for UnparkRead {
 }
 
 pub(crate) struct UringDriver {
-    ring: IoUring,
+    ring: Ring,
     ops: Slab<InFlight>,
     bufs: Option<BufRing>,
     streams: Slab<stream::StreamState>,
@@ -102,6 +121,11 @@ pub(crate) struct UringDriver {
     /// Buffers went back to the ring since the starved streams were last
     /// armed (arming them before would only fail again at once).
     bufs_returned: bool,
+    /// Free slots of the fixed-file table, and the first never used.
+    fixed_free: Vec<u32>,
+    fixed_next: u32,
+    /// Completions being handled (kept for its capacity).
+    reaped: Vec<Completion>,
     unpark_fd: Arc<OwnedFd>,
     unpark_buf: Box<[u8; 8]>,
     /// Shutting down: nothing is armed again.
@@ -117,8 +141,22 @@ impl UringDriver {
         // The core's runtime recipe: SINGLE_ISSUER + DEFER_TASKRUN (a
         // `Runtime` is not `Send`) with the taskrun flag, and the kernel
         // checked at setup for what the requests and the shutdown need.
-        let ring = crate::uring::open_runtime_ring()?;
-        let bufs = BufRing::new(&ring, BGID, RX_BUFS, RX_BUF_SIZE).map_err(|e| {
+        let mut ring = crate::uring::open_runtime_ring()?;
+        // Incremental consumption where the kernel has it (6.12): small
+        // receives share a buffer instead of taking one each.
+        let bufs = if Lever::Incremental.is_on() {
+            BufRing::incremental(&ring, BGID, RX_BUFS, RX_BUF_SIZE)
+        } else {
+            BufRing::new(&ring, BGID, RX_BUFS, RX_BUF_SIZE)
+        };
+        // Fixed files spare the kernel the fd lookup of each request; a
+        // kernel without sparse tables (5.19) gets fds.
+        if Lever::FixedFiles.is_on()
+            && let Err(e) = ring.register_files(FIXED_FILES)
+        {
+            log::debug!("iomux::rt: no fixed-file table: {e}");
+        }
+        let bufs = bufs.map_err(|e| {
             io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!(
@@ -137,6 +175,9 @@ impl UringDriver {
             polls: Slab::default(),
             starved: Vec::new(),
             bufs_returned: false,
+            fixed_free: Vec::new(),
+            fixed_next: 0,
+            reaped: Vec::new(),
             unpark_fd: Arc::clone(&unpark_fd),
             unpark_buf: Box::new([0; 8]),
             closing: false,
@@ -145,46 +186,35 @@ impl UringDriver {
         Ok((driver, Unpark::EventFd(unpark_fd)))
     }
 
-    /// Queues `entry`, a request of kind `O` for `owner`. The caller
-    /// guarantees that every buffer the entry points to stays allocated,
-    /// and untouched by user space, until the request's last completion has
-    /// been handled.
-    fn push<O: Op>(&mut self, entry: squeue::Entry, owner: Key) -> Key {
+    /// Queues the request `make` builds (given its `user_data`), of kind
+    /// `O`, for `owner`, through the core's one submission path. The
+    /// caller guarantees that every buffer the request points to stays
+    /// allocated, and untouched by user space, until its last completion
+    /// has been handled (shutdown waits for every completion before it
+    /// drops a buffer).
+    fn push<O: Op>(&mut self, owner: Key, make: impl FnOnce(UserData) -> Sqe) -> Key {
         let key = self.ops.insert(InFlight {
             complete: O::complete,
             owner,
+            code: O::CODE,
         });
-        let entry = entry.user_data(key);
-        loop {
-            // SAFETY: the entry's buffers (a stream's send queue, the unpark
-            // box, the provided-buffer ring) are owned by this driver and
-            // neither moved, resized nor freed while the request is in
-            // flight (the caller's contract; shutdown waits for every
-            // completion before dropping them).
-            let pushed = unsafe { self.ring.submission().push(&entry) };
-            if pushed.is_ok() {
-                return key;
-            }
-            // Full: hand the queue to the kernel and go on.
-            if let Err(e) = self.ring.submit() {
-                log::warn!("iomux::rt: io_uring submit with a full queue: {e}");
-            }
-        }
+        self.ring.push(make(user_data_of(O::CODE, key)));
+        key
     }
 
     fn cancel(&mut self, op: Key) {
-        let entry = opcode::AsyncCancel::new(op).build();
-        self.push::<Ignored>(entry, 0);
+        let Some(code) = self.ops.get(op).map(|o| o.code) else {
+            return;
+        };
+        self.push::<Ignored>(0, |ud| op::cancel(user_data_of(code, op), ud));
     }
 
     fn arm_unpark(&mut self) {
-        let entry = opcode::Read::new(
-            types::Fd(self.unpark_fd.as_raw_fd()),
-            self.unpark_buf.as_mut_ptr(),
-            8,
-        )
-        .build();
-        self.push::<UnparkRead>(entry, 0);
+        let fd = Target::Fd(self.unpark_fd.as_raw_fd());
+        let buf = self.unpark_buf.as_mut_ptr();
+        // SAFETY: the box lives in the driver, which outlives every request
+        // (its drop waits for the completions, or leaks the box).
+        self.push::<UnparkRead>(0, |ud| unsafe { op::read(fd, buf, 8, ud) });
     }
 
     pub(crate) fn park(
@@ -196,33 +226,15 @@ impl UringDriver {
         if let Some(bufs) = &mut self.bufs {
             bufs.publish();
         }
-        let submitted = match deadline {
-            None => self.ring.submit_and_wait(1),
+        match deadline {
+            None => self.ring.enter(1, None)?,
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    // A look without waiting: nothing to submit and no
-                    // deferred work means the completion queue says it all.
-                    let idle =
-                        self.ring.submission().is_empty() && !self.ring.submission().taskrun();
-                    if idle { Ok(0) } else { self.ring.submit() }
-                } else {
-                    let ts = Timespec::new()
-                        .sec(left.as_secs())
-                        .nsec(left.subsec_nanos());
-                    let args = SubmitArgs::new().timespec(&ts);
-                    self.ring.submitter().submit_with_args(1, &args)
-                }
+                // A zero wait is a look: the core makes no syscall when
+                // nothing is queued and the kernel flags no deferred work.
+                let want = u32::from(!left.is_zero());
+                self.ring.enter(want, Some(left))?;
             }
-        };
-        match submitted {
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) => {}
-            Err(e) => return Err(e),
         }
         self.reap(wakers);
         Ok(())
@@ -233,38 +245,73 @@ impl UringDriver {
         if let Some(bufs) = &mut self.bufs {
             bufs.publish();
         }
-        match self.ring.submit() {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-            Err(e) => log::debug!("iomux::rt: io_uring submit: {e}"),
+        if let Err(e) = self.ring.enter(0, None) {
+            log::debug!("iomux::rt: io_uring submit: {e}");
         }
         self.reap(wakers);
     }
 
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
-        loop {
-            let Some(cqe) = self.ring.completion().next() else {
-                break;
-            };
-            let key = cqe.user_data();
-            let flags = cqe.flags();
-            let op = if io_uring::cqueue::more(flags) {
-                self.ops.get(key).copied()
-            } else {
-                self.ops.remove(key)
-            };
-            if let Some(op) = op {
-                (op.complete)(self, op.owner, cqe.result(), flags, wakers);
+        let mut reaped = std::mem::take(&mut self.reaped);
+        // Handling a completion may post more (a multishot's last one
+        // re-arms), so the CQ is read until it stays empty.
+        while self.ring.has_completions() {
+            self.ring.reap(&mut reaped);
+            for c in reaped.drain(..) {
+                let key = key_of(c.user_data());
+                let op = if c.more() {
+                    self.ops.get(key).copied()
+                } else {
+                    self.ops.remove(key)
+                };
+                match op {
+                    Some(op) => (op.complete)(self, op.owner, c, wakers),
+                    None => log::debug!("iomux::rt: a completion for no request: {c:?}"),
+                }
             }
         }
+        self.reaped = reaped;
         self.rearm_starved();
     }
 
-    /// Gives buffer `bid` back to the kernel.
-    fn give_back(&mut self, bid: u16) {
+    /// Releases a received piece: its buffer goes back to the kernel once
+    /// every piece of it is released.
+    fn release(&mut self, buf: Buf) {
         if let Some(bufs) = &mut self.bufs {
-            bufs.give_back(bid);
+            bufs.release(buf);
             self.bufs_returned = true;
+        }
+    }
+
+    /// A free slot of the fixed-file table holding `fd` (the table takes
+    /// its own reference), or `None`: no table, or full, or the update
+    /// failed; requests then name the fd.
+    fn fixed_slot(&mut self, fd: RawFd) -> Option<u32> {
+        let slot = match self.fixed_free.pop() {
+            Some(slot) => slot,
+            None if self.fixed_next < self.ring.files() => {
+                self.fixed_next += 1;
+                self.fixed_next - 1
+            }
+            None => return None,
+        };
+        match self.ring.set_file(slot, fd) {
+            Ok(()) => Some(slot),
+            Err(e) => {
+                log::debug!("iomux::rt: fixed-file slot {slot}: {e}");
+                self.fixed_free.push(slot);
+                None
+            }
+        }
+    }
+
+    /// Empties a stream's fixed-file slot, dropping the table's reference
+    /// to its socket (no request of the stream is in flight).
+    fn free_fixed_slot(&mut self, slot: u32) {
+        match self.ring.clear_file(slot) {
+            Ok(()) => self.fixed_free.push(slot),
+            // The slot stays taken rather than reused under a stale file.
+            Err(e) => log::warn!("iomux::rt: emptying fixed-file slot {slot}: {e}"),
         }
     }
 
@@ -282,8 +329,7 @@ impl UringDriver {
     /// only then may the buffers the kernel writes into be freed.
     fn drain(&mut self) {
         self.closing = true;
-        let entry = opcode::AsyncCancel2::new(CancelBuilder::any()).build();
-        self.push::<Ignored>(entry, 0);
+        self.push::<Ignored>(0, op::cancel_any);
         let bound = Instant::now() + DRAIN_BOUND;
         let mut wakers = Vec::new();
         while self.ops.len() > 0 && Instant::now() < bound {

@@ -5,12 +5,11 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::task::{Context, Poll, Waker};
 
-use io_uring::{opcode, types};
-
 use super::{Op, UringDriver};
 use crate::rt::executor::gone;
 use crate::rt::readiness::{READ, ScheduledIo, WRITE};
 use crate::rt::slab::Key;
+use crate::uring::{Completion, op};
 
 #[derive(Default)]
 pub(super) struct PollState {
@@ -27,13 +26,15 @@ struct PollRead;
 struct PollWrite;
 
 impl Op for PollRead {
-    fn complete(d: &mut UringDriver, owner: Key, res: i32, _: u32, wakers: &mut Vec<Waker>) {
-        d.poll_done(owner, READ, res, wakers);
+    const CODE: u8 = 3;
+    fn complete(d: &mut UringDriver, owner: Key, c: Completion, wakers: &mut Vec<Waker>) {
+        d.poll_done(owner, READ, c.result(), wakers);
     }
 }
 impl Op for PollWrite {
-    fn complete(d: &mut UringDriver, owner: Key, res: i32, _: u32, wakers: &mut Vec<Waker>) {
-        d.poll_done(owner, WRITE, res, wakers);
+    const CODE: u8 = 4;
+    fn complete(d: &mut UringDriver, owner: Key, c: Completion, wakers: &mut Vec<Waker>) {
+        d.poll_done(owner, WRITE, c.result(), wakers);
     }
 }
 
@@ -97,12 +98,12 @@ impl UringDriver {
                     } else {
                         libc::POLLOUT
                     };
-                    let entry =
-                        opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), mask as u32).build();
+                    let (fd, mask) = (fd.as_raw_fd(), mask as u32);
+                    let make = |ud| op::poll(fd, mask, false, ud);
                     let op = if dir == READ {
-                        self.push::<PollRead>(entry, key)
+                        self.push::<PollRead>(key, make)
                     } else {
-                        self.push::<PollWrite>(entry, key)
+                        self.push::<PollWrite>(key, make)
                     };
                     if let Some(p) = self.polls.get_mut(key) {
                         p.ops[dir_index(dir)] = Some(op);
@@ -124,7 +125,7 @@ impl UringDriver {
             }
             // The cancel must reach the kernel before the owner closes the
             // fd, or the poll keeps the file open until it fires.
-            if let Err(e) = self.ring.submit() {
+            if let Err(e) = self.ring.enter(0, None) {
                 log::debug!("iomux::rt: submit of a poll cancel: {e}");
             }
         }

@@ -17,11 +17,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use io_uring::{opcode, types};
-
 use super::{BGID, Op, UringDriver, errno, polled_with_driver, with_driver};
 use crate::rt::executor::{Core, gone};
 use crate::rt::slab::Key;
+use crate::uring::{Buf, Completion, Lever, Target, op};
 
 /// Received buffers a stream may hold unread before its receive is paused.
 pub(super) const RX_HOLD: usize = 8;
@@ -36,11 +35,16 @@ const TX_LIMIT: usize = 256 * 1024;
 /// freed, so that an idle stream holds (almost) no memory of its own.
 const TX_IDLE_KEEP: usize = 4 * 1024;
 
-/// Part of a received buffer not read yet.
+/// A received piece of a provided buffer, and how much of it was read.
 struct Chunk {
-    bid: u16,
-    start: u32,
-    end: u32,
+    buf: Buf,
+    read: u32,
+}
+
+impl Chunk {
+    fn unread(&self) -> usize {
+        self.buf.len() - self.read as usize
+    }
 }
 
 #[derive(Default)]
@@ -49,6 +53,8 @@ pub(super) struct StreamState {
     /// in flight; closed with the state.
     fd_to_close: Option<OwnedFd>,
     raw: RawFd,
+    /// How requests name the socket: its fd, or its fixed-file slot.
+    target: Option<Target>,
     rx: VecDeque<Chunk>,
     rx_op: Option<Key>,
     /// The receive was cancelled because the stream holds `RX_HOLD`
@@ -104,12 +110,15 @@ impl StreamState {
 struct Recv;
 
 impl Op for Recv {
-    fn complete(d: &mut UringDriver, owner: Key, res: i32, flags: u32, wakers: &mut Vec<Waker>) {
-        let more = io_uring::cqueue::more(flags);
-        let bid = io_uring::cqueue::buffer_select(flags);
+    const CODE: u8 = 5;
+    fn complete(d: &mut UringDriver, owner: Key, c: Completion, wakers: &mut Vec<Waker>) {
+        let (res, more) = (c.result(), c.more());
+        // Every piece is picked, in completion order (an incremental ring
+        // counts them), and released when read or unwanted.
+        let buf = d.bufs.as_mut().and_then(|b| b.pick(&c));
         let Some(s) = d.streams.get_mut(owner) else {
-            if let Some(bid) = bid {
-                d.give_back(bid);
+            if let Some(buf) = buf {
+                d.release(buf);
             }
             return;
         };
@@ -117,13 +126,9 @@ impl Op for Recv {
             s.rx_op = None;
         }
         match res {
-            n if n > 0 => match bid {
-                Some(bid) if !s.dropped => {
-                    s.rx.push_back(Chunk {
-                        bid,
-                        start: 0,
-                        end: n as u32,
-                    });
+            n if n > 0 => match buf {
+                Some(buf) if !s.dropped => {
+                    s.rx.push_back(Chunk { buf, read: 0 });
                     wakers.extend(s.reader.take());
                     if s.rx.len() >= RX_HOLD
                         && !s.rx_paused
@@ -133,13 +138,19 @@ impl Op for Recv {
                         d.cancel(op);
                     }
                 }
-                Some(bid) => d.give_back(bid),
+                Some(buf) => d.release(buf),
                 None => {
                     s.rx_err = Some(io::Error::other("a receive completed without a buffer"));
                     wakers.extend(s.reader.take());
                 }
             },
             0 => {
+                if let Some(buf) = buf {
+                    d.release(buf);
+                }
+                let Some(s) = d.streams.get_mut(owner) else {
+                    return;
+                };
                 s.rx_eof = true;
                 wakers.extend(s.reader.take());
             }
@@ -172,7 +183,9 @@ impl Op for Recv {
 struct Send;
 
 impl Op for Send {
-    fn complete(d: &mut UringDriver, owner: Key, res: i32, _: u32, wakers: &mut Vec<Waker>) {
+    const CODE: u8 = 6;
+    fn complete(d: &mut UringDriver, owner: Key, c: Completion, wakers: &mut Vec<Waker>) {
+        let res = c.result();
         let Some(s) = d.streams.get_mut(owner) else {
             return;
         };
@@ -217,10 +230,23 @@ impl UringDriver {
             .streams
             .get(key)
             .is_some_and(|s| s.dropped && s.rx_op.is_none() && s.tx_op.is_none());
-        if done && let Some(s) = self.streams.remove(key) {
-            for chunk in s.rx {
-                self.give_back(chunk.bid);
-            }
+        if done {
+            self.forget_stream(key);
+        }
+    }
+
+    /// Removes stream `key` from the driver: its unread pieces go back to
+    /// the ring and its fixed-file slot (which holds the socket open) is
+    /// emptied.
+    fn forget_stream(&mut self, key: Key) {
+        let Some(s) = self.streams.remove(key) else {
+            return;
+        };
+        for chunk in s.rx {
+            self.release(chunk.buf);
+        }
+        if let Some(Target::Fixed(slot)) = s.target {
+            self.free_fixed_slot(slot);
         }
     }
 
@@ -238,8 +264,12 @@ impl UringDriver {
             return;
         }
         s.rx_paused = false;
-        let entry = opcode::RecvMulti::new(types::Fd(s.raw), BGID).build();
-        let op = self.push::<Recv>(entry, key);
+        let target = s.target.unwrap_or(Target::Fd(s.raw));
+        let op = if Lever::MultishotRecv.is_on() {
+            self.push::<Recv>(key, |ud| op::recv_multi(target, BGID, ud))
+        } else {
+            self.push::<Recv>(key, |ud| op::recv_select(target, BGID, ud))
+        };
         if let Some(s) = self.streams.get_mut(key) {
             s.rx_op = Some(op);
         }
@@ -263,10 +293,15 @@ impl UringDriver {
             return;
         }
         let rest = &s.tx_flight[s.tx_sent..];
-        let entry = opcode::Send::new(types::Fd(s.raw), rest.as_ptr(), rest.len() as u32)
-            .flags(libc::MSG_NOSIGNAL)
-            .build();
-        let op = self.push::<Send>(entry, key);
+        let (ptr, len) = (rest.as_ptr(), rest.len());
+        let target = s.target.unwrap_or(Target::Fd(s.raw));
+        // SAFETY: `tx_flight` is neither touched nor resized until this
+        // send completes (writes go to `tx_queue`), and a dropped stream's
+        // state lives until its last completion; `ptr..ptr + len` is its
+        // unsent part.
+        let op = self.push::<Send>(key, |ud| unsafe {
+            op::send(target, std::slice::from_raw_parts(ptr, len), ud)
+        });
         if let Some(s) = self.streams.get_mut(key) {
             s.tx_op = Some(op);
         }
@@ -286,17 +321,17 @@ impl UringDriver {
         let s = self.streams.get_mut(key)?;
         let bufs = self.bufs.as_mut()?;
         let chunk = s.rx.front_mut()?;
-        let data = &bufs.get(chunk.bid, chunk.end as usize)[chunk.start as usize..];
+        let data = &bufs.bytes(&chunk.buf)[chunk.read as usize..];
         let n = data.len().min(buf.len());
         for (to, from) in buf[..n].iter_mut().zip(&data[..n]) {
             to.write(*from);
         }
         if consume {
-            chunk.start += n as u32;
-            if chunk.start == chunk.end {
-                let bid = chunk.bid;
-                s.rx.pop_front();
-                bufs.give_back(bid);
+            chunk.read += n as u32;
+            if chunk.unread() == 0
+                && let Some(chunk) = s.rx.pop_front()
+            {
+                bufs.release(chunk.buf);
                 self.bufs_returned = true;
             }
         }
@@ -315,8 +350,10 @@ impl UringStream {
     pub(crate) fn new(core: Rc<Core>, fd: OwnedFd) -> UringStream {
         let raw = fd.as_raw_fd();
         let key = with_driver(&core, |d| {
+            let target = d.fixed_slot(raw).map(Target::Fixed);
             let key = d.streams.insert(StreamState {
                 raw,
+                target,
                 ..StreamState::default()
             });
             d.arm_recv(key);
@@ -632,7 +669,7 @@ impl UringDriver {
             return Err(gone());
         };
         s.rx_releasing = false;
-        let held: usize = s.rx.iter().map(|c| (c.end - c.start) as usize).sum();
+        let held: usize = s.rx.iter().map(Chunk::unread).sum();
         if held > 0 {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
@@ -647,7 +684,7 @@ impl UringDriver {
                 format!("the runtime holds an error for the next read: {e}; read it first"),
             ));
         }
-        self.streams.remove(key);
+        self.forget_stream(key);
         Ok(())
     }
 }
