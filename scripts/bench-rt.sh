@@ -15,6 +15,16 @@
 #   hyper-rt-uring  iomux/examples/hyper_hello.rs --driver uring
 #   hyper-tokio     bench/servers hyper-tokio (the same hyper code on tokio)
 #
+# Lever variants: `rt-uring-off-LEVER` is rt-uring with IOMUX_URING_OFF=LEVER
+# (an io_uring feature turned off: defer_taskrun, registered_ring_fd,
+# no_sqarray, fixed_files, multishot_recv, incremental; see iomux::uring::Lever),
+# compared with rt-uring in the same rounds (scripts/bench-levers.sh).
+#
+# Fixed rate: after the saturation rounds, every echo cell runs again at
+# RATE_FRACTION (0.5) of the saturated req/s of RATE_OF (tokio), paced by
+# `iomux load --rate`: the same load for every server, CPU per request
+# compared where no server is saturated (FIXED=0 skips it).
+#
 # Each server runs on CPU 1, the client on CPU 0 (SCHED_FIFO as root, as in
 # bench-servers.sh; RT=0 turns it off). A round runs every cell for every
 # server, in an order that rotates between rounds (A B, B A, ...); the
@@ -36,6 +46,9 @@ ROUNDS=${1:-${ROUNDS:-3}}
 DURATION=${2:-${DURATION:-5s}}
 WARMUP=${WARMUP:-1}
 SERVERS=${SERVERS:-"rt-epoll rt-uring tokio monoio hyper-rt-epoll hyper-rt-uring hyper-tokio"}
+FIXED=${FIXED:-1}
+RATE_OF=${RATE_OF:-tokio}
+RATE_FRACTION=${RATE_FRACTION:-0.5}
 SIZES=${SIZES:-"64 1024"}
 CONNS=${CONNS:-100}
 HTTP_CLIENTS=${HTTP_CLIENTS:-"wrk uring"}
@@ -78,7 +91,7 @@ build_example() {
 }
 if [[ -n ${RT_ECHO:-} ]]; then
     build_ok_rt=1
-elif wants rt-epoll || wants rt-uring; then
+elif wants rt-epoll || wants rt-uring || [[ " $SERVERS " == *" rt-uring-off-"* ]]; then
     build_example rt_echo "$RT_FEATURES" rt-epoll rt-uring && build_ok_rt=1
 fi
 if [[ -n ${HYPER_HELLO:-} ]]; then
@@ -92,6 +105,8 @@ fi
 server_cmd() {
     case $1 in
         rt-epoll | rt-uring) [[ $build_ok_rt == 1 ]] && echo "${RT_ECHO:-$RT_ECHO_BUILT} --driver ${1#rt-}" ;;
+        rt-uring-off-*)
+            [[ $build_ok_rt == 1 ]] && echo "env IOMUX_URING_OFF=${1#rt-uring-off-} ${RT_ECHO:-$RT_ECHO_BUILT} --driver uring" ;;
         hyper-rt-epoll | hyper-rt-uring)
             [[ $build_ok_hyper == 1 ]] && echo "${HYPER_HELLO:-$HYPER_HELLO_BUILT} --driver ${1#hyper-rt-}" ;;
         tokio) [[ $build_ok_peers == 1 ]] && echo "$PEERS/tokio-echo" ;;
@@ -114,13 +129,16 @@ start_server() {
 # One run on a started server: cell -> "rps server_cpu_us client_cpu_us
 # server_core_pct client_core_pct p50_us p99_us errors".
 measure() {
-    local cell=$1 before after client_s t0 t1
+    local cell=$1 before after client_s t0 t1 size rate
     t0=$(date +%s.%N)
     before=$(cpu_ticks "$SERVER_PID")
     case $cell in
         echo:*)
+            # echo:SIZE, or echo:SIZE@RATE at a fixed rate
+            size=${cell#echo:} rate=
+            if [[ $size == *@* ]]; then rate=${size#*@} size=${size%@*}; fi
             client_s=$( (pin 0 "$IOMUX" load --proto echo --addr "$ADDR" --conns "$CONNS" --active "$CONNS" \
-                --size "${cell#echo:}" --duration "$DURATION" --warmup "$WARMUP" --json >"$WORK/client.out"); children_cpu_s)
+                --size "$size" ${rate:+--rate "$rate"} --duration "$DURATION" --warmup "$WARMUP" --json >"$WORK/client.out"); children_cpu_s)
             ;;
         http-uring)
             client_s=$( (pin 0 "$IOMUX" load --engine uring --proto http --addr "$ADDR" --conns "$CONNS" \
@@ -216,6 +234,25 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     done
 done
 
+# The fixed-rate rounds: RATE_FRACTION of RATE_OF's saturated echo req/s.
+if [[ $FIXED == 1 ]] && ((${#echo_servers[@]})) && [[ " ${echo_servers[*]} " == *" $RATE_OF "* ]]; then
+    fixed_cells=()
+    for s in $SIZES; do
+        rate=$(awk -v c="echo:$s" -v n="$RATE_OF" -v f="$RATE_FRACTION" '$2 == c && $3 == n { v[++k] = $4 }
+            END { if (!k) exit; asort(v); m = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2; printf "%d", m * f }' "$raw")
+        [[ -n $rate ]] && fixed_cells+=("echo:$s@$rate")
+    done
+    echo "# fixed rate: ${RATE_FRACTION} of $RATE_OF's saturated req/s: ${fixed_cells[*]}"
+    for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+        for cell in "${fixed_cells[@]}"; do
+            for ((k = 0; k < ${#echo_servers[@]}; k++)); do
+                name=${echo_servers[(k + ROUND) % ${#echo_servers[@]}]}
+                run_on_server "$ROUND" "$cell" "$name" client.out
+            done
+        done
+    done
+fi
+
 python3 - "$raw" "$CONNS" "$DURATION" "$ROUNDS" <<'PY'
 import statistics, sys
 raw, conns, duration, rounds = sys.argv[1:]
@@ -229,22 +266,37 @@ titles = {
     "http-wrk": f"HTTP, wrk -t1 -c{conns} (client-bound)",
     "http-uring": f"HTTP, iomux load --engine uring --proto http, {conns} connections (server-bound)",
 }
-# (numerator, denominator, target) per cell kind
-echo_ratios = [("rt-epoll", "tokio", 1.15), ("rt-uring", "tokio", 1.15),
-               ("rt-epoll", "monoio", 1.0), ("rt-uring", "monoio", 1.0)]
-http_ratios = [("hyper-rt-epoll", "hyper-tokio", 1.1), ("hyper-rt-uring", "hyper-tokio", 1.1)]
+# Issue 28's targets: (numerator, denominator, metric, bound) where metric
+# "rps" must be >= bound and "cpu" (server CPU per request) <= bound.
+echo_targets = [("rt-uring", "tokio", "cpu", 0.90), ("rt-uring", "tokio", "rps", 1.08),
+                ("rt-uring", "monoio", "cpu", 0.95), ("rt-epoll", "tokio", "cpu", 1.00)]
+fixed_targets = [("rt-uring", "tokio", "cpu", 1.00), ("rt-epoll", "tokio", "cpu", 1.00),
+                 ("rt-uring", "monoio", "cpu", 0.95)]
+http_targets = [("hyper-rt-uring", "hyper-tokio", "cpu", 0.92), ("hyper-rt-uring", "hyper-tokio", "rps", 1.05),
+                ("hyper-rt-epoll", "hyper-tokio", "cpu", 1.00)]
 def order(cell):
-    return (0, int(cell.split(":")[1])) if cell.startswith("echo:") else (1, cell != "http-wrk")
+    if cell.startswith("echo:"):
+        size, _, rate = cell[5:].partition("@")
+        return (0, rate != "", int(size))
+    return (1, cell != "http-wrk", 0)
 print()
 print(f"medians over {rounds} rounds of {duration} (min-max of req/s over the rounds)")
 print("a client core % near 100 means the client, not the server, set the req/s: then read server CPU µs/req")
 for cell in sorted(rows, key=order):
     by = rows[cell]
+    targets = []
     if cell.startswith("echo:"):
-        title = f"Echo, {conns} connections, {cell.split(':')[1]} B messages (iomux load --proto echo)"
-        ratios = echo_ratios
+        size, _, rate = cell[5:].partition("@")
+        if rate:
+            title = f"Echo, {conns} connections, {size} B messages, at a fixed {rate} req/s (iomux load --proto echo --rate)"
+            targets = fixed_targets
+        else:
+            title = f"Echo, {conns} connections, {size} B messages, saturation (iomux load --proto echo)"
+            targets = echo_targets
+        # Each lever variant against rt-uring with every lever on.
+        targets = targets + [(n, "rt-uring", "cpu", None) for n in sorted(by) if n.startswith("rt-uring-off-")]
     else:
-        title, ratios = titles[cell], http_ratios
+        title, targets = titles[cell], http_targets
     print(f"\n### {title}\n")
     print("| server | req/s | min-max | server CPU µs/req | client CPU µs/req | server core % | client core % | p50 µs | p99 µs | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -253,13 +305,19 @@ for cell in sorted(rows, key=order):
         print(f"| {name} | {med(runs,0):.0f} | {lo:.0f}-{hi:.0f} | {med(runs,1):.2f} | {med(runs,2):.2f} | "
               f"{med(runs,3):.0f} | {med(runs,4):.0f} | {med(runs,5):.1f} | {med(runs,6):.1f} | {int(max(r[7] for r in runs))} |")
     print()
-    for num, den, target in ratios:
-        if num in by and den in by:
-            x = med(by[num], 0) / med(by[den], 0)
-            c = med(by[num], 1) / med(by[den], 1)
-            verdict = "met" if x >= target else "MISSED"
-            print(f"- {num}/{den} req/s: {x:.3f}x (target >= {target:.2f}x: {verdict}); server CPU/req {c:.3f}x")
-        else:
+    for num, den, metric, bound in targets:
+        if num not in by or den not in by:
             missing = " and ".join(n for n in (num, den) if n not in by)
-            print(f"- {num}/{den} req/s: n/a ({missing} not run)")
+            print(f"- {num}/{den}: n/a ({missing} not run)")
+            continue
+        x = med(by[num], 0) / med(by[den], 0)
+        c = med(by[num], 1) / med(by[den], 1)
+        if bound is None:
+            print(f"- {num}/{den}: server CPU/req {c:.3f}x, req/s {x:.3f}x")
+        elif metric == "cpu":
+            verdict = "met" if c <= bound else "MISSED"
+            print(f"- {num}/{den} server CPU/req: {c:.3f}x (target <= {bound:.2f}x: {verdict}); req/s {x:.3f}x")
+        else:
+            verdict = "met" if x >= bound else "MISSED"
+            print(f"- {num}/{den} req/s: {x:.3f}x (target >= {bound:.2f}x: {verdict}); server CPU/req {c:.3f}x")
 PY

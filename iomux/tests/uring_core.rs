@@ -254,8 +254,16 @@ fn an_incremental_buffer_returns_only_when_every_piece_is_released() {
     let mut bufs = BufRing::incremental(&ring, 5, 1, 64).unwrap();
     let (mut a_peer, a) = std::os::unix::net::UnixStream::pair().unwrap();
     let (mut b_peer, b) = std::os::unix::net::UnixStream::pair().unwrap();
-    ring.push(op::recv_multi(Target::Fd(a.as_raw_fd()), 5, UserData::new(1, 0, 0)));
-    ring.push(op::recv_multi(Target::Fd(b.as_raw_fd()), 5, UserData::new(2, 0, 0)));
+    ring.push(op::recv_multi(
+        Target::Fd(a.as_raw_fd()),
+        5,
+        UserData::new(1, 0, 0),
+    ));
+    ring.push(op::recv_multi(
+        Target::Fd(b.as_raw_fd()),
+        5,
+        UserData::new(2, 0, 0),
+    ));
     ring.submit().unwrap();
 
     a_peer.write_all(&[b'a'; 40]).unwrap();
@@ -282,7 +290,11 @@ fn an_incremental_buffer_returns_only_when_every_piece_is_released() {
     bufs.release(piece_a);
     bufs.publish();
     // Now the buffer is back: a receive gets it.
-    ring.push(op::recv_multi(Target::Fd(b.as_raw_fd()), 5, UserData::new(2, 0, 1)));
+    ring.push(op::recv_multi(
+        Target::Fd(b.as_raw_fd()),
+        5,
+        UserData::new(2, 0, 1),
+    ));
     ring.submit().unwrap();
     let got = reap_until(&mut ring, |c| c.iter().any(|c| c.result() > 0));
     let c = got.iter().find(|c| c.result() > 0).unwrap();

@@ -17,8 +17,58 @@ enum Entry<T> {
     Vacant { generation: u32 },
 }
 
+/// Entries per page: a slab grows a page at a time, so it never copies its
+/// entries and never holds more than one page it does not use (a `Vec`
+/// doubling would hold up to as many again: 60 % more at 10,000 sockets).
+const PAGE: usize = 64;
+
+/// A growable array in pages of `PAGE` entries.
+struct Pages<T> {
+    pages: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Pages<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, value: T) {
+        if self.len % PAGE == 0 {
+            self.pages.push(Vec::with_capacity(PAGE));
+        }
+        self.pages.last_mut().expect("a page with room").push(value);
+        self.len += 1;
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        self.pages.get(i / PAGE)?.get(i % PAGE)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.pages.get_mut(i / PAGE)?.get_mut(i % PAGE)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.pages.iter_mut().flatten()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Pages<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        self.get(i).expect("an index below len")
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Pages<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        self.get_mut(i).expect("an index below len")
+    }
+}
+
 pub(crate) struct Slab<T> {
-    entries: Vec<Entry<T>>,
+    entries: Pages<Entry<T>>,
     free: Vec<u32>,
     len: usize,
 }
@@ -26,7 +76,10 @@ pub(crate) struct Slab<T> {
 impl<T> Default for Slab<T> {
     fn default() -> Slab<T> {
         Slab {
-            entries: Vec::new(),
+            entries: Pages {
+                pages: Vec::new(),
+                len: 0,
+            },
             free: Vec::new(),
             len: 0,
         }

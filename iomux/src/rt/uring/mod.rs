@@ -121,6 +121,8 @@ pub(crate) struct UringDriver {
     /// Buffers went back to the ring since the starved streams were last
     /// armed (arming them before would only fail again at once).
     bufs_returned: bool,
+    /// Send sides kept for reuse (see `stream::TX_SPARE`).
+    spare_tx: Vec<Box<stream::Tx>>,
     /// Free slots of the fixed-file table, and the first never used.
     fixed_free: Vec<u32>,
     fixed_next: u32,
@@ -175,6 +177,7 @@ impl UringDriver {
             polls: Slab::default(),
             starved: Vec::new(),
             bufs_returned: false,
+            spare_tx: Vec::new(),
             fixed_free: Vec::new(),
             fixed_next: 0,
             reaped: Vec::new(),

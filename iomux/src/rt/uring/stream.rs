@@ -31,9 +31,12 @@ pub(super) const RX_HOLD: usize = 8;
 /// kernel takes the burst. Held only while a send is in flight: an idle
 /// stream gives the capacity back.
 const TX_LIMIT: usize = 256 * 1024;
-/// Send-queue capacity kept by a stream whose sends are all done; more is
-/// freed, so that an idle stream holds (almost) no memory of its own.
+/// Send-queue capacity a recycled send side keeps; more is freed.
 const TX_IDLE_KEEP: usize = 4 * 1024;
+/// Send sides the driver keeps for reuse: a request/response stream takes
+/// one per response and gives it back, without an allocation, while idle
+/// streams hold none.
+pub(super) const TX_SPARE: usize = 64;
 
 /// A received piece of a provided buffer, and how much of it was read.
 struct Chunk {
@@ -65,30 +68,72 @@ pub(super) struct StreamState {
     rx_eof: bool,
     rx_err: Option<io::Error>,
     reader: Option<Waker>,
-    /// The bytes of the send in flight (not touched until it completes),
-    /// and how much of them the kernel took so far.
-    tx_flight: Vec<u8>,
-    tx_sent: usize,
-    tx_op: Option<Key>,
-    /// Bytes written since the send in flight was submitted.
-    tx_queue: Vec<u8>,
-    tx_err: Option<io::Error>,
-    writer: Option<Waker>,
+    /// The send side, made by the first write and let go once everything
+    /// written has been sent and nobody waits: an idle stream holds none.
+    tx: Option<Box<Tx>>,
     dropped: bool,
 }
 
+/// A stream's send side.
+#[derive(Default)]
+pub(super) struct Tx {
+    /// The bytes of the send in flight (not touched until it completes),
+    /// and how much of them the kernel took so far.
+    flight: Vec<u8>,
+    sent: usize,
+    op: Option<Key>,
+    /// Bytes written since the send in flight was submitted.
+    queue: Vec<u8>,
+    err: Option<io::Error>,
+    writer: Option<Waker>,
+}
+
+impl Tx {
+    /// Bytes written and not yet taken by the kernel.
+    fn unsent(&self) -> usize {
+        self.queue.len() + self.flight.len() - self.sent
+    }
+
+    /// Nothing to send, nothing in flight, nothing to report, nobody
+    /// waiting: the send side can go.
+    fn is_idle(&self) -> bool {
+        self.op.is_none() && self.unsent() == 0 && self.err.is_none() && self.writer.is_none()
+    }
+}
+
 impl StreamState {
+    /// The send side, taken from the driver's spares (or made) if the
+    /// stream has none.
+    fn tx(&mut self, spare: &mut Vec<Box<Tx>>) -> &mut Tx {
+        self.tx
+            .get_or_insert_with(|| spare.pop().unwrap_or_default())
+    }
+
+    /// The send side's pending error, taken.
+    fn take_tx_err(&mut self) -> Option<io::Error> {
+        self.tx.as_mut().and_then(|t| t.err.take())
+    }
+
+    fn tx_op(&self) -> Option<Key> {
+        self.tx.as_ref().and_then(|t| t.op)
+    }
+
+    fn unsent(&self) -> usize {
+        self.tx.as_ref().map_or(0, |t| t.unsent())
+    }
+
     /// A dropped stream's last bytes (what no send took, and what was
     /// queued behind it) go to the socket buffer with one non-blocking
     /// send: like close(2) after a write, what the kernel took is still
     /// delivered; what it cannot take at once is discarded. `flush` (or
     /// `close`) before the drop is how a caller makes sure.
     fn hand_rest_to_kernel(&mut self) {
-        let flight = self.tx_flight.get(self.tx_sent..).unwrap_or_default();
+        let Some(tx) = self.tx.take() else { return };
+        let flight = tx.flight.get(tx.sent..).unwrap_or_default();
         let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
         if let Some(fd) = self.fd_to_close.as_ref().map(|fd| fd.as_fd()) {
             let mut taken = true;
-            for part in [flight, &self.tx_queue[..]] {
+            for part in [flight, &tx.queue[..]] {
                 if part.is_empty() || !taken {
                     continue;
                 }
@@ -100,9 +145,6 @@ impl StreamState {
                 );
             }
         }
-        self.tx_flight = Vec::new();
-        self.tx_queue = Vec::new();
-        self.tx_sent = 0;
     }
 }
 
@@ -189,36 +231,45 @@ impl Op for Send {
         let Some(s) = d.streams.get_mut(owner) else {
             return;
         };
-        s.tx_op = None;
+        let Some(tx) = s.tx.as_deref_mut() else {
+            return;
+        };
+        tx.op = None;
         if s.dropped {
             if res > 0 {
-                s.tx_sent += res as usize;
+                tx.sent += res as usize;
             }
             s.hand_rest_to_kernel();
             d.finish_stream(owner);
             return;
         }
         if res < 0 {
-            s.tx_err = Some(errno(res));
-            s.tx_flight.clear();
-            s.tx_queue.clear();
-            s.tx_sent = 0;
+            tx.err = Some(errno(res));
+            tx.flight.clear();
+            tx.queue.clear();
+            tx.sent = 0;
         } else {
-            s.tx_sent += res as usize;
-            if s.tx_sent >= s.tx_flight.len() {
-                s.tx_flight.clear();
-                s.tx_sent = 0;
-                std::mem::swap(&mut s.tx_flight, &mut s.tx_queue);
+            tx.sent += res as usize;
+            if tx.sent >= tx.flight.len() {
+                tx.flight.clear();
+                tx.sent = 0;
+                std::mem::swap(&mut tx.flight, &mut tx.queue);
             }
         }
-        if s.tx_flight.is_empty() && s.tx_queue.is_empty() {
-            for v in [&mut s.tx_flight, &mut s.tx_queue] {
-                if v.capacity() > TX_IDLE_KEEP {
-                    *v = Vec::new();
+        wakers.extend(tx.writer.take());
+        if tx.is_idle()
+            && let Some(mut tx) = s.tx.take()
+        {
+            // Everything went: the send side goes back to the spares.
+            if d.spare_tx.len() < TX_SPARE {
+                for v in [&mut tx.flight, &mut tx.queue] {
+                    if v.capacity() > TX_IDLE_KEEP {
+                        *v = Vec::new();
+                    }
                 }
+                d.spare_tx.push(tx);
             }
         }
-        wakers.extend(s.writer.take());
         d.submit_send(owner);
     }
 }
@@ -229,7 +280,7 @@ impl UringDriver {
         let done = self
             .streams
             .get(key)
-            .is_some_and(|s| s.dropped && s.rx_op.is_none() && s.tx_op.is_none());
+            .is_some_and(|s| s.dropped && s.rx_op.is_none() && s.tx_op().is_none());
         if done {
             self.forget_stream(key);
         }
@@ -282,19 +333,22 @@ impl UringDriver {
         let Some(s) = self.streams.get_mut(key) else {
             return;
         };
-        if s.tx_op.is_some() || s.tx_err.is_some() {
-            return;
-        }
-        if s.tx_flight.is_empty() {
-            std::mem::swap(&mut s.tx_flight, &mut s.tx_queue);
-            s.tx_sent = 0;
-        }
-        if s.tx_flight.is_empty() {
-            return;
-        }
-        let rest = &s.tx_flight[s.tx_sent..];
-        let (ptr, len) = (rest.as_ptr(), rest.len());
         let target = s.target.unwrap_or(Target::Fd(s.raw));
+        let Some(tx) = s.tx.as_deref_mut() else {
+            return;
+        };
+        if tx.op.is_some() || tx.err.is_some() {
+            return;
+        }
+        if tx.flight.is_empty() {
+            std::mem::swap(&mut tx.flight, &mut tx.queue);
+            tx.sent = 0;
+        }
+        if tx.flight.is_empty() {
+            return;
+        }
+        let rest = &tx.flight[tx.sent..];
+        let (ptr, len) = (rest.as_ptr(), rest.len());
         // SAFETY: `tx_flight` is neither touched nor resized until this
         // send completes (writes go to `tx_queue`), and a dropped stream's
         // state lives until its last completion; `ptr..ptr + len` is its
@@ -303,7 +357,7 @@ impl UringDriver {
             op::send(target, std::slice::from_raw_parts(ptr, len), ud)
         });
         if let Some(s) = self.streams.get_mut(key) {
-            s.tx_op = Some(op);
+            s.tx(&mut self.spare_tx).op = Some(op);
         }
     }
 
@@ -488,22 +542,23 @@ impl UringStream {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
-            if let Some(e) = s.tx_err.take() {
+            if let Some(e) = s.take_tx_err() {
                 return Poll::Ready(Err(e));
             }
             if bufs.iter().all(|b| b.is_empty()) {
                 return Poll::Ready(Ok(0));
             }
-            let queued = s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
+            let tx = s.tx(&mut d.spare_tx);
+            let queued = tx.unsent();
             if queued >= TX_LIMIT {
-                s.writer = Some(cx.waker().clone());
+                tx.writer = Some(cx.waker().clone());
                 return Poll::Pending;
             }
             let mut room = TX_LIMIT - queued;
             let mut n = 0;
             for b in bufs {
                 let take = b.len().min(room);
-                s.tx_queue.extend_from_slice(&b[..take]);
+                tx.queue.extend_from_slice(&b[..take]);
                 n += take;
                 room -= take;
                 if room == 0 {
@@ -538,7 +593,7 @@ impl UringStream {
             let Some(s) = d.streams.get_mut(key) else {
                 return Poll::Ready(Err(gone()));
             };
-            if let Some(e) = s.tx_err.take() {
+            if let Some(e) = s.take_tx_err() {
                 return Poll::Ready(Err(e));
             }
             let buf = match buf {
@@ -546,10 +601,10 @@ impl UringStream {
                 Some(buf) => buf,
                 None => &[],
             };
-            let queued = s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
+            let queued = s.unsent();
             if queued >= TX_LIMIT {
                 if let Some(cx) = &cx {
-                    s.writer = Some(cx.waker().clone());
+                    s.tx(&mut d.spare_tx).writer = Some(cx.waker().clone());
                 }
                 return Poll::Pending;
             }
@@ -557,7 +612,7 @@ impl UringStream {
                 return Poll::Ready(Ok(0));
             }
             let n = buf.len().min(TX_LIMIT - queued);
-            s.tx_queue.extend_from_slice(&buf[..n]);
+            s.tx(&mut d.spare_tx).queue.extend_from_slice(&buf[..n]);
             d.submit_send(key);
             Poll::Ready(Ok(n))
         };
@@ -582,10 +637,10 @@ impl UringStream {
                 let Some(s) = d.streams.get_mut(key) else {
                     return Poll::Ready(Err(gone()));
                 };
-                if let Some(e) = s.tx_err.take() {
+                if let Some(e) = s.take_tx_err() {
                     return Poll::Ready(Err(e));
                 }
-                if s.tx_op.is_none() && s.tx_queue.is_empty() && s.tx_flight.is_empty() {
+                if s.tx_op().is_none() && s.unsent() == 0 {
                     return Poll::Ready(Ok(()));
                 }
                 if attempt == 0 {
@@ -593,7 +648,7 @@ impl UringStream {
                 }
             }
             if let Some(s) = d.streams.get_mut(key) {
-                s.writer = Some(cx.waker().clone());
+                s.tx(&mut d.spare_tx).writer = Some(cx.waker().clone());
             }
             Poll::Pending
         })
@@ -636,16 +691,15 @@ impl UringDriver {
     /// byte (see [`UringStream::into_fd`]); the wakers of completions that
     /// came meanwhile go to `wakers`.
     fn release_stream(&mut self, key: Key, wakers: &mut Vec<Waker>) -> io::Result<()> {
-        let unsent = |s: &StreamState| s.tx_queue.len() + s.tx_flight.len() - s.tx_sent;
         let Some(s) = self.streams.get_mut(key) else {
             return Err(gone());
         };
-        if s.tx_op.is_some() || unsent(s) > 0 {
+        if s.tx_op().is_some() || s.unsent() > 0 {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 format!(
                     "{} written bytes are still queued in the runtime: flush() first",
-                    unsent(s)
+                    s.unsent()
                 ),
             ));
         }
@@ -701,13 +755,15 @@ impl Drop for UringStream {
             };
             s.dropped = true;
             s.reader = None;
-            s.writer = None;
+            if let Some(tx) = &mut s.tx {
+                tx.writer = None;
+            }
             s.fd_to_close = fd;
             // Cancel both ways: a send stuck on a peer that never reads
             // would otherwise hold the fd and the buffers for good. What the
             // cancelled send had not handed over goes to the socket buffer
             // when its completion comes, as far as it takes it at once.
-            let ops = [s.rx_op, s.tx_op];
+            let ops = [s.rx_op, s.tx_op()];
             for op in ops.into_iter().flatten() {
                 d.cancel(op);
             }
