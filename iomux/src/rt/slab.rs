@@ -34,7 +34,7 @@ impl<T> Pages<T> {
     }
 
     fn push(&mut self, value: T) {
-        if self.len % PAGE == 0 {
+        if self.len.is_multiple_of(PAGE) {
             self.pages.push(Vec::with_capacity(PAGE));
         }
         self.pages.last_mut().expect("a page with room").push(value);

@@ -122,6 +122,8 @@ pub(crate) struct UringDriver {
     /// armed (arming them before would only fail again at once).
     bufs_returned: bool,
     /// Send sides kept for reuse (see `stream::TX_SPARE`).
+    // Boxes: a spare moves into a stream's `Option<Box<Tx>>` as it is.
+    #[allow(clippy::vec_box)]
     spare_tx: Vec<Box<stream::Tx>>,
     /// Free slots of the fixed-file table, and the first never used.
     fixed_free: Vec<u32>,

@@ -104,6 +104,8 @@ impl Tx {
 impl StreamState {
     /// The send side, taken from the driver's spares (or made) if the
     /// stream has none.
+    // The spares are boxes because they move into streams' `Option<Box<Tx>>`.
+    #[allow(clippy::vec_box)]
     fn tx(&mut self, spare: &mut Vec<Box<Tx>>) -> &mut Tx {
         self.tx
             .get_or_insert_with(|| spare.pop().unwrap_or_default())
