@@ -254,6 +254,10 @@ fn dropped_while_queued(driver: DriverKind) {
                 "a read finished while the pool was plugged"
             );
             plug.pull().await;
+            // The file's next operation waits for the dropped read to end
+            // (on io_uring the read is a request of the ring, not a job of
+            // the pool).
+            f.metadata().await.expect("metadata");
             assert_eq!(
                 lost, [0; 4],
                 "a dropped read wrote into the caller's buffer"
@@ -393,3 +397,40 @@ fn try_io_error_with_question_mark(driver: DriverKind) {
     });
 }
 on_every_driver!(try_io_error_with_question_mark);
+
+/// On the io_uring completion driver, reads, writes and syncs are requests
+/// of the ring: they finish while every thread of the blocking pool is
+/// busy (on a readiness driver they would wait for a pool thread).
+#[test]
+fn uring_file_io_needs_no_pool_thread() {
+    let driver = DriverKind::Uring;
+    common::bounded(60, "uring file io with the pool plugged", move || {
+        let path = TempPath::new("no_pool", driver);
+        std::fs::write(&path.0, b"0123456789").expect("std write");
+        runtime(driver).block_on(async {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path.0)
+                .await
+                .expect("open");
+            let plug = PoolPlug::new();
+            let io = async {
+                f.write_all_at(b"abcd", 2).await?;
+                f.sync_data().await?;
+                let mut head = [0u8; 10];
+                let n = f.read_at(&mut head, 0).await?;
+                Ok::<_, io::Error>(head[..n].to_vec())
+            };
+            let got = rt::time::timeout(Duration::from_secs(10), io)
+                .await
+                .expect(
+                    "reads, writes and syncs waited for the plugged pool: not io_uring requests",
+                )
+                .expect("file io");
+            assert_eq!(got, b"01abcd6789");
+            plug.pull().await;
+            f.close().await.expect("close");
+        });
+    });
+}

@@ -128,17 +128,60 @@ pub unsafe fn recv(target: Target, buf: *mut u8, len: u32, user_data: UserData) 
     ))
 }
 
-/// A read of at most `len` bytes into `buf` (at the file's position, for
-/// files that have one).
+/// A read of at most `len` bytes into `buf` at `offset` (`u64::MAX`: at
+/// the file's position, moving it; ignored by files without one).
 ///
 /// # Safety
 ///
 /// As [`recv`]: `buf` is valid for `len` bytes of writes, and untouched by
 /// user space, until the request's completion has been reaped.
-pub unsafe fn read(target: Target, buf: *mut u8, len: u32, user_data: UserData) -> Sqe {
+pub unsafe fn read(
+    target: Target,
+    buf: *mut u8,
+    len: u32,
+    offset: u64,
+    user_data: UserData,
+) -> Sqe {
     Sqe(on_target!(
         target,
-        Read::new(_, buf, len).build().user_data(user_data.raw())
+        Read::new(_, buf, len)
+            .offset(offset)
+            .build()
+            .user_data(user_data.raw())
+    ))
+}
+
+/// A write of `data` at `offset` (`u64::MAX`: at the file's position, or
+/// its end for O_APPEND). A short write completes with what was written.
+///
+/// # Safety
+///
+/// `data` stays allocated and unmodified until the request's completion
+/// has been reaped.
+pub unsafe fn write(target: Target, data: &[u8], offset: u64, user_data: UserData) -> Sqe {
+    let (ptr, len) = (data.as_ptr(), data.len() as u32);
+    Sqe(on_target!(
+        target,
+        Write::new(_, ptr, len)
+            .offset(offset)
+            .build()
+            .user_data(user_data.raw())
+    ))
+}
+
+/// fsync(2), or fdatasync(2) when `data_only`.
+pub fn fsync(target: Target, data_only: bool, user_data: UserData) -> Sqe {
+    let flags = if data_only {
+        io_uring::types::FsyncFlags::DATASYNC
+    } else {
+        io_uring::types::FsyncFlags::empty()
+    };
+    Sqe(on_target!(
+        target,
+        Fsync::new(_)
+            .flags(flags)
+            .build()
+            .user_data(user_data.raw())
     ))
 }
 

@@ -1,13 +1,14 @@
 //! The seam under `rt::fs`: what a file operation is ([`Request`]), and
 //! where it runs ([`Engine`]).
 //!
-//! Today every operation runs on the blocking pool, on every driver. The
-//! io_uring driver's own operations (OPENAT, READ, WRITE, FSYNC, STATX,
-//! FTRUNCATE, CLOSE) are meant to come in as a second `Engine` variant,
-//! chosen per operation from the current runtime's driver: a request owns
-//! its buffer while it is in flight and gives it back in its [`Reply`],
-//! which is what a completion needs too; and what happens to a dropped
-//! operation (below) is decided here, not by the caller.
+//! On a readiness driver every operation runs on the blocking pool (a
+//! regular file is always "ready"). On the io_uring completion driver,
+//! reads, writes and syncs are io_uring requests (READ, WRITE, FSYNC
+//! through the core); opening, `read_to_end`, `set_len`, metadata and
+//! closing still run on the pool. A request owns its buffer while it is in
+//! flight and gives it back in its [`Reply`], which is what a completion
+//! needs; and what happens to a dropped operation (below) is decided here,
+//! not by the caller, the same on both engines.
 //!
 //! Operations on one file run one at a time (like `tokio::fs::File`): each
 //! holds the file's [`Gate`] from before it is submitted until it has
@@ -157,12 +158,25 @@ pub(super) enum Engine {
     /// The blocking pool: a regular file is always "ready", so readiness
     /// drivers cannot wait for it; the syscall runs on a pool thread.
     Pool,
+    /// The current runtime's io_uring completion driver, for reads, writes
+    /// and syncs (the rest goes to the pool).
+    #[cfg(feature = "uring")]
+    Uring,
 }
 
 impl Engine {
     /// The engine for an operation made now (the pool, on every driver,
     /// until the io_uring driver has file operations of its own).
     pub(super) fn current() -> Engine {
+        #[cfg(feature = "uring")]
+        if let Some(core) = crate::rt::executor::Core::current()
+            && core
+                .driver
+                .try_borrow()
+                .is_ok_and(|d| d.kind() == crate::rt::DriverKind::Uring)
+        {
+            return Engine::Uring;
+        }
         Engine::Pool
     }
 
@@ -176,19 +190,27 @@ impl Engine {
             state: Mutex::new(SlotState::Waiting(None)),
             sink,
         });
-        match self {
-            Engine::Pool => {
-                let completer = Completer(Some(Arc::clone(&slot)));
-                let name = req.name();
-                blocking::execute(
-                    name,
-                    Box::new(move || {
-                        let reply = run(gate.as_ref().map(|g| &*g.0), req);
-                        completer.complete(reply, gate);
-                    }),
-                );
-            }
-        }
+        #[cfg(feature = "uring")]
+        let (gate, req) = match self {
+            Engine::Uring => match uring::submit(gate, req, &slot) {
+                None => return Op { slot },
+                Some(back) => back,
+            },
+            Engine::Pool => (gate, req),
+        };
+        #[cfg(not(feature = "uring"))]
+        let Engine::Pool = self;
+        // The pool: every operation of a readiness driver, and those the
+        // completion driver does not run itself.
+        let completer = Completer(Some(Arc::clone(&slot)));
+        let name = req.name();
+        blocking::execute(
+            name,
+            Box::new(move || {
+                let reply = run(gate.as_ref().map(|g| &*g.0), req);
+                completer.complete(reply, gate);
+            }),
+        );
         Op { slot }
     }
 }
@@ -516,5 +538,96 @@ impl Drop for Op {
             }
             SlotState::Orphaned | SlotState::Taken => {}
         }
+    }
+}
+
+/// Reads, writes and syncs as requests of the io_uring completion driver.
+#[cfg(feature = "uring")]
+mod uring {
+    use std::io::{self, Seek};
+    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+
+    use super::{Gate, Reply, Request, Slot, deliver, lock};
+    use crate::rt::executor::Core;
+    use crate::rt::uring::{FileDone, FileIo, submit_file};
+
+    /// Submits `req` to the driver, with the file's turn (`gate`) held
+    /// until it ends; gives both back, for the pool, when it is not a
+    /// read, write or sync.
+    pub(super) fn submit(
+        gate: Option<Gate>,
+        req: Request,
+        slot: &Arc<Slot>,
+    ) -> Option<(Option<Gate>, Request)> {
+        let (Some(core), Some(gate)) = (Core::current(), gate) else {
+            return Some((None, req));
+        };
+        let shared = Arc::clone(&gate.0);
+        let Some(fd) = lock(&shared.file).as_ref().map(|f| f.as_raw_fd()) else {
+            return Some((Some(gate), req));
+        };
+        // A cursor write starts at the cursor, read now that the operation
+        // has the file's turn; an O_APPEND file's writes go to its end.
+        let mut moves = false;
+        let io = match req {
+            Request::Read { buf, len, at } => FileIo::Read { fd, buf, len, at },
+            Request::Write { buf, at } => {
+                moves = at.is_none();
+                let at = match at {
+                    None if !shared.append => Some(lock(&shared.state).pos),
+                    at => at,
+                };
+                FileIo::Write { fd, buf, at }
+            }
+            Request::SyncAll => FileIo::Sync {
+                fd,
+                data_only: false,
+            },
+            Request::SyncData => FileIo::Sync {
+                fd,
+                data_only: true,
+            },
+            other => return Some((Some(gate), other)),
+        };
+        let kind = match io {
+            FileIo::Read { .. } => 0,
+            FileIo::Write { .. } => 1,
+            FileIo::Sync { .. } => 2,
+        };
+        let slot = Arc::clone(slot);
+        submit_file(
+            &core,
+            io,
+            Box::new(move |done: io::Result<FileDone>| {
+                let reply = done.map(|FileDone { buf, n }| match kind {
+                    0 => Reply::Read { buf, n },
+                    1 => {
+                        if moves {
+                            advance_cursor(&gate, n);
+                        }
+                        Reply::Wrote { buf, n }
+                    }
+                    _ => Reply::Done,
+                });
+                deliver(&slot, reply, Some(gate));
+            }),
+        );
+        None
+    }
+
+    /// Moves the cursor past a cursor write of `n` bytes (an O_APPEND
+    /// file's cursor goes where the kernel left the file's position).
+    fn advance_cursor(gate: &Gate, n: usize) {
+        let shared = &gate.0;
+        let end = if shared.append {
+            lock(&shared.file)
+                .as_ref()
+                .and_then(|f| (&*f).stream_position().ok())
+        } else {
+            None
+        };
+        let mut st = lock(&shared.state);
+        st.pos = end.unwrap_or(st.pos + n as u64);
     }
 }

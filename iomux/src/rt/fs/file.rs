@@ -100,11 +100,11 @@ impl OpenOptions {
 /// A file, read and written without blocking the runtime's thread.
 ///
 /// Regular files are always "ready" to epoll, poll and select, so a
-/// readiness driver cannot wait for them: each operation runs on the
-/// blocking pool ([`spawn_blocking`](crate::rt::spawn_blocking)'s), on
-/// every driver. On the io_uring driver it is meant to become one of the
-/// ring's own operations; that is not done yet, and it goes through the
-/// pool there too.
+/// readiness driver cannot wait for them: there each operation runs on the
+/// blocking pool ([`spawn_blocking`](crate::rt::spawn_blocking)'s). On the
+/// io_uring driver, reads, writes and syncs are requests of the runtime's
+/// ring, the buffer moving into the request and back; the other operations
+/// use the pool there too.
 ///
 /// - Sequential operations ([`read`](File::read), [`write`](File::write),
 ///   [`read_to_end`](File::read_to_end)) use the file's own cursor, kept

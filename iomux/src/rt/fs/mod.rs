@@ -3,12 +3,13 @@
 //!
 //! A regular file is always "ready" to epoll, poll and select (epoll even
 //! refuses to watch one, which is why [`AsyncFd`](super::AsyncFd) refuses
-//! it), so a read from a slow disk would block the runtime's thread. Every
-//! operation here runs on the blocking pool (see
-//! [`spawn_blocking`](super::spawn_blocking)) on every driver, the io_uring
-//! completion driver included for now: its own file operations are meant to
-//! replace the pool there behind the same API (an internal seam keeps them
-//! apart), which this module does not do yet.
+//! it), so a read from a slow disk would block the runtime's thread. On a
+//! readiness driver every operation here runs on the blocking pool (see
+//! [`spawn_blocking`](super::spawn_blocking)). On the io_uring completion
+//! driver reads, writes and syncs are requests of the runtime's ring (no
+//! thread involved); opening, `read_to_end`, `set_len`, metadata and
+//! closing still go to the pool. The API and its guarantees are the same
+//! on both.
 //!
 //! ```
 //! use iomux::rt;

@@ -18,6 +18,24 @@
 //! - Readiness (`AsyncFd`, a connect's handshake) is a one-shot POLL_ADD
 //!   per direction.
 //!
+//! - **The core** ([`crate::uring`]) sets the ring up (SINGLE_ISSUER +
+//!   DEFER_TASKRUN, the registered ring fd, NO_SQARRAY where the kernel
+//!   has them), owns the one submission path (a full SQ is submitted, never
+//!   spun on or dropped) and the `user_data` encoding: a request's kind
+//!   code, its slot in the op table and that slot's generation, so a late
+//!   completion for a reused slot finds nothing.
+//! - **Fixed files**: each stream's socket also sits in the ring's
+//!   fixed-file table (4096 slots; streams beyond name their fd), sparing
+//!   the kernel an fd lookup per request; the slot is emptied when the
+//!   stream's last request has ended.
+//! - **Incremental buffers** (Linux 6.12): small receives share a provided
+//!   buffer instead of taking 16 KiB each.
+//! - **Idle streams hold nothing of their own**: no receive buffer (the
+//!   ring's are shared) and no send side (made by a write, recycled through
+//!   a few spares once everything is sent).
+//! - Every feature above can be turned off for a measurement
+//!   ([`crate::uring::Lever`], `scripts/bench-levers.sh`).
+//!
 //! Each kind of request is one file implementing [`Op`]: what its
 //! completion does, and what becomes of it once its owner is gone (a
 //! dropped stream cancels its receive and its send and closes the fd when
@@ -25,6 +43,7 @@
 //! and closes what it would have accepted). At shutdown the driver cancels
 //! everything and waits for the completions before it frees a buffer.
 
+mod file;
 mod listener;
 mod poll;
 mod stream;
@@ -40,6 +59,7 @@ use super::executor::Core;
 use super::slab::{Key, Slab};
 use crate::uring::{Buf, BufRing, Completion, Lever, Ring, Sqe, Target, UserData, op};
 
+pub(crate) use file::{FileDone, FileIo, submit_file};
 pub(crate) use listener::UringListener;
 pub(crate) use stream::UringStream;
 
@@ -115,6 +135,7 @@ pub(crate) struct UringDriver {
     streams: Slab<stream::StreamState>,
     listeners: Slab<listener::ListenerState>,
     polls: Slab<poll::PollState>,
+    files: Slab<file::FileOpState>,
     /// Streams whose multishot receive ended for lack of buffers: armed
     /// again when buffers come back.
     starved: Vec<Key>,
@@ -177,6 +198,7 @@ impl UringDriver {
             streams: Slab::default(),
             listeners: Slab::default(),
             polls: Slab::default(),
+            files: Slab::default(),
             starved: Vec::new(),
             bufs_returned: false,
             spare_tx: Vec::new(),
@@ -219,7 +241,7 @@ impl UringDriver {
         let buf = self.unpark_buf.as_mut_ptr();
         // SAFETY: the box lives in the driver, which outlives every request
         // (its drop waits for the completions, or leaks the box).
-        self.push::<UnparkRead>(0, |ud| unsafe { op::read(fd, buf, 8, ud) });
+        self.push::<UnparkRead>(0, |ud| unsafe { op::read(fd, buf, 8, 0, ud) });
     }
 
     pub(crate) fn park(
@@ -360,6 +382,7 @@ impl Drop for UringDriver {
                 self.ops.len()
             );
             std::mem::forget(std::mem::take(&mut self.streams));
+            std::mem::forget(std::mem::take(&mut self.files));
             std::mem::forget(std::mem::replace(&mut self.unpark_buf, Box::new([0; 8])));
             // The buffer ring has no Drop: not closing it keeps its memory.
             self.bufs = None;
