@@ -238,8 +238,10 @@ done
 if [[ $FIXED == 1 ]] && ((${#echo_servers[@]})) && [[ " ${echo_servers[*]} " == *" $RATE_OF "* ]]; then
     fixed_cells=()
     for s in $SIZES; do
-        rate=$(awk -v c="echo:$s" -v n="$RATE_OF" -v f="$RATE_FRACTION" '$2 == c && $3 == n { v[++k] = $4 }
-            END { if (!k) exit; asort(v); m = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2; printf "%d", m * f }' "$raw")
+        rate=$(python3 -c 'import statistics, sys
+c, n, f, raw = sys.argv[1:]
+v = [float(l.split()[3]) for l in open(raw) if l.split()[1:3] == [c, n]]
+print(int(statistics.median(v) * float(f)) if v else "")' "echo:$s" "$RATE_OF" "$RATE_FRACTION" "$raw")
         [[ -n $rate ]] && fixed_cells+=("echo:$s@$rate")
     done
     echo "# fixed rate: ${RATE_FRACTION} of $RATE_OF's saturated req/s: ${fixed_cells[*]}"

@@ -231,3 +231,51 @@ fn options_and_into_std(driver: DriverKind) {
     });
 }
 on_every_driver!(options_and_into_std);
+
+/// Bytes the kernel still holds for `socket` (SIOCINQ: the next
+/// datagram's size, 0 with none).
+fn kernel_queued(socket: &UdpSocket) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into `n`, which outlives the call.
+    let r = unsafe { libc::ioctl(socket.as_raw_fd(), libc::FIONREAD, &mut n) };
+    assert_eq!(r, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+    n
+}
+
+/// On the io_uring completion driver a socket receives by one multishot
+/// recvmsg: datagrams that arrive before any receive is asked for are
+/// taken from the kernel into the runtime's buffers (no request, no
+/// syscall per datagram), and read from there, in order, none lost.
+#[test]
+fn uring_receives_without_a_request_per_datagram() {
+    common::on_runtime(DriverKind::Uring, 60, "multishot recvmsg", || async {
+        let server = UdpSocket::bind(local()).expect("bind server");
+        let client = std::net::UdpSocket::bind(local()).expect("bind client");
+        client
+            .connect(server.local_addr().unwrap())
+            .expect("connect");
+        for i in 0..10u8 {
+            client.send(&[i; 100]).expect("send");
+        }
+        // A few turns of the loop: the driver's receive takes them in.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while kernel_queued(&server) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the datagrams stayed in the kernel: no receive was armed before one was asked for"
+            );
+            rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut buf = [0u8; 200];
+        for i in 0..10u8 {
+            let (n, from) = server.recv_from(&mut buf).await.expect("recv");
+            assert_eq!((n, from), (100, client.local_addr().unwrap()));
+            assert_eq!(buf[..n], [i; 100], "datagram {i} in order");
+        }
+        assert_eq!(
+            server.try_recv(&mut buf).map_err(|e| e.kind()),
+            Err(ErrorKind::WouldBlock)
+        );
+    });
+}

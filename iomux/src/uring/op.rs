@@ -101,6 +101,29 @@ pub fn recv_multi(target: Target, group: u16, user_data: UserData) -> Sqe {
     ))
 }
 
+/// A multishot recvmsg (6.0) into buffers of provided-buffer group
+/// `group`: a completion per datagram, its buffer holding a header, the
+/// sender's address and the payload (read it with
+/// [`MsgHeader::parse`](super::MsgHeader::parse)).
+///
+/// # Safety
+///
+/// `header` points to a [`MsgHeader`](super::MsgHeader) that outlives
+/// the request (its last completion).
+pub unsafe fn recvmsg_multi(
+    target: Target,
+    header: *const libc::msghdr,
+    group: u16,
+    user_data: UserData,
+) -> Sqe {
+    Sqe(on_target!(
+        target,
+        RecvMsgMulti::new(_, header, group)
+            .build()
+            .user_data(user_data.raw())
+    ))
+}
+
 /// A single recv into a buffer the kernel takes from provided-buffer group
 /// `group` when data arrives: [`recv_multi`] without the multishot (one
 /// request per arrival).

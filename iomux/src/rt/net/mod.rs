@@ -10,7 +10,7 @@ mod registered;
 mod split;
 pub(crate) mod stream;
 mod tcp;
-mod udp;
+pub(crate) mod udp;
 mod unix;
 
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};

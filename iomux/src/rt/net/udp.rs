@@ -29,11 +29,18 @@ use crate::rt::readiness::{FdKind, READ, WRITE};
 /// tokio's `recv_from` return the buffer's length instead, and the cut
 /// goes unnoticed.
 ///
-/// On every driver, the completion driver included, a receive waits by
-/// readiness (there, a POLL_ADD request) and then calls recvmsg(2), one
-/// syscall per datagram; multishot recvmsg into provided buffers (no
-/// request per datagram) comes with the shared io_uring core.
+/// On a readiness driver a receive waits by readiness and then calls
+/// recvmsg(2), one syscall per datagram. On the io_uring completion driver
+/// the socket has one multishot recvmsg into the runtime's datagram
+/// buffers: no request per datagram, and datagrams that arrive before a
+/// receive is asked for wait in the runtime (at most 16 per socket; the
+/// kernel's socket buffer holds the rest). Sends are one syscall each on
+/// every driver.
 pub struct UdpSocket {
+    /// The completion driver's receive side (dropped before `io`, whose fd
+    /// it receives on).
+    #[cfg(feature = "uring")]
+    rx: Option<crate::rt::uring::UringUdp>,
     io: Registered,
 }
 
@@ -48,8 +55,19 @@ impl UdpSocket {
     /// non-blocking).
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
+        let io = Registered::new(OwnedFd::from(socket), FdKind::Other)?;
+        #[cfg(feature = "uring")]
+        let rx = match crate::rt::executor::Core::current() {
+            Some(core) if core.driver.borrow().kind() == crate::rt::DriverKind::Uring => {
+                use std::os::fd::AsRawFd;
+                Some(crate::rt::uring::UringUdp::new(core, io.fd().as_raw_fd())?)
+            }
+            _ => None,
+        };
         Ok(UdpSocket {
-            io: Registered::new(OwnedFd::from(socket), FdKind::Other)?,
+            #[cfg(feature = "uring")]
+            rx,
+            io,
         })
     }
 
@@ -57,6 +75,10 @@ impl UdpSocket {
     /// non-blocking. No request refers to it any more (a POLL_ADD on the
     /// completion driver is cancelled).
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        #[cfg(feature = "uring")]
+        if let Some(rx) = &self.rx {
+            rx.release()?;
+        }
         Ok(std::net::UdpSocket::from(self.io.into_fd()))
     }
 
@@ -135,6 +157,10 @@ impl UdpSocket {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         coop(cx, |cx| {
+            #[cfg(feature = "uring")]
+            if let Some(rx) = &self.rx {
+                return rx.poll_recv_from(Some(cx), buf);
+            }
             self.io
                 .poll_io(READ, cx, |fd| recv_whole(fd, buf))
                 .map_ok(|(got, _)| got)
@@ -144,6 +170,10 @@ impl UdpSocket {
     /// Waits until a receive may not wait (a datagram, or an error).
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| {
+            #[cfg(feature = "uring")]
+            if let Some(rx) = &self.rx {
+                return rx.poll_readable(cx);
+            }
             self.io
                 .reg()
                 .poll_ready(READ, self.io.fd(), cx)
@@ -183,6 +213,13 @@ impl UdpSocket {
     /// Receives without waiting, with the sender's address (see
     /// [`try_recv`](UdpSocket::try_recv)).
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        #[cfg(feature = "uring")]
+        if let Some(rx) = &self.rx {
+            return match rx.poll_recv_from(None, buf) {
+                Poll::Ready(r) => r,
+                Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+            };
+        }
         self.io.try_io(READ, |fd| recv_whole(fd, buf))
     }
 
@@ -281,17 +318,18 @@ fn recv_whole(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, SocketAd
     )?;
     let from = msg.address.and_then(|a| SocketAddr::try_from(a).ok());
     if msg.flags.contains(ReturnFlags::TRUNC) || msg.bytes > kept {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            DatagramTruncated {
-                size: msg.bytes,
-                kept,
-                from,
-            },
-        ));
+        return Err(truncated(msg.bytes, kept, from));
     }
     let from = from.ok_or_else(|| io::Error::other("a datagram without an inet sender"))?;
     Ok((msg.bytes, from))
+}
+
+/// The error of a receive whose datagram of `size` bytes kept only `kept`.
+pub(crate) fn truncated(size: usize, kept: usize, from: Option<SocketAddr>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        DatagramTruncated { size, kept, from },
+    )
 }
 
 /// The inner error of a UDP receive whose datagram was larger than the

@@ -47,6 +47,7 @@ mod file;
 mod listener;
 mod poll;
 mod stream;
+mod udp;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -62,6 +63,7 @@ use crate::uring::{Buf, BufRing, Completion, Lever, Ring, Sqe, Target, UserData,
 pub(crate) use file::{FileDone, FileIo, submit_file};
 pub(crate) use listener::UringListener;
 pub(crate) use stream::UringStream;
+pub(crate) use udp::UringUdp;
 
 /// How long a shutting-down driver waits for the kernel to end requests.
 const DRAIN_BOUND: Duration = Duration::from_secs(2);
@@ -136,6 +138,14 @@ pub(crate) struct UringDriver {
     listeners: Slab<listener::ListenerState>,
     polls: Slab<poll::PollState>,
     files: Slab<file::FileOpState>,
+    udps: Slab<udp::UdpState>,
+    /// The datagram buffer ring (made by the first UDP socket), the
+    /// sockets whose receive starved, and whether buffers came back since.
+    dgram_bufs: Option<BufRing>,
+    dgram_starved: Vec<Key>,
+    dgram_returned: bool,
+    /// The `msghdr` every multishot recvmsg points to.
+    msg_header: crate::uring::MsgHeader,
     /// Streams whose multishot receive ended for lack of buffers: armed
     /// again when buffers come back.
     starved: Vec<Key>,
@@ -199,6 +209,11 @@ impl UringDriver {
             listeners: Slab::default(),
             polls: Slab::default(),
             files: Slab::default(),
+            udps: Slab::default(),
+            dgram_bufs: None,
+            dgram_starved: Vec::new(),
+            dgram_returned: false,
+            msg_header: crate::uring::MsgHeader::default(),
             starved: Vec::new(),
             bufs_returned: false,
             spare_tx: Vec::new(),
@@ -250,9 +265,8 @@ impl UringDriver {
         wakers: &mut Vec<Waker>,
     ) -> io::Result<()> {
         self.rearm_starved();
-        if let Some(bufs) = &mut self.bufs {
-            bufs.publish();
-        }
+        self.rearm_dgram_starved();
+        self.publish_bufs();
         match deadline {
             None => self.ring.enter(1, None)?,
             Some(d) => {
@@ -269,9 +283,7 @@ impl UringDriver {
 
     /// Submits what is queued and reaps what completed, without waiting.
     fn submit_and_reap(&mut self, wakers: &mut Vec<Waker>) {
-        if let Some(bufs) = &mut self.bufs {
-            bufs.publish();
-        }
+        self.publish_bufs();
         if let Err(e) = self.ring.enter(0, None) {
             log::debug!("iomux::rt: io_uring submit: {e}");
         }
@@ -299,6 +311,14 @@ impl UringDriver {
         }
         self.reaped = reaped;
         self.rearm_starved();
+        self.rearm_dgram_starved();
+    }
+
+    /// Makes the buffers given back visible to the kernel.
+    fn publish_bufs(&mut self) {
+        for bufs in [&mut self.bufs, &mut self.dgram_bufs].into_iter().flatten() {
+            bufs.publish();
+        }
     }
 
     /// Releases a received piece: its buffer goes back to the kernel once
@@ -383,13 +403,20 @@ impl Drop for UringDriver {
             );
             std::mem::forget(std::mem::take(&mut self.streams));
             std::mem::forget(std::mem::take(&mut self.files));
+            std::mem::forget(std::mem::take(&mut self.msg_header));
+            self.dgram_bufs = None;
             std::mem::forget(std::mem::replace(&mut self.unpark_buf, Box::new([0; 8])));
             // The buffer ring has no Drop: not closing it keeps its memory.
             self.bufs = None;
-        } else if let Some(bufs) = self.bufs.take()
-            && let Err(e) = bufs.close(&self.ring)
-        {
-            log::debug!("iomux::rt: unregistering the buffer ring: {e}");
+        } else {
+            for bufs in [self.bufs.take(), self.dgram_bufs.take()]
+                .into_iter()
+                .flatten()
+            {
+                if let Err(e) = bufs.close(&self.ring) {
+                    log::debug!("iomux::rt: unregistering a buffer ring: {e}");
+                }
+            }
         }
     }
 }
