@@ -59,6 +59,14 @@ mod registered;
 mod table;
 mod waker;
 
+// The shared layer: below the reactor and the runtime, above the Poller
+// and the io_uring core (`tests/module_layers.rs` holds it so).
+pub mod conn;
+#[cfg(feature = "rt")]
+mod slab;
+pub mod socket;
+pub mod time;
+
 pub mod reactor;
 #[cfg(feature = "rt")]
 pub mod rt;

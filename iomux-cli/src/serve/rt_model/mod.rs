@@ -42,7 +42,7 @@ struct Counts {
 pub fn run(args: &ServeArgs) -> CliResult {
     // Before any runtime thread exists, so that they all inherit the mask.
     let shutdown = Shutdown::install()?;
-    let first = iomux::reactor::bind_reuseport(args.addr)?;
+    let first = iomux::socket::bind_reuseport(args.addr)?;
     let addr = first.local_addr()?;
     let first = Arc::new(Mutex::new(Some(first)));
     let runtimes: Arc<Mutex<Vec<Handle>>> = Arc::default();

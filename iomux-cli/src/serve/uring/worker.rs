@@ -17,7 +17,7 @@ use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use iomux::reactor::Config;
+use iomux::conn::Limits;
 use iomux::uring::{BufRing, Completion, Ring, Target, UserData, op};
 
 use super::Factory;
@@ -71,7 +71,7 @@ pub(super) struct Worker {
     factory: Factory,
     /// High water, input cap, send and linger timeouts: the reactor's
     /// defaults, so that every model behaves alike.
-    cfg: Config,
+    limits: Limits,
     next_sweep: Instant,
     slots: Vec<Option<Conn>>,
     generations: Vec<u32>,
@@ -110,7 +110,7 @@ impl Worker {
         factory: Factory,
         signal: Option<OwnedFd>,
         entries: u32,
-        cfg: Config,
+        limits: Limits,
     ) -> io::Result<Worker> {
         let mut ring = open_ring(entries)?;
         // Without it (an old kernel, no memory) requests name fds instead.
@@ -126,7 +126,7 @@ impl Worker {
             bufs,
             listener,
             factory,
-            cfg,
+            limits,
             next_sweep: Instant::now() + SWEEP,
             slots: Vec::new(),
             generations: Vec::new(),
@@ -253,7 +253,7 @@ impl Worker {
         let res = cqe.result();
         if res > 0 {
             if let Some(b) = buf {
-                c.feed(self.bufs.bytes(&b), &self.cfg);
+                c.feed(self.bufs.bytes(&b), &self.limits);
                 self.bufs.release(b);
             }
         } else if res == 0 {
@@ -317,8 +317,8 @@ impl Worker {
                 self.push(e);
             }
         }
-        c.advance_close(&self.cfg);
-        if c.wants_recv(self.cfg.high_water) {
+        c.advance_close(&self.limits);
+        if c.wants_recv(self.limits.high_water) {
             if !c.recv_armed {
                 let e = op::recv_multi(target, BUFFER_GROUP, encode(Op::Recv, slot, generation));
                 c.recv_armed = true;
@@ -376,7 +376,7 @@ impl Worker {
                 continue;
             }
             let since = *c.stalled_since.get_or_insert(now);
-            if now.duration_since(since) >= self.cfg.send_timeout {
+            if now.duration_since(since) >= self.limits.send_timeout {
                 let generation = c.generation;
                 if let Some(mut c) = self.take(slot, generation) {
                     c.teardown = true;
