@@ -18,6 +18,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use iomux::conn::Limits;
+use iomux::socket::SpareFd;
 use iomux::uring::{BufRing, Completion, Ring, Target, UserData, op};
 
 use super::Factory;
@@ -85,7 +86,7 @@ pub(super) struct Worker {
     accept_retry: Option<Instant>,
     /// A spare fd (on /dev/null) given up to shed a connection when accept
     /// runs out of fds (see `shed`).
-    spare: Option<OwnedFd>,
+    spare: SpareFd,
     /// Deadlines, lazily invalidated: an entry counts only if the slot's
     /// connection still has that deadline.
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
@@ -135,7 +136,7 @@ impl Worker {
             accept_armed: false,
             listen_polled: false,
             accept_retry: None,
-            spare: Some(accept::spare()?),
+            spare: SpareFd::new(),
             timers: BinaryHeap::new(),
             cqes: Vec::new(),
             signal,
