@@ -10,8 +10,6 @@ mod drain;
 mod stop;
 pub(super) use stop::stop_eventfd;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -19,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use iomux::conn::Limits;
 use iomux::socket::SpareFd;
+use iomux::time::TimerHeap;
 use iomux::uring::{BufRing, Completion, Ring, Target, UserData, op};
 
 use super::Factory;
@@ -87,9 +86,9 @@ pub(super) struct Worker {
     /// A spare fd (on /dev/null) given up to shed a connection when accept
     /// runs out of fds (see `shed`).
     spare: SpareFd,
-    /// Deadlines, lazily invalidated: an entry counts only if the slot's
-    /// connection still has that deadline.
-    timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    /// Deadlines by (slot, generation), lazily invalidated: an entry
+    /// counts only if the slot's connection still has that deadline.
+    timers: TimerHeap<(usize, u32)>,
     cqes: Vec<Completion>,
     /// What tells this ring to stop: the signalfd (the first ring) or an
     /// eventfd the first ring writes (the others).
@@ -137,7 +136,7 @@ impl Worker {
             listen_polled: false,
             accept_retry: None,
             spare: SpareFd::new(),
-            timers: BinaryHeap::new(),
+            timers: TimerHeap::new(),
             cqes: Vec::new(),
             signal,
             is_peer: false,
@@ -186,15 +185,10 @@ impl Worker {
     /// Submits and sleeps until a completion or the next deadline.
     fn enter(&mut self) -> io::Result<()> {
         let sweep = (self.live > 0).then_some(self.next_sweep);
-        let wake = [
-            self.timers.peek().map(|Reverse((t, _, _))| *t),
-            self.accept_retry,
-            sweep,
-            self.draining,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let wake = [self.timers.peek(), self.accept_retry, sweep, self.draining]
+            .into_iter()
+            .flatten()
+            .min();
         let timeout = wake.map(|at| at.saturating_duration_since(Instant::now()));
         self.ring.enter(1, timeout)
     }
@@ -354,7 +348,7 @@ impl Worker {
             && c.timer_at != Some(t)
         {
             c.timer_at = Some(t);
-            self.timers.push(Reverse((t, slot, generation)));
+            self.timers.push(t, (slot, generation));
         }
         self.slots[slot] = Some(c);
     }
@@ -396,11 +390,8 @@ impl Worker {
                 self.arm_accept();
             }
         }
-        while let Some(&Reverse((t, slot, generation))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some(due) = self.timers.pop_due(now) {
+            let (t, (slot, generation)) = (due.at, due.key);
             if let Some(mut c) = self.take(slot, generation) {
                 if c.deadline == Some(t) {
                     c.teardown = true;
@@ -415,15 +406,13 @@ impl Worker {
         // Keep stale entries from piling up (each request of a keep-alive
         // connection moves its deadline).
         if self.timers.len() > 2 * self.live + 1024 {
-            self.timers = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter_map(|(slot, c)| {
-                    let c = c.as_ref()?;
-                    Some(Reverse((c.timer_at?, slot, c.generation)))
-                })
-                .collect();
+            let slots = &self.slots;
+            self.timers.retain(|d| {
+                let (slot, generation) = d.key;
+                slots[slot]
+                    .as_ref()
+                    .is_some_and(|c| c.generation == generation && c.timer_at == Some(d.at))
+            });
         }
     }
 }
