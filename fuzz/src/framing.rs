@@ -1,7 +1,7 @@
 //! Feeding bytes to the HTTP handler as a connection does, and what the
 //! handler decided: the answers, whether it closed, how much it consumed.
 
-use iomux::reactor::{Action, Handler};
+use iomux::conn::{Action, Handler};
 
 use crate::proto::Limits;
 use crate::proto::http::Http;

@@ -14,7 +14,8 @@ use std::io::{self, BufRead};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use iomux::reactor::{CloseReason, Config, ConnId, Context, Handler, LoopGroup, LoopHandle};
+use iomux::conn::{CloseReason, ConnId, Context, Handler};
+use iomux::reactor::{Config, LoopGroup, LoopHandle};
 
 /// Lines longer than this are cut (a member cannot make the room buffer
 /// without bound).

@@ -9,7 +9,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use iomux::reactor::{Config, Context, Handler, LoopGroup};
+use iomux::conn::{Context, Handler};
+use iomux::reactor::{Config, LoopGroup};
 
 struct Greeter;
 

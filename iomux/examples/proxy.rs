@@ -20,7 +20,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use iomux::reactor::{CloseReason, Config, ConnId, Context, Handler, LoopGroup, LoopHandle};
+use iomux::conn::{CloseReason, ConnId, Context, Handler, Limits};
+use iomux::reactor::{Config, LoopGroup, LoopHandle};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 /// What the proxy did, for the curious (and the tests).
@@ -148,7 +149,10 @@ pub fn serve(
     let stats = Arc::new(ProxyStats::default());
     let shared = Arc::clone(&stats);
     let cfg = Config {
-        high_water,
+        limits: Limits {
+            high_water,
+            ..Limits::default()
+        },
         ..Config::default()
     };
     let group = LoopGroup::bind(

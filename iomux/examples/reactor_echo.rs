@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use iomux::reactor::{Action, Config, Handler, LoopGroup, Sharing};
+use iomux::conn::{Action, Handler};
+use iomux::reactor::{Config, LoopGroup, Sharing};
 use iomux::{Backend, Mode};
 
 struct Echo;

@@ -15,6 +15,16 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # Layers
+//!
+//! Bottom up, each importing only from below (`tests/module_layers.rs`):
+//! the [`Poller`] and its backends, and the io_uring core ([`uring`]);
+//! then what servers of every kind share: [`conn`] (the sans-IO
+//! connection: handler, session, limits), [`socket`] (listening,
+//! accepting, the EMFILE trick) and [`time`] (the timer heap, the per-turn
+//! clock); on top, the [`reactor`] (callbacks on an event loop) and
+//! [`rt`] (an async runtime), neither importing the other.
+//!
 //! # Fork
 //!
 //! A child forked from a process that holds a [`Poller`] or runs a reactor
@@ -58,6 +68,14 @@ mod poller;
 mod registered;
 mod table;
 mod waker;
+
+// The shared layer: below the reactor and the runtime, above the Poller
+// and the io_uring core (`tests/module_layers.rs` holds it so).
+pub mod conn;
+#[cfg(feature = "rt")]
+mod slab;
+pub mod socket;
+pub mod time;
 
 pub mod reactor;
 #[cfg(feature = "rt")]

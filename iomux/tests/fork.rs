@@ -113,7 +113,7 @@ fn reactor_survives_a_fork(backend: Backend) {
         backend,
         ..Config::default()
     };
-    let factory: iomux::reactor::HandlerFactory = Arc::new(|| Box::new(Echo));
+    let factory: iomux::conn::HandlerFactory = Arc::new(|| Box::new(Echo));
     let g = LoopGroup::bind("127.0.0.1:0".parse().unwrap(), 1, cfg, factory).unwrap();
     let mut before = TcpStream::connect(g.local_addr()).unwrap();
     before.set_read_timeout(Some(MUST)).unwrap();

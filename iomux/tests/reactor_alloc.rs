@@ -6,7 +6,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use iomux::reactor::{Action, Config, EventLoop, Handler};
+use iomux::conn::{Action, Handler};
+use iomux::reactor::{Config, EventLoop};
 use iomux::{Backend, Mode};
 
 #[macro_use]

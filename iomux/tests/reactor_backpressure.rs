@@ -1,5 +1,5 @@
 //! Back-pressure on sends from outside a connection's callbacks: past
-//! `Config::high_water` unsent bytes, `LoopHandle::send` (another thread)
+//! `Limits::high_water` unsent bytes, `LoopHandle::send` (another thread)
 //! and `EventLoop::send` (the loop's thread) refuse with `WouldBlock` and
 //! say how much is unsent; a thread outside the loop learns when the
 //! output has drained; the posted-task queue is bounded; connection ids
@@ -17,9 +17,8 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use common::{MUST, MUST_NOT, pair};
-use iomux::reactor::{
-    Backpressure, Config, ConnId, Context, EventLoop, Handler, LoopGroup, LoopHandle, Sharing,
-};
+use iomux::conn::{ConnId, Context, Handler, Limits};
+use iomux::reactor::{Backpressure, Config, EventLoop, LoopGroup, LoopHandle, Sharing};
 use iomux::{Backend, Mode};
 
 /// The high-water mark of these tests.
@@ -33,7 +32,10 @@ fn config(backend: Backend, mode: Mode) -> Config {
     Config {
         backend,
         mode,
-        high_water: HW,
+        limits: Limits {
+            high_water: HW,
+            ..Limits::default()
+        },
         ..Config::default()
     }
 }

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use iomux::Backend;
-use iomux::reactor::{CloseReason, Config, Context, EventLoop, Handler};
+use iomux::conn::{CloseReason, Context, Handler};
+use iomux::reactor::{Config, EventLoop};
 
 fn event_loop(backend: Backend) -> EventLoop {
     EventLoop::new(Config {
@@ -287,12 +288,12 @@ on_every_backend!(a_panic_closes_its_connection_only);
 struct Leftover;
 
 impl Handler for Leftover {
-    fn on_data(&mut self, _input: &[u8], _output: &mut Vec<u8>) -> (usize, iomux::reactor::Action) {
-        (0, iomux::reactor::Action::Continue)
+    fn on_data(&mut self, _input: &[u8], _output: &mut Vec<u8>) -> (usize, iomux::conn::Action) {
+        (0, iomux::conn::Action::Continue)
     }
-    fn on_read_closed(&mut self, input: &[u8], output: &mut Vec<u8>) -> iomux::reactor::Action {
+    fn on_read_closed(&mut self, input: &[u8], output: &mut Vec<u8>) -> iomux::conn::Action {
         output.extend_from_slice(format!("left {}", input.len()).as_bytes());
-        iomux::reactor::Action::Close
+        iomux::conn::Action::Close
     }
 }
 

@@ -9,7 +9,8 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iomux::reactor::{Action, Config, ConnId, EventLoop, Handler};
+use iomux::conn::{Action, ConnId, Handler};
+use iomux::reactor::{Config, EventLoop};
 use iomux::{Backend, Mode};
 
 type Log = Arc<Mutex<Vec<(&'static str, Vec<u8>)>>>;

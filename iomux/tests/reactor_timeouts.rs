@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Echo;
-use iomux::reactor::{Action, Config, Handler, LoopGroup};
+use iomux::conn::{Action, Handler, Limits};
+use iomux::reactor::{Config, LoopGroup};
 use iomux::{Backend, Mode};
 
 const LIMIT: Duration = Duration::from_millis(400);
@@ -29,12 +30,15 @@ fn group(backend: Backend, mode: Mode, bye: bool) -> LoopGroup {
     let cfg = Config {
         backend,
         mode,
-        send_timeout: LIMIT,
-        linger_timeout: LIMIT,
-        high_water: 64 * 1024,
+        limits: Limits {
+            send_timeout: LIMIT,
+            linger_timeout: LIMIT,
+            high_water: 64 * 1024,
+            ..Limits::default()
+        },
         ..Config::default()
     };
-    let factory: iomux::reactor::HandlerFactory = if bye {
+    let factory: iomux::conn::HandlerFactory = if bye {
         Arc::new(|| Box::new(Bye))
     } else {
         Arc::new(|| Box::new(Echo))

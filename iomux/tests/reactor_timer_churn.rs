@@ -8,7 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use iomux::reactor::{Action, Config, EventLoop, Handler};
+use iomux::conn::{Action, Handler};
+use iomux::reactor::{Config, EventLoop};
 
 /// Stale entries made by each test; unpruned, the heap would hold them all.
 const CHURN: usize = 50_000;

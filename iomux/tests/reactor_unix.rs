@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use iomux::Backend;
-use iomux::reactor::{Config, Context, EventLoop, Handler, PeerAddr};
+use iomux::conn::{Context, Handler};
+use iomux::reactor::{Config, EventLoop};
+use iomux::socket::PeerAddr;
 
 /// Says what kind of peer it has, then echoes.
 struct Who(Arc<Mutex<Option<PeerAddr>>>);
@@ -18,9 +20,9 @@ impl Handler for Who {
     fn on_open(&mut self, cx: &mut Context<'_>) {
         *self.0.lock().unwrap() = cx.peer_addr().cloned();
     }
-    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, iomux::reactor::Action) {
+    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, iomux::conn::Action) {
         output.extend_from_slice(input);
-        (input.len(), iomux::reactor::Action::Continue)
+        (input.len(), iomux::conn::Action::Continue)
     }
 }
 

@@ -11,7 +11,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use iomux::reactor::{Config, EventLoop, Handler};
+use iomux::conn::Handler;
+use iomux::reactor::{Config, EventLoop};
 use iomux::{Interest, Mode};
 
 /// What one watch callback read: which pipe, which bytes.
@@ -21,9 +22,9 @@ type Delivery = (usize, Vec<u8>);
 struct Counter(Arc<Mutex<usize>>);
 
 impl Handler for Counter {
-    fn on_data(&mut self, input: &[u8], _output: &mut Vec<u8>) -> (usize, iomux::reactor::Action) {
+    fn on_data(&mut self, input: &[u8], _output: &mut Vec<u8>) -> (usize, iomux::conn::Action) {
         *self.0.lock().unwrap() += input.len();
-        (input.len(), iomux::reactor::Action::Continue)
+        (input.len(), iomux::conn::Action::Continue)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Echo: every byte back, in order.
 
-use iomux::reactor::{Action, Handler};
+use iomux::conn::{Action, Handler};
 
 /// The echo protocol. Back-pressure is the connection's business: it stops
 /// reading while too much echoed output is unsent.

@@ -1,5 +1,5 @@
 //! The protocols every model speaks, behind the reactor's
-//! [`Handler`](iomux::reactor::Handler) interface.
+//! [`Handler`](iomux::conn::Handler) interface.
 //!
 //! How a model gets a handler for a new connection:
 //!
@@ -22,7 +22,7 @@ mod limits;
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use iomux::reactor::{Handler, HandlerFactory};
+use iomux::conn::{Handler, HandlerFactory};
 
 pub use echo::Echo;
 pub use http::Http;

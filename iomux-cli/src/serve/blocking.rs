@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use iomux::reactor::session::Step;
+use iomux::conn::Step;
 
 use super::blocking_drain::Registry;
 use super::model_common::{self, Session};
@@ -37,7 +37,7 @@ struct Stats {
 /// Runs the blocking server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
     let sessions = model_common::Sessions::new(args);
-    let listener = model_common::listen(args.addr)?;
+    let listener = iomux::socket::listen(args.addr)?;
     let stats = Arc::new(Stats::default());
     let registry = Registry::default();
     // Before any thread starts, so that every one inherits the mask.

@@ -1,26 +1,27 @@
-//! What the blocking, non-blocking and signal-driven models share: the
-//! per-connection sessions — the library's sans-IO
-//! [`Session`](iomux::reactor::Session) (buffers, phase, back-pressure,
-//! deadlines, lingering close) with the reactor's defaults, driving the
-//! protocol's [`Handler`] — and the non-blocking read/write pump.
+//! What the models that drive a [`Session`](iomux::conn::Session) by hand
+//! share: the per-connection sessions — the library's sans-IO session
+//! (buffers, phase, back-pressure, deadlines, lingering close) within the
+//! library's default [`Limits`] and the server's send timeout, driving the
+//! protocol's [`Handler`] — for the blocking, non-blocking,
+//! signal-driven and rt models; and the non-blocking read/write pump
+//! ([`pump`], [`flush`], [`drain_last`]), for the non-blocking and
+//! signal-driven ones. (The reactor and io_uring models keep their own
+//! sessions.)
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use iomux::reactor::session::Step;
-use iomux::reactor::{Config, Handler, HandlerFactory, Session as Core};
+use iomux::conn::{Handler, HandlerFactory, Limits, Session as Core, Step};
 
 use super::ServeArgs;
 
-pub use iomux::reactor::listen;
-
 /// Opens one fresh session per connection: the server's protocol and
-/// limits, and the reactor's tunables with its send timeout.
+/// limits, and the library's connection limits with its send timeout.
 #[derive(Clone)]
 pub struct Sessions {
     handlers: HandlerFactory,
-    cfg: Config,
+    limits: Limits,
 }
 
 impl Sessions {
@@ -28,9 +29,9 @@ impl Sessions {
     pub fn new(args: &ServeArgs) -> Sessions {
         Sessions {
             handlers: crate::proto::factory(args.proto, args.limits()),
-            cfg: Config {
+            limits: Limits {
                 send_timeout: args.send_timeout,
-                ..Config::default()
+                ..Limits::default()
             },
         }
     }
@@ -40,7 +41,7 @@ impl Sessions {
         Session {
             handler: (self.handlers)(),
             core: Core::new(),
-            cfg: self.cfg,
+            limits: self.limits,
         }
     }
 }
@@ -49,20 +50,20 @@ impl Sessions {
 pub struct Session {
     handler: Box<dyn Handler>,
     core: Core,
-    cfg: Config,
+    limits: Limits,
 }
 
 impl Session {
     /// How long output may stay stuck (the peer reads nothing).
     pub fn send_timeout(&self) -> Duration {
-        self.cfg.send_timeout
+        self.limits.send_timeout
     }
 
     /// Takes bytes read from the socket and lets the handler answer.
     /// False: the handler leaves too much unconsumed (close).
     pub fn received(&mut self, data: &[u8]) -> bool {
         self.core
-            .feed_from(data, &mut *self.handler, &self.cfg)
+            .feed_from(data, &mut *self.handler, &self.limits)
             .is_ok()
     }
 
@@ -92,12 +93,12 @@ impl Session {
 
     /// A write found the socket full.
     fn blocked(&mut self) {
-        self.core.write_blocked(Instant::now(), &self.cfg);
+        self.core.write_blocked(Instant::now(), &self.limits);
     }
 
     /// Whether to read now (not while closing, not above the high water).
     pub fn wants_read(&self) -> bool {
-        self.core.wants_read(&self.cfg)
+        self.core.wants_read(&self.limits)
     }
 
     /// What to do once the output is out: keep serving, shut down the
@@ -118,13 +119,13 @@ impl Session {
 
     /// Serving: not closing, not lingering.
     pub fn is_open(&self) -> bool {
-        self.core.phase() == iomux::reactor::session::Phase::Open
+        self.core.phase() == iomux::conn::Phase::Open
     }
 
     /// The write half is shut down: read and discard until the peer closes
     /// or the linger timeout.
     pub fn lingering(&mut self) {
-        self.core.lingering(Instant::now(), &self.cfg);
+        self.core.lingering(Instant::now(), &self.limits);
     }
 }
 
@@ -205,7 +206,7 @@ pub fn drain_last(sock: &mut TcpStream, s: &mut Session, scratch: &mut [u8]) -> 
         return flush(sock, s); // closing already: it finishes on its own
     }
     let mut arrived = !s.core.input().is_empty();
-    let mut budget = s.cfg.edge_budget;
+    let mut budget = iomux::reactor::Config::default().edge_budget;
     while budget > 0 && s.wants_read() {
         match rustix::net::recv(
             sock.as_fd(),

@@ -22,7 +22,7 @@ const READS_PER_PASS: usize = 4;
 /// Runs the busy-polling server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
     let sessions = model_common::Sessions::new(args);
-    let listener = model_common::listen(args.addr)?;
+    let listener = iomux::socket::listen(args.addr)?;
     listener.set_nonblocking(true)?;
     // Before any thread starts: the signal thread is the only other one.
     let shutdown = super::shutdown::Shutdown::install()?;

@@ -1,6 +1,7 @@
 //! `iomux serve --model select|poll|epoll`: the reactor's `LoopGroup`,
 //! one event loop per thread, over the chosen Poller backend.
 
+use iomux::conn::Limits;
 use iomux::reactor::{Config, Sharing};
 use iomux::{Backend, Mode};
 
@@ -28,7 +29,10 @@ pub fn run(args: &ServeArgs) -> CliResult {
         backend,
         mode,
         collect_interval: args.collect_interval,
-        send_timeout: args.send_timeout,
+        limits: Limits {
+            send_timeout: args.send_timeout,
+            ..Limits::default()
+        },
         ..Config::default()
     };
     if mode.is_edge() && !backend.supports_edge() {

@@ -72,7 +72,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     }
     let mut server = Server {
         sessions: Sessions::new(args),
-        listener: model_common::listen(args.addr)?,
+        listener: iomux::socket::listen(args.addr)?,
         signal,
         conns: Vec::new(),
         scratch: vec![0u8; 64 * 1024],

@@ -29,7 +29,7 @@
 //!   overflow (no IORING_CQE_F_MORE) are armed again, like any multishot
 //!   request that ends.
 //!
-//! The protocol is the same [`Handler`](iomux::reactor::Handler) every model
+//! The protocol is the same [`Handler`](iomux::conn::Handler) every model
 //! uses, with the reactor's tunables (`iomux::reactor::Config::default()`,
 //! and `--send-timeout`):
 //! the same back-pressure (unsent output above the high water stops
@@ -42,7 +42,8 @@
 //! With `--threads N`, N rings on N threads, each with its own
 //! SO_REUSEPORT listener on the same address.
 
-use iomux::reactor::{Config, bind_reuseport};
+use iomux::conn::Limits;
+use iomux::socket::bind_reuseport;
 
 use super::{ServeArgs, announce};
 use crate::CliResult;
@@ -56,7 +57,7 @@ mod worker;
 use worker::{Worker, stop_eventfd};
 
 /// Makes one handler per connection.
-pub(crate) type Factory = iomux::reactor::HandlerFactory;
+pub(crate) type Factory = iomux::conn::HandlerFactory;
 
 /// Runs the io_uring server until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> CliResult {
@@ -68,9 +69,9 @@ pub fn run(args: &ServeArgs) -> CliResult {
     // is an error at start rather than a dead server.
     let entries = args.uring_entries.unwrap_or(ring::SQ_ENTRIES).max(1);
     drop(ring::open_ring(entries)?);
-    let cfg = Config {
+    let limits = Limits {
         send_timeout: args.send_timeout,
-        ..Config::default()
+        ..Limits::default()
     };
     // One SO_REUSEPORT listener per ring, as the reactor's LoopGroup does:
     // the kernel spreads connections across them. (Rings sharing one
@@ -94,7 +95,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
             std::thread::Builder::new()
                 .name(format!("uring-{i}"))
                 .spawn(move || {
-                    let mut w = match Worker::new(listener, factory, Some(told), entries, cfg) {
+                    let mut w = match Worker::new(listener, factory, Some(told), entries, limits) {
                         Ok(w) => w,
                         Err(e) => {
                             let _ = tx.send(Err(e));
@@ -113,7 +114,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         );
         ready.push(rx);
     }
-    let mut main = Worker::new(first, factory, Some(signal), entries, cfg)?;
+    let mut main = Worker::new(first, factory, Some(signal), entries, limits)?;
     main.peers = peers;
     main.grace = args.shutdown_timeout;
     for rx in ready {

@@ -139,7 +139,7 @@ where
     F: Fn(TcpListener) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = io::Result<()>> + 'static,
 {
-    let first = iomux::reactor::bind_reuseport(args.addr)?;
+    let first = iomux::socket::bind_reuseport(args.addr)?;
     let addr = first.local_addr()?;
     println!("listening on {addr}");
     let first = Arc::new(Mutex::new(Some(first)));

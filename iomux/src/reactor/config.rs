@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::conn::Limits;
 use crate::{Backend, Mode};
 
 /// How an [`EventLoop`](super::EventLoop) waits and how its connections
@@ -19,24 +20,9 @@ pub struct Config {
     pub mode: Mode,
     /// Events taken per wait.
     pub events: usize,
-    /// Input buffer of a new connection. Small, so that ten thousand idle
-    /// connections do not hold ten thousand large buffers; it doubles
-    /// whenever a read fills it, up to `read_chunk` of room.
-    pub initial_input: usize,
-    /// Most bytes asked for per read once the input buffer has grown.
-    pub read_chunk: usize,
     /// Bytes one connection may read per loop tick in edge mode before the
     /// others get their turn.
     pub edge_budget: usize,
-    /// Unsent output at which a connection stops reading (back-pressure);
-    /// it reads again once its output has drained. Sends from outside the
-    /// connection's callbacks are held to it too: at or past it,
-    /// [`EventLoop::send`](super::EventLoop::send) and
-    /// [`LoopHandle::send`](super::LoopHandle::send) refuse with
-    /// `WouldBlock` ([`Backpressure::HighWater`](super::Backpressure::HighWater))
-    /// rather than queue more; below it a send is taken whole, so a
-    /// connection holds at most this plus one message (per sending thread).
-    pub high_water: usize,
     /// Tasks other threads may have waiting in a loop's queue
     /// ([`LoopHandle::post`](super::LoopHandle::post), `send`,
     /// `when_drained`, connections handed over by a round-robin listener).
@@ -46,16 +32,8 @@ pub struct Config {
     /// connection handed over to a full loop is served by the loop that
     /// accepted it. Requests to stop are always taken.
     pub max_posted_tasks: usize,
-    /// Unconsumed input above which a connection is closed: the handler
-    /// enforces its own limits, this only guards against one that does not.
-    pub max_input: usize,
     /// Connections accepted per listener per tick.
     pub accept_batch: usize,
-    /// How long unsent output may stay stuck before the connection is closed.
-    pub send_timeout: Duration,
-    /// After a handler's `Close`, how long the connection keeps reading (and
-    /// discarding) so that the peer gets the answer rather than a reset.
-    pub linger_timeout: Duration,
     /// libev's `io_collect_interval`: when not zero, the loop lets at least
     /// this long pass between the end of one wait and the start of the next,
     /// sleeping off what its own work did not use, so that readiness piles
@@ -74,6 +52,8 @@ pub struct Config {
     /// one keeps its buffers and the request path allocates nothing.
     /// `None`: buffers are kept for the connection's life.
     pub release_idle_after: Option<Duration>,
+    /// Each connection's buffer sizes, back-pressure and timeouts.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -82,17 +62,12 @@ impl Default for Config {
             backend: Backend::Epoll,
             mode: Mode::Level,
             events: 1024,
-            initial_input: 4 * 1024,
-            read_chunk: 64 * 1024,
             edge_budget: 256 * 1024,
-            high_water: 1024 * 1024,
             max_posted_tasks: 64 * 1024,
-            max_input: 64 * 1024 * 1024,
             accept_batch: 64,
-            send_timeout: Duration::from_secs(60),
-            linger_timeout: Duration::from_secs(5),
             release_idle_after: Some(Duration::from_secs(1)),
             collect_interval: Duration::ZERO,
+            limits: Limits::default(),
         }
     }
 }

@@ -13,12 +13,12 @@ use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, Shutdown};
 
-use super::config::Config;
 use super::event_loop::DrainNotice;
-use super::handler::{CloseReason, Handler};
-use super::peer::PeerAddr;
-use super::session::Session;
 use crate::Interest;
+use crate::conn::Limits;
+use crate::conn::Session;
+use crate::conn::{CloseReason, Handler};
+use crate::socket::PeerAddr;
 
 /// What one recv(2) found.
 #[derive(Debug, PartialEq, Eq)]
@@ -104,7 +104,7 @@ impl Connection {
     /// allocates nothing, and what came is copied into an input buffer of
     /// its own size: idle connections cost no buffer memory, not even in
     /// the heap the allocator keeps after a free.
-    pub fn recv(&mut self, cfg: &Config) -> Result<Received, CloseReason> {
+    pub fn recv(&mut self, limits: &Limits) -> Result<Received, CloseReason> {
         loop {
             let unbuffered = !self.session.holds_input();
             let got = if unbuffered {
@@ -114,7 +114,7 @@ impl Connection {
                 match rustix::net::recv(&self.sock, &mut probe, RecvFlags::empty()) {
                     Ok(((data, _), _)) => {
                         self.session
-                            .extend_input(data, cfg)
+                            .extend_input(data, limits)
                             .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
                         Ok(data.len())
                     }
@@ -123,7 +123,7 @@ impl Connection {
             } else {
                 let buf = self
                     .session
-                    .read_buffer(cfg)
+                    .read_buffer(limits)
                     .map_err(|_| CloseReason::Error(libc::ENOBUFS))?;
                 rustix::net::recv(&self.sock, spare_capacity(buf), RecvFlags::empty())
                     .map(|(n, _)| n)
@@ -132,7 +132,7 @@ impl Connection {
                 Ok(0) => {
                     // The session learns of it once the handler has seen
                     // what is left of the input (`EventLoop::deliver_eof`).
-                    if self.session.phase() == super::session::Phase::Open {
+                    if self.session.phase() == crate::conn::Phase::Open {
                         self.peer_closed_first = true;
                     }
                     return Ok(Received::Eof);
@@ -155,7 +155,7 @@ impl Connection {
     /// Sends pending output with one send(2); on a short write the rest
     /// waits for writability. Never raises SIGPIPE. Returns true when this
     /// emptied output that had been waiting for the peer.
-    pub fn flush(&mut self, cfg: &Config) -> Result<bool, CloseReason> {
+    pub fn flush(&mut self, limits: &Limits) -> Result<bool, CloseReason> {
         let mut drained = false;
         while self.session.wants_write() {
             match rustix::net::send(&self.sock, self.session.pending(), SendFlags::NOSIGNAL) {
@@ -164,12 +164,12 @@ impl Connection {
                     if self.session.wants_write() {
                         // Short write: the socket buffer is full, a retry
                         // would only say EAGAIN.
-                        self.session.write_short(Instant::now(), cfg);
+                        self.session.write_short(Instant::now(), limits);
                         break;
                     }
                 }
                 Err(Errno::AGAIN) => {
-                    self.session.write_blocked(Instant::now(), cfg);
+                    self.session.write_blocked(Instant::now(), limits);
                     break;
                 }
                 Err(Errno::INTR) => {}
@@ -180,10 +180,10 @@ impl Connection {
     }
 
     /// Shuts down the write half (all output is sent) and starts lingering.
-    pub fn shutdown_write(&mut self, cfg: &Config) -> Result<(), CloseReason> {
+    pub fn shutdown_write(&mut self, limits: &Limits) -> Result<(), CloseReason> {
         rustix::net::shutdown(&self.sock, Shutdown::Write)
             .map_err(|e| CloseReason::from_errno(e.raw_os_error()))?;
-        self.session.lingering(Instant::now(), cfg);
+        self.session.lingering(Instant::now(), limits);
         Ok(())
     }
 

@@ -1,91 +1,76 @@
-//! `Context`: what a handler can do from inside one of its callbacks.
+//! The reactor's side of a handler's [`Context`]: the calls that name the
+//! loop's own types (timers, its handle, the loop itself), and the loop as
+//! the context's [`Host`].
 
 use std::time::Instant;
 
-use super::event_loop::{ConnId, EventLoop, LoopHandle, TimerId};
-use super::peer::PeerAddr;
-
-/// A handler's view of its connection and loop, during a callback.
-///
-/// Output written here ([`send`](Self::send), [`output`](Self::output)) is
-/// flushed when the callback returns, under the connection's
-/// back-pressure rules. [`event_loop`](Self::event_loop) reaches the rest
-/// of the loop: other connections ([`EventLoop::send`]), watches, timers.
-pub struct Context<'a> {
-    pub(super) el: &'a mut EventLoop,
-    pub(super) id: ConnId,
-}
+use super::event_loop::{EventLoop, LoopHandle, TimerId};
+use crate::conn::{ConnId, Context, Host};
+use crate::socket::PeerAddr;
 
 impl Context<'_> {
-    /// This connection's id (stable for its whole life, never reused).
-    pub fn id(&self) -> ConnId {
-        self.id
+    /// The loop behind a context the reactor made (every context is).
+    fn el(&mut self) -> &mut EventLoop {
+        self.host_any_mut()
+            .downcast_mut::<EventLoop>()
+            .expect("the reactor is the only driver that makes contexts")
     }
 
-    /// Who is at the other end, if the socket could say.
-    pub fn peer_addr(&self) -> Option<&PeerAddr> {
-        self.el.peer_addr(self.id)
-    }
-
-    /// Queues `bytes` for the peer.
-    pub fn send(&mut self, bytes: &[u8]) {
-        self.output().extend_from_slice(bytes);
-    }
-
-    /// The connection's output buffer, to append replies to.
-    pub fn output(&mut self) -> &mut Vec<u8> {
-        self.el.conn_in_callback(self.id).session.output()
-    }
-
-    /// Bytes queued for the peer and not yet written (this callback's
-    /// included).
-    pub fn unsent(&self) -> usize {
-        self.el.unsent(self.id).unwrap_or(0)
-    }
-
-    /// Closes once the output is sent (a lingering close: the answer
-    /// reaches the peer). Input after this is dropped.
-    pub fn close(&mut self) {
-        self.el.conn_in_callback(self.id).session.close();
-    }
-
-    /// Closes at once when the callback returns, dropping unsent output.
-    pub fn abort(&mut self) {
-        self.el.close(self.id);
-    }
-
-    /// Stops reading from this connection (on top of the high-water rule)
-    /// until [`resume_reading`](Self::resume_reading).
-    pub fn pause_reading(&mut self) {
-        let _ = self.el.pause_reading(self.id);
-    }
-
-    /// Reads again after [`pause_reading`](Self::pause_reading).
-    pub fn resume_reading(&mut self) {
-        let _ = self.el.resume_reading(self.id);
-    }
-
-    /// Calls this handler's [`on_timer`](super::Handler::on_timer) with
-    /// `key` once `at` has passed, if the connection is still open then.
+    /// Calls this handler's [`on_timer`](crate::conn::Handler::on_timer)
+    /// with `key` once `at` has passed, if the connection is still open
+    /// then.
     pub fn set_timer(&mut self, at: Instant, key: u64) -> TimerId {
         let id = self.id;
-        self.el
+        self.el()
             .add_timer(at, move |el: &mut EventLoop| el.fire_conn_timer(id, key))
     }
 
     /// Cancels a timer; false if it fired or was cancelled already.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
-        self.el.cancel_timer(timer)
+        self.el().cancel_timer(timer)
     }
 
     /// A thread-safe handle of this connection's loop, for other threads
     /// to send to this connection ([`LoopHandle::send`]) or post work.
     pub fn handle(&self) -> LoopHandle {
-        self.el.handle()
+        self.host_any()
+            .downcast_ref::<EventLoop>()
+            .expect("the reactor is the only driver that makes contexts")
+            .handle()
     }
 
     /// The loop itself: send to other connections, watch fds, add timers.
     pub fn event_loop(&mut self) -> &mut EventLoop {
-        self.el
+        self.el()
+    }
+}
+
+impl Host for EventLoop {
+    fn peer_addr(&self, id: ConnId) -> Option<&PeerAddr> {
+        EventLoop::peer_addr(self, id)
+    }
+
+    fn output(&mut self, id: ConnId) -> &mut Vec<u8> {
+        self.conn_in_callback(id).session.output()
+    }
+
+    fn unsent(&self, id: ConnId) -> usize {
+        EventLoop::unsent(self, id).unwrap_or(0)
+    }
+
+    fn close_when_sent(&mut self, id: ConnId) {
+        self.conn_in_callback(id).session.close();
+    }
+
+    fn abort(&mut self, id: ConnId) {
+        self.close(id);
+    }
+
+    fn set_reading_paused(&mut self, id: ConnId, paused: bool) {
+        let _ = if paused {
+            self.pause_reading(id)
+        } else {
+            self.resume_reading(id)
+        };
     }
 }

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use super::config::Config;
 use super::connection::Connection;
-use super::handler::{CloseReason, Handler};
-use super::peer::PeerAddr;
-use super::timer::TimerHeap;
+use crate::conn::{CloseReason, ConnId, Handler, HandlerFactory};
+use crate::socket::PeerAddr;
+use crate::time::TimerHeap;
 use crate::{Backend, Event, Events, Interest, Mode, Poller, Token, Waker};
 use listening::Listener;
 pub(super) use sending::DrainNotice;
@@ -63,27 +63,8 @@ fn next_loop_number() -> u32 {
     }
 }
 
-/// Makes a handler for each accepted connection.
-pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
-
 /// Work posted to a loop from another thread.
 pub type Task = Box<dyn FnOnce(&mut EventLoop) + Send>;
-
-/// Names a connection: its loop, and the connection within that loop.
-///
-/// Unique in the process: every loop has a number of its own
-/// ([`LoopHandle::loop_id`]), so the connections of the loops of a
-/// [`LoopGroup`](super::LoopGroup) never share an id and a fan-out server
-/// can key them by `ConnId` alone; an id given to another loop names none
-/// of its connections (`NotFound`). A closed connection's id never names a
-/// later one, even when the socket's fd number is reused.
-///
-/// Shown (`Display` and `Debug`) as `loop:slot.generation`, e.g. `2:0.1`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ConnId {
-    token: Token,
-    event_loop: u32,
-}
 
 impl ConnId {
     /// The connection an event belongs to, if it is a connection's event.
@@ -91,45 +72,14 @@ impl ConnId {
     /// [`EventLoop::turn_with`]), and the id is of the loop that turns on
     /// the calling thread.
     pub fn of(event: &Event) -> Option<ConnId> {
-        Self::of_token(event.token(), TURNING.with(Cell::get))
-    }
-    fn of_token(t: Token, event_loop: u32) -> Option<ConnId> {
-        (t.0 >> 32 != 0 && t.0 < (GEN_LIMIT as usize) << 32).then_some(ConnId {
-            token: t,
-            event_loop,
-        })
-    }
-    fn new(event_loop: u32, index: usize, generation: u32) -> ConnId {
-        ConnId {
-            token: Token(((generation as usize) << 32) | index),
-            event_loop,
-        }
-    }
-    /// The poller token of this connection (unique within its loop only).
-    pub fn token(self) -> Token {
-        self.token
-    }
-    /// The number of the loop the connection belongs to
-    /// ([`LoopHandle::loop_id`]).
-    pub fn loop_id(self) -> u32 {
-        self.event_loop
-    }
-    fn split(self) -> (usize, u32) {
-        (self.token.0 & 0xffff_ffff, (self.token.0 >> 32) as u32)
+        conn_of_token(event.token(), TURNING.with(Cell::get))
     }
 }
 
-impl std::fmt::Display for ConnId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (index, generation) = self.split();
-        write!(f, "{}:{index}.{generation}", self.event_loop)
-    }
-}
-
-impl std::fmt::Debug for ConnId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ConnId({self})")
-    }
+/// The connection of loop `event_loop` that token `t` names, if it names one.
+fn conn_of_token(t: Token, event_loop: u32) -> Option<ConnId> {
+    (t.0 >> 32 != 0 && t.0 < (GEN_LIMIT as usize) << 32)
+        .then(|| ConnId::new(event_loop, t.0 & 0xffff_ffff, (t.0 >> 32) as u32))
 }
 
 /// Counters of one loop.
@@ -190,7 +140,7 @@ struct Shared {
     queue: Mutex<Queue>,
     has_tasks: AtomicBool,
     waker: Waker,
-    /// `Config::high_water` and `Config::max_posted_tasks`, for senders.
+    /// `Limits::high_water` and `Config::max_posted_tasks`, for senders.
     high_water: usize,
     max_tasks: usize,
     /// Each slot's generation and output, so that other threads can tell a
@@ -238,7 +188,7 @@ impl Shared {
         let (index, generation) = id.split();
         let slots = self.slots();
         let slot = slots.get(index)?;
-        (id.event_loop == self.id && slot.generation.load(Ordering::Acquire) == generation).then(
+        (id.loop_id() == self.id && slot.generation.load(Ordering::Acquire) == generation).then(
             || {
                 slot.unsent
                     .load(Ordering::Acquire)
@@ -256,7 +206,7 @@ impl Shared {
         let slot = slots
             .get(index)
             .filter(|s| {
-                id.event_loop == self.id && s.generation.load(Ordering::Acquire) == generation
+                id.loop_id() == self.id && s.generation.load(Ordering::Acquire) == generation
             })
             .ok_or_else(gone_conn)?;
         let unsent = slot.unsent.load(Ordering::Acquire);
@@ -526,7 +476,7 @@ impl EventLoop {
                 slots: RwLock::new(Vec::new()),
                 has_tasks: AtomicBool::new(false),
                 waker,
-                high_water: cfg.high_water,
+                high_water: cfg.limits.high_water,
                 max_tasks: cfg.max_posted_tasks,
             }),
             running: false,
@@ -621,7 +571,7 @@ impl EventLoop {
         };
         if let Err(e) = self
             .poller
-            .register(&sock, id.token, interest, self.cfg.mode)
+            .register(&sock, id.token(), interest, self.cfg.mode)
         {
             self.free.push(index as u32);
             return Err(e);
@@ -650,7 +600,7 @@ impl EventLoop {
         let Some(slot) = self.conns.get_mut(index) else {
             return false;
         };
-        if slot.generation != generation || id.event_loop != self.shared.id {
+        if slot.generation != generation || id.loop_id() != self.shared.id {
             return false;
         }
         match &mut slot.conn {
@@ -709,7 +659,7 @@ impl EventLoop {
     fn conn(&self, id: ConnId) -> Option<&Connection> {
         let (index, generation) = id.split();
         let slot = self.conns.get(index)?;
-        if slot.generation != generation || id.event_loop != self.shared.id {
+        if slot.generation != generation || id.loop_id() != self.shared.id {
             return None;
         }
         slot.conn.as_ref()
@@ -718,7 +668,7 @@ impl EventLoop {
     fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
         let (index, generation) = id.split();
         let slot = self.conns.get_mut(index)?;
-        if slot.generation != generation || id.event_loop != self.shared.id {
+        if slot.generation != generation || id.loop_id() != self.shared.id {
             return None;
         }
         slot.conn.as_mut()
@@ -782,7 +732,7 @@ impl EventLoop {
             self.events = Some(events);
             return Err(e);
         }
-        let now = super::clock::tick();
+        let now = crate::time::tick();
         for ev in events.iter() {
             before(self, &ev);
             self.dispatch(&ev);
@@ -821,7 +771,7 @@ impl EventLoop {
         if token == WAKER {
             return;
         }
-        if let Some(id) = ConnId::of_token(token, self.shared.id) {
+        if let Some(id) = conn_of_token(token, self.shared.id) {
             self.conn_event(id, ev);
             return;
         }
@@ -882,7 +832,7 @@ impl Drop for EventLoop {
         drop(orphans);
         self.close_all();
         self.unwatch_all();
-        super::clock::clear();
+        crate::time::clear();
         LOOP_ON_THIS_THREAD.with(|f| f.set(false));
         let me = self.shared.id;
         TURNING.with(|t| {

@@ -11,8 +11,9 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::config::Config;
-use super::event_loop::{EventLoop, HandlerFactory, LoopHandle, Stats};
-use super::listen::bind_reuseport;
+use super::event_loop::{EventLoop, LoopHandle, Stats};
+use crate::conn::HandlerFactory;
+use crate::socket::bind_reuseport;
 
 /// How the loops of a group get their connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

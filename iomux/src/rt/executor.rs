@@ -20,9 +20,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::driver::{Driver, Unpark};
-use super::slab::{Key, Slab};
 use super::task::{JoinHandle, TaskWaker, wrap};
 use super::time::Timers;
+use crate::slab::{Key, Slab};
 
 /// Tasks run per turn before the driver is asked for I/O.
 const BATCH: usize = 128;

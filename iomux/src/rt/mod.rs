@@ -66,11 +66,15 @@ pub mod net;
 mod readiness;
 pub mod shutdown;
 pub mod signal;
-mod slab;
 mod task;
 pub mod time;
 #[cfg(feature = "uring")]
 mod uring;
+
+// The generational slab is the crate's (`crate::slab`); the completion
+// driver (`rt/uring`) names it `super::slab`.
+#[cfg(feature = "uring")]
+use crate::slab;
 
 use std::fmt;
 use std::future::Future;

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use super::driver::{Driver, Unpark};
 use super::executor::{Core, gone};
-use super::slab::{Key, Slab};
+use crate::slab::{Key, Slab};
 use crate::{Backend, Event, Events, Interest, Mode, Poller, Token};
 
 /// Readiness directions.

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::executor::Shared;
-use super::slab::Key;
+use crate::slab::Key;
 
 /// A task's waker: which task (its slab key) on which runtime, and whether
 /// it is queued already, so that a burst of wakes queues it once.

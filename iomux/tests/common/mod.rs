@@ -131,10 +131,10 @@ pub fn peer_sees_close(b: &UnixStream) -> bool {
 /// The reactor tests' handler: every byte back, in order.
 pub struct Echo;
 
-impl iomux::reactor::Handler for Echo {
-    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, iomux::reactor::Action) {
+impl iomux::conn::Handler for Echo {
+    fn on_data(&mut self, input: &[u8], output: &mut Vec<u8>) -> (usize, iomux::conn::Action) {
         output.extend_from_slice(input);
-        (input.len(), iomux::reactor::Action::Continue)
+        (input.len(), iomux::conn::Action::Continue)
     }
 }
 

@@ -17,7 +17,7 @@ mod response;
 
 use std::time::Instant;
 
-use iomux::reactor::{Action, Handler, clock};
+use iomux::conn::{Action, Handler};
 
 use self::chunked::Chunks;
 use self::head::{Body, Head, Route};
@@ -85,7 +85,7 @@ impl Http {
             progress: FRESH,
             partial_since: None,
             continue_sent: false,
-            deadline: clock::now() + limits.header_timeout,
+            deadline: iomux::time::now() + limits.header_timeout,
         }
     }
 
@@ -228,7 +228,7 @@ impl Handler for Http {
                 }
             }
         }
-        let now = clock::now();
+        let now = iomux::time::now();
         self.deadline = if action == Action::Continue && pos < input.len() {
             *self.partial_since.get_or_insert(now) + self.limits.header_timeout
         } else {
@@ -244,7 +244,7 @@ impl Handler for Http {
     fn on_drained(&mut self) {
         // A long answer has finally left: the idle time starts now.
         if self.partial_since.is_none() {
-            self.deadline = clock::now() + self.limits.keepalive_timeout;
+            self.deadline = iomux::time::now() + self.limits.keepalive_timeout;
         }
     }
 }

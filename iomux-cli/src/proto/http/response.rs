@@ -112,7 +112,7 @@ thread_local! {
 
 /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 pub(super) fn date() -> [u8; 29] {
-    let secs = iomux::reactor::clock::unix_secs();
+    let secs = iomux::time::unix_secs();
     DATE.with(|cell| {
         let (at, text) = cell.get();
         if at == secs {

@@ -7,7 +7,7 @@ use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use iomux::reactor::session::Step;
+use iomux::conn::Step;
 use iomux::rt::net::TcpStream;
 use iomux::rt::time::{Sleep, sleep_until};
 

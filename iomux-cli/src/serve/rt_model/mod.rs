@@ -6,7 +6,6 @@
 
 mod conn;
 mod event;
-mod shed;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 use iomux::rt::net::{TcpListener, TcpStream};
 use iomux::rt::time::sleep;
 use iomux::rt::{self, Handle};
+use iomux::socket::{SpareFd, is_out_of_fds};
 
 use super::model_common::Sessions;
 use super::shutdown::Shutdown;
@@ -42,7 +42,7 @@ struct Counts {
 pub fn run(args: &ServeArgs) -> CliResult {
     // Before any runtime thread exists, so that they all inherit the mask.
     let shutdown = Shutdown::install()?;
-    let first = iomux::reactor::bind_reuseport(args.addr)?;
+    let first = iomux::socket::bind_reuseport(args.addr)?;
     let addr = first.local_addr()?;
     let first = Arc::new(Mutex::new(Some(first)));
     let runtimes: Arc<Mutex<Vec<Handle>>> = Arc::default();
@@ -84,7 +84,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
             if shutdown.requested() {
                 stop.fire();
             }
-            let spare = shed::Spare::new();
+            let spare = SpareFd::new();
             if started.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1 == threads {
                 announce(addr)?;
             }
@@ -111,7 +111,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// to finish; those still open then are cut when the runtime drops them.
 async fn accept_loop(
     listener: TcpListener,
-    mut spare: shed::Spare,
+    mut spare: SpareFd,
     sessions: Sessions,
     stop: Rc<LocalEvent>,
     grace: Duration,
@@ -129,9 +129,9 @@ async fn accept_loop(
                 failing = false;
                 conn
             }
-            Some(Err(e)) if shed::out_of_fds(&e) => {
-                if spare.shed(&listener) {
-                    counts.shed += 1;
+            Some(Err(e)) if is_out_of_fds(&e) => {
+                if let Some(shed @ 1..) = spare.shed(&listener, 1) {
+                    counts.shed += shed;
                 } else {
                     // No spare either: the connection waits in the backlog
                     // until one of ours ends. Without a pause this loop

@@ -10,8 +10,7 @@
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
-use iomux::reactor::session::{Phase, Step};
-use iomux::reactor::{Config, Handler, Session};
+use iomux::conn::{Handler, Limits, Phase, Session, Step};
 
 pub(super) struct Conn {
     pub fd: OwnedFd,
@@ -74,13 +73,13 @@ impl Conn {
     }
 
     /// Runs the handler over newly received bytes (dropped once closing).
-    /// A handler that leaves more than `cfg.max_input` unconsumed gets its
+    /// A handler that leaves more than `limits.max_input` unconsumed gets its
     /// connection torn down: it enforces its own limits, this only guards
     /// against one that does not.
-    pub(super) fn feed(&mut self, data: &[u8], cfg: &Config) {
+    pub(super) fn feed(&mut self, data: &[u8], limits: &Limits) {
         if self
             .session
-            .feed_from(data, &mut *self.handler, cfg)
+            .feed_from(data, &mut *self.handler, limits)
             .is_err()
         {
             self.teardown = true;
@@ -117,7 +116,7 @@ impl Conn {
     /// Once everything is sent: what the session wants next, done here —
     /// shut down the write half and linger (deadline: the linger timeout),
     /// or tear down.
-    pub(super) fn advance_close(&mut self, cfg: &Config) {
+    pub(super) fn advance_close(&mut self, limits: &Limits) {
         if self.teardown || !self.flushed() {
             return;
         }
@@ -128,8 +127,8 @@ impl Conn {
                 // Lingering close: FIN now, read until the peer's FIN.
                 let _ = rustix::net::shutdown(&self.fd, rustix::net::Shutdown::Write);
                 let now = Instant::now();
-                self.session.lingering(now, cfg);
-                self.deadline = Some(now + cfg.linger_timeout);
+                self.session.lingering(now, limits);
+                self.deadline = Some(now + limits.linger_timeout);
             }
         }
     }

@@ -10,14 +10,14 @@ mod drain;
 mod stop;
 pub(super) use stop::stop_eventfd;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use iomux::reactor::Config;
+use iomux::conn::Limits;
+use iomux::socket::SpareFd;
+use iomux::time::TimerHeap;
 use iomux::uring::{BufRing, Completion, Ring, Target, UserData, op};
 
 use super::Factory;
@@ -71,7 +71,7 @@ pub(super) struct Worker {
     factory: Factory,
     /// High water, input cap, send and linger timeouts: the reactor's
     /// defaults, so that every model behaves alike.
-    cfg: Config,
+    limits: Limits,
     next_sweep: Instant,
     slots: Vec<Option<Conn>>,
     generations: Vec<u32>,
@@ -85,10 +85,10 @@ pub(super) struct Worker {
     accept_retry: Option<Instant>,
     /// A spare fd (on /dev/null) given up to shed a connection when accept
     /// runs out of fds (see `shed`).
-    spare: Option<OwnedFd>,
-    /// Deadlines, lazily invalidated: an entry counts only if the slot's
-    /// connection still has that deadline.
-    timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    spare: SpareFd,
+    /// Deadlines by (slot, generation), lazily invalidated: an entry
+    /// counts only if the slot's connection still has that deadline.
+    timers: TimerHeap<(usize, u32)>,
     cqes: Vec<Completion>,
     /// What tells this ring to stop: the signalfd (the first ring) or an
     /// eventfd the first ring writes (the others).
@@ -110,7 +110,7 @@ impl Worker {
         factory: Factory,
         signal: Option<OwnedFd>,
         entries: u32,
-        cfg: Config,
+        limits: Limits,
     ) -> io::Result<Worker> {
         let mut ring = open_ring(entries)?;
         // Without it (an old kernel, no memory) requests name fds instead.
@@ -126,7 +126,7 @@ impl Worker {
             bufs,
             listener,
             factory,
-            cfg,
+            limits,
             next_sweep: Instant::now() + SWEEP,
             slots: Vec::new(),
             generations: Vec::new(),
@@ -135,8 +135,8 @@ impl Worker {
             accept_armed: false,
             listen_polled: false,
             accept_retry: None,
-            spare: Some(accept::spare()?),
-            timers: BinaryHeap::new(),
+            spare: SpareFd::new(),
+            timers: TimerHeap::new(),
             cqes: Vec::new(),
             signal,
             is_peer: false,
@@ -185,15 +185,10 @@ impl Worker {
     /// Submits and sleeps until a completion or the next deadline.
     fn enter(&mut self) -> io::Result<()> {
         let sweep = (self.live > 0).then_some(self.next_sweep);
-        let wake = [
-            self.timers.peek().map(|Reverse((t, _, _))| *t),
-            self.accept_retry,
-            sweep,
-            self.draining,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let wake = [self.timers.peek(), self.accept_retry, sweep, self.draining]
+            .into_iter()
+            .flatten()
+            .min();
         let timeout = wake.map(|at| at.saturating_duration_since(Instant::now()));
         self.ring.enter(1, timeout)
     }
@@ -253,7 +248,7 @@ impl Worker {
         let res = cqe.result();
         if res > 0 {
             if let Some(b) = buf {
-                c.feed(self.bufs.bytes(&b), &self.cfg);
+                c.feed(self.bufs.bytes(&b), &self.limits);
                 self.bufs.release(b);
             }
         } else if res == 0 {
@@ -317,8 +312,8 @@ impl Worker {
                 self.push(e);
             }
         }
-        c.advance_close(&self.cfg);
-        if c.wants_recv(self.cfg.high_water) {
+        c.advance_close(&self.limits);
+        if c.wants_recv(self.limits.high_water) {
             if !c.recv_armed {
                 let e = op::recv_multi(target, BUFFER_GROUP, encode(Op::Recv, slot, generation));
                 c.recv_armed = true;
@@ -353,7 +348,7 @@ impl Worker {
             && c.timer_at != Some(t)
         {
             c.timer_at = Some(t);
-            self.timers.push(Reverse((t, slot, generation)));
+            self.timers.push(t, (slot, generation));
         }
         self.slots[slot] = Some(c);
     }
@@ -376,7 +371,7 @@ impl Worker {
                 continue;
             }
             let since = *c.stalled_since.get_or_insert(now);
-            if now.duration_since(since) >= self.cfg.send_timeout {
+            if now.duration_since(since) >= self.limits.send_timeout {
                 let generation = c.generation;
                 if let Some(mut c) = self.take(slot, generation) {
                     c.teardown = true;
@@ -395,11 +390,8 @@ impl Worker {
                 self.arm_accept();
             }
         }
-        while let Some(&Reverse((t, slot, generation))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some(due) = self.timers.pop_due(now) {
+            let (t, (slot, generation)) = (due.at, due.key);
             if let Some(mut c) = self.take(slot, generation) {
                 if c.deadline == Some(t) {
                     c.teardown = true;
@@ -414,15 +406,13 @@ impl Worker {
         // Keep stale entries from piling up (each request of a keep-alive
         // connection moves its deadline).
         if self.timers.len() > 2 * self.live + 1024 {
-            self.timers = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter_map(|(slot, c)| {
-                    let c = c.as_ref()?;
-                    Some(Reverse((c.timer_at?, slot, c.generation)))
-                })
-                .collect();
+            let slots = &self.slots;
+            self.timers.retain(|d| {
+                let (slot, generation) = d.key;
+                slots[slot]
+                    .as_ref()
+                    .is_some_and(|c| c.generation == generation && c.timer_at == Some(d.at))
+            });
         }
     }
 }

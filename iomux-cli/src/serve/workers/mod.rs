@@ -24,7 +24,8 @@ use std::io;
 use std::net::TcpListener;
 use std::os::fd::{BorrowedFd, FromRawFd, RawFd};
 
-use iomux::reactor::{Config, HandlerFactory, LoopGroup, Sharing};
+use iomux::conn::HandlerFactory;
+use iomux::reactor::{Config, LoopGroup, Sharing};
 
 use super::ServeArgs;
 pub use supervisor::supervise;

@@ -159,7 +159,7 @@ fn plan(args: &ServeArgs) -> io::Result<(Plan, Option<OwnedFd>)> {
             Ok((plan, Some(reservation)))
         }
         WorkerSharing::Exclusive => {
-            let listener = iomux::reactor::bind_reuseport(args.addr)?;
+            let listener = iomux::socket::bind_reuseport(args.addr)?;
             let addr = listener.local_addr()?;
             let plan = Plan {
                 exe,

@@ -7,9 +7,9 @@ use std::io;
 use std::time::Instant;
 
 use super::{ConnId, EventLoop, LoopHandle};
+use crate::conn::CloseReason;
+use crate::conn::Phase;
 use crate::reactor::connection::Received;
-use crate::reactor::handler::CloseReason;
-use crate::reactor::session::Phase;
 
 impl EventLoop {
     /// Starts a graceful stop: the listeners close at once (new
@@ -94,7 +94,7 @@ impl EventLoop {
         let mut arrived = self.conn(id).is_some_and(|c| !c.session.input().is_empty());
         while self.wants_read(id) {
             let conn = self.conn_mut(id).expect("wants_read saw it");
-            match conn.recv(&cfg)? {
+            match conn.recv(&cfg.limits)? {
                 Received::Eof => {
                     self.deliver_eof(id)?;
                     return Ok(true);

@@ -10,10 +10,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::{ConnId, EventLoop, Policy};
+use crate::conn::Context;
+use crate::conn::{CloseReason, Handler};
+use crate::conn::{Phase, Step};
 use crate::reactor::connection::{Connection, Received};
-use crate::reactor::context::Context;
-use crate::reactor::handler::{CloseReason, Handler};
-use crate::reactor::session::{Phase, Step};
 use crate::{Event, Interest};
 
 /// What a step of I/O on a connection came to: `Ok(true)` when it should
@@ -42,7 +42,7 @@ impl EventLoop {
         if ev.is_read_closed() {
             conn.fin_seen = true;
         }
-        let paused = !conn.session.wants_read(&cfg);
+        let paused = !conn.session.wants_read(&cfg.limits);
         if ev.is_writable() {
             self.flush_conn(id)?;
         }
@@ -58,7 +58,7 @@ impl EventLoop {
 
     pub(super) fn wants_read(&self, id: ConnId) -> bool {
         self.conn(id)
-            .is_some_and(|c| c.doomed.is_none() && c.session.wants_read(&self.cfg))
+            .is_some_and(|c| c.doomed.is_none() && c.session.wants_read(&self.cfg.limits))
     }
 
     /// Reads what the socket has and feeds the handler. `edge`: read until
@@ -69,7 +69,7 @@ impl EventLoop {
         let mut budget = cfg.edge_budget;
         while self.wants_read(id) {
             let conn = self.conn_mut(id).expect("wants_read saw it");
-            match conn.recv(&cfg)? {
+            match conn.recv(&cfg.limits)? {
                 Received::Eof => {
                     self.deliver_eof(id)?;
                     return Ok(false);
@@ -138,11 +138,11 @@ impl EventLoop {
     pub(super) fn flush_conn(&mut self, id: ConnId) -> Result<(), CloseReason> {
         let cfg = self.cfg;
         let conn = self.conn_mut(id).expect("flushing an open connection");
-        if conn.flush(&cfg)? && !conn.in_callback {
+        if conn.flush(&cfg.limits)? && !conn.in_callback {
             self.with_handler(id, |h, cx| h.on_write_complete(cx))?;
             self.conn_mut(id)
                 .expect("a connection outlives its callbacks")
-                .flush(&cfg)?;
+                .flush(&cfg.limits)?;
         }
         Ok(())
     }
@@ -161,7 +161,7 @@ impl EventLoop {
                 Step::Serve => return Ok(more),
                 Step::Close => return Err(conn.done_reason()),
                 Step::ShutdownWrite => {
-                    conn.shutdown_write(&cfg)?;
+                    conn.shutdown_write(&cfg.limits)?;
                     if edge {
                         // Edges that came while closing were not read; what
                         // they announced (often the peer's FIN) is read now.
@@ -194,7 +194,7 @@ impl EventLoop {
             let conn = self.conns[index].conn.as_mut().expect("checked above");
             let want = wanted(conn, &cfg);
             if self.policy == Policy::Rearm || want != conn.registered {
-                if let Err(e) = self.poller.modify(conn.sock(), id.token, want, cfg.mode) {
+                if let Err(e) = self.poller.modify(conn.sock(), id.token(), want, cfg.mode) {
                     self.close_with(id, CloseReason::from_errno(e.raw_os_error().unwrap_or(0)));
                     return;
                 }
@@ -270,7 +270,7 @@ impl EventLoop {
             .expect("callbacks of one connection do not nest");
         conn.in_callback = true;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let mut cx = Context { el: self, id };
+            let mut cx = Context { host: self, id };
             f(&mut *handler, &mut cx)
         }));
         let (index, _) = id.split();
@@ -326,7 +326,7 @@ impl EventLoop {
 
 /// The interest a level-triggered registration should have now.
 fn wanted(conn: &Connection, cfg: &crate::reactor::Config) -> Interest {
-    let read = conn.doomed.is_none() && conn.session.wants_read(cfg);
+    let read = conn.doomed.is_none() && conn.session.wants_read(&cfg.limits);
     match (read, conn.session.wants_write()) {
         (true, true) => Interest::READABLE | Interest::WRITABLE,
         (false, true) => Interest::WRITABLE,

@@ -54,7 +54,8 @@ mod tests {
     use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
-    use crate::reactor::{Action, Config, EventLoop, Handler};
+    use crate::conn::{Action, Handler};
+    use crate::reactor::{Config, EventLoop};
 
     struct Echo;
     impl Handler for Echo {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{EventLoop, HandlerFactory, LISTENER_BASE, LoopHandle, MAX_LISTENERS, TimerKey};
-use crate::reactor::acceptor::{Acceptor, Stop};
-use crate::reactor::handler::Handler;
-use crate::reactor::peer::PeerAddr;
+use crate::conn::Handler;
+use crate::socket::PeerAddr;
+use crate::socket::{Acceptor, Stop};
 use crate::{Interest, Mode, Token};
 
 /// How long a listener rests when fds ran out and no spare was left.

@@ -15,7 +15,7 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::{ConnId, EventLoop, LoopHandle};
-use crate::reactor::session::Phase;
+use crate::conn::Phase;
 
 pub(super) fn gone_conn() -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, "the connection is closed")
@@ -45,7 +45,7 @@ pub(super) fn closed_undrained() -> io::Error {
 pub enum Backpressure {
     /// The connection has `unsent` bytes not yet written (from another
     /// thread: counting those still on their way to the loop), at or past
-    /// [`Config::high_water`](crate::reactor::Config::high_water).
+    /// [`Limits::high_water`](crate::conn::Limits::high_water).
     HighWater {
         /// The connection's unsent bytes when the send was refused.
         unsent: usize,
@@ -137,7 +137,7 @@ impl Drop for DrainNotice {
 impl EventLoop {
     /// Queues `bytes` on connection `id` and writes what the socket takes
     /// now. Returns the bytes still unsent on that connection: at or above
-    /// [`Config::high_water`](crate::reactor::Config::high_water) the
+    /// [`Limits::high_water`](crate::conn::Limits::high_water) the
     /// connection has stopped reading its own peer, and a caller relaying
     /// into it should slow its source down (see [`pause_reading`](Self::pause_reading)).
     ///
@@ -146,12 +146,12 @@ impl EventLoop {
     /// `WouldBlock`, with [`Backpressure::HighWater`] saying how many
     /// ([`Backpressure::of`]). Below the mark the bytes are taken whole.
     /// [`when_drained`](Self::when_drained) (or the connection's
-    /// [`on_write_complete`](crate::reactor::Handler::on_write_complete))
+    /// [`on_write_complete`](crate::conn::Handler::on_write_complete))
     /// tells when to send again. Fails with `NotFound` if the connection is
     /// gone (or of another loop), `BrokenPipe` if it is closing (its handler
     /// asked to close, or its peer did).
     pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> io::Result<usize> {
-        let high_water = self.cfg.high_water;
+        let high_water = self.cfg.limits.high_water;
         let conn = self.conn(id).ok_or_else(gone_conn)?;
         let unsent = conn.session.unsent();
         if conn.doomed.is_none() && conn.session.phase() == Phase::Open && unsent >= high_water {
@@ -188,7 +188,7 @@ impl EventLoop {
     /// queued on it handed to the kernel — with `Ok(())`: at once if that
     /// is so now, else on the loop's thread when a write empties its
     /// output. (The connection's handler hears of the same moment in
-    /// [`on_write_complete`](crate::reactor::Handler::on_write_complete);
+    /// [`on_write_complete`](crate::conn::Handler::on_write_complete);
     /// this is for the code that sent from outside it.) If the connection closes first, `f` gets `NotFound`. Fails
     /// (and drops `f` uncalled) with `NotFound` if it is gone already.
     pub fn when_drained(
@@ -291,7 +291,7 @@ impl LoopHandle {
     /// senders have posted and the loop not yet queued.
     ///
     /// Back-pressure: once that backlog has reached
-    /// [`Config::high_water`](crate::reactor::Config::high_water), the send
+    /// [`Limits::high_water`](crate::conn::Limits::high_water), the send
     /// is refused with `WouldBlock` and nothing is queued;
     /// [`Backpressure::of`] on the error gives
     /// [`Backpressure::HighWater`] with the count, and [`unsent`](Self::unsent)

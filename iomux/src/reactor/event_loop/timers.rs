@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{ConnId, EventLoop};
-use crate::reactor::handler::CloseReason;
+use crate::conn::CloseReason;
 
 /// Stale heap entries tolerated beyond the live ones before a prune.
 const PRUNE_SLACK: usize = 1024;
@@ -93,7 +93,7 @@ impl EventLoop {
     }
 
     pub(super) fn run_timers(&mut self, now: Instant) {
-        if self.timers.len() == 0 {
+        if self.timers.is_empty() {
             return;
         }
         while let Some(entry) = self.timers.pop_due(now) {

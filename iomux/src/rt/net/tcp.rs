@@ -27,9 +27,9 @@ impl TcpListener {
     /// that works, when `addr` names several).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(addr, |a| {
-            TcpListener::from_std(crate::reactor::listen_with(
+            TcpListener::from_std(crate::socket::listen_with(
                 a,
-                crate::reactor::ListenOptions {
+                crate::socket::ListenOptions {
                     reuse_port: false,
                     nonblocking: true,
                 },
@@ -40,7 +40,7 @@ impl TcpListener {
     /// Listens on `addr` with SO_REUSEPORT, so that the runtimes of a
     /// group (one per core) each accept their share of the connections.
     pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
-        TcpListener::from_std(crate::reactor::bind_reuseport(addr)?)
+        TcpListener::from_std(crate::socket::bind_reuseport(addr)?)
     }
 
     /// Takes a listening std socket into the current runtime.

@@ -1,6 +1,5 @@
 //! Accepting: a multishot accept, and what to do when fds run out.
 
-use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -13,15 +12,6 @@ use crate::serve::uring::ops::{Op, encode};
 
 /// How long to wait before accepting again after running out of fds.
 const ACCEPT_RETRY: Duration = Duration::from_millis(10);
-
-/// The fd given up to shed connections when accept runs out of fds.
-pub(super) fn spare() -> io::Result<OwnedFd> {
-    Ok(rustix::fs::open(
-        "/dev/null",
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )?)
-}
 
 impl Worker {
     pub(super) fn arm_accept(&mut self) {
@@ -68,20 +58,12 @@ impl Worker {
     }
 
     /// Out of fds: the waiting connections would stay in the backlog, and
-    /// the accept would fail again at each new one. So the spare fd is given
-    /// up, each waiting connection is accepted into its number and closed at
-    /// once (the peer sees a clean close rather than a hang), and the spare
-    /// is taken back: muduo's and libev's trick, as in the reactor.
+    /// the accept would fail again at each new one. So they are shed with
+    /// the spare fd ([`SpareFd::shed`](iomux::socket::SpareFd::shed): each accepted into its number and
+    /// closed at once, the peer seeing a clean close rather than a hang),
+    /// as the reactor's `Acceptor` does.
     fn shed(&mut self) {
-        drop(self.spare.take());
-        while let Ok(fd) = rustix::net::accept_with(
-            &self.listener,
-            rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
-        ) {
-            drop(fd);
-            self.stats.shed += 1;
-        }
-        self.spare = spare().ok();
+        self.stats.shed += self.spare.shed(&self.listener, usize::MAX).unwrap_or(0);
     }
 
     fn open(&mut self, fd: OwnedFd) {

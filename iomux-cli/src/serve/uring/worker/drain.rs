@@ -49,9 +49,9 @@ impl Worker {
             return;
         }
         let mut arrived = c.has_input();
-        let mut budget = self.cfg.edge_budget;
-        let mut buf = vec![0u8; self.cfg.read_chunk];
-        while budget > 0 && !c.teardown && c.wants_recv(self.cfg.high_water) {
+        let mut budget = iomux::reactor::Config::default().edge_budget;
+        let mut buf = vec![0u8; self.limits.read_chunk];
+        while budget > 0 && !c.teardown && c.wants_recv(self.limits.high_water) {
             match rustix::net::recv(c.fd.as_fd(), &mut buf[..], RecvFlags::DONTWAIT) {
                 Ok((0, _)) => {
                     arrived = true;
@@ -60,7 +60,7 @@ impl Worker {
                 }
                 Ok((n, _)) => {
                     arrived = true;
-                    c.feed(&buf[..n], &self.cfg);
+                    c.feed(&buf[..n], &self.limits);
                     budget = budget.saturating_sub(n);
                 }
                 Err(Errno::INTR) => {}

@@ -4,14 +4,16 @@
 //! server of another I/O model) does the reads and writes and tells the
 //! session what happened; the session says what the socket should do next.
 //!
-//! The reactor drives a handler's callbacks with a `Context`; a server of
-//! another model drives its bytes-in/bytes-out form with
-//! [`feed`](Session::feed) and [`feed_eof`](Session::feed_eof).
+//! The reactor drives a handler's callbacks with a
+//! [`Context`](super::Context); a server of another model drives its
+//! bytes-in/bytes-out form with [`feed`](Session::feed),
+//! [`feed_from`](Session::feed_from) and [`feed_eof`](Session::feed_eof).
+//! The limits it keeps to are the caller's [`Limits`].
 
 use std::time::Instant;
 
-use super::config::Config;
 use super::handler::{Action, Handler};
+use super::limits::Limits;
 
 /// Output at or below this many bytes is compacted only when fully sent;
 /// above it, a mostly-sent buffer is shifted down to bound its growth.
@@ -30,7 +32,7 @@ pub enum Phase {
     Lingering,
 }
 
-/// The input buffer grew past [`Config::max_input`]: the handler is not
+/// The input buffer grew past [`Limits::max_input`]: the handler is not
 /// consuming what it is given.
 #[derive(Debug, PartialEq, Eq)]
 pub struct InputOverflow;
@@ -92,18 +94,18 @@ impl Session {
         self.output.len() - self.out_start
     }
 
-    /// Unsent output is above `cfg.high_water`.
-    pub fn above_high_water(&self, cfg: &Config) -> bool {
-        self.unsent() >= cfg.high_water
+    /// Unsent output is above `limits.high_water`.
+    pub fn above_high_water(&self, limits: &Limits) -> bool {
+        self.unsent() >= limits.high_water
     }
 
     /// Whether the socket should be read now: not while closing, not after
     /// EOF, not while paused or above the high-water mark.
-    pub fn wants_read(&self, cfg: &Config) -> bool {
+    pub fn wants_read(&self, limits: &Limits) -> bool {
         match self.phase {
             Phase::Lingering => !self.read_closed,
             Phase::Closing => false,
-            Phase::Open => !self.read_closed && !self.paused && !self.above_high_water(cfg),
+            Phase::Open => !self.read_closed && !self.paused && !self.above_high_water(limits),
         }
     }
 
@@ -124,10 +126,10 @@ impl Session {
 
     /// Makes room at the end of the input buffer and returns it for a read
     /// to append to (into its spare capacity). The buffer starts at
-    /// `cfg.initial_input` and doubles, up to `cfg.read_chunk` of room,
+    /// `limits.initial_input` and doubles, up to `limits.read_chunk` of room,
     /// when a read filled it or the handler holds on to most of it. Report
     /// the bytes read with [`received`](Self::received).
-    pub fn read_buffer(&mut self, cfg: &Config) -> Result<&mut Vec<u8>, InputOverflow> {
+    pub fn read_buffer(&mut self, limits: &Limits) -> Result<&mut Vec<u8>, InputOverflow> {
         if self.in_start == self.input.len() {
             self.input.clear();
             self.in_start = 0;
@@ -140,13 +142,14 @@ impl Session {
         }
         let room = cap - self.input.len();
         // Below `initial_input` (none yet, or one sized to a first read
-        // made elsewhere: `Connection::recv_unbuffered`): grow it, so that
-        // a read is never cut short by a tiny buffer.
-        if cap < cfg.initial_input || room < low || (self.filled && room < cfg.read_chunk) {
-            if self.input.len() >= cfg.max_input {
+        // made elsewhere: the reactor's connection reads into a buffer on
+        // the stack while it holds none, and `extend_input` keeps just what
+        // came): grow it, so that a read is never cut short by a tiny buffer.
+        if cap < limits.initial_input || room < low || (self.filled && room < limits.read_chunk) {
+            if self.input.len() >= limits.max_input {
                 return Err(InputOverflow);
             }
-            let step = cap.clamp(cfg.initial_input.max(1), cfg.read_chunk.max(1));
+            let step = cap.clamp(limits.initial_input.max(1), limits.read_chunk.max(1));
             self.input.reserve(step);
         }
         self.filled = false;
@@ -169,7 +172,8 @@ impl Session {
     /// no buffer memory (nginx frees an idle keep-alive connection's
     /// buffers the same way); the next read allocates again. Returns
     /// whether it freed anything. The reactor calls it for connections
-    /// with no I/O for `Config::release_idle_after`.
+    /// with no I/O for
+    /// [`Config::release_idle_after`](crate::reactor::Config::release_idle_after).
     pub fn release_idle_buffers(&mut self) -> bool {
         if !self.holds_buffers() {
             return false;
@@ -200,12 +204,12 @@ impl Session {
 
     /// Appends bytes read elsewhere (a scratch buffer, a completion
     /// buffer) to the input; dropped unless open. Fails once the
-    /// unconsumed input would pass `cfg.max_input`.
-    pub fn extend_input(&mut self, data: &[u8], cfg: &Config) -> Result<(), InputOverflow> {
+    /// unconsumed input would pass `limits.max_input`.
+    pub fn extend_input(&mut self, data: &[u8], limits: &Limits) -> Result<(), InputOverflow> {
         if self.phase != Phase::Open {
             return Ok(());
         }
-        if self.input.len() - self.in_start + data.len() > cfg.max_input {
+        if self.input.len() - self.in_start + data.len() > limits.max_input {
             return Err(InputOverflow);
         }
         if self.in_start == self.input.len() {
@@ -243,13 +247,13 @@ impl Session {
         &mut self,
         data: &[u8],
         handler: &mut dyn Handler,
-        cfg: &Config,
+        limits: &Limits,
     ) -> Result<(), InputOverflow> {
         if self.phase == Phase::Open && self.in_start == self.input.len() {
             let used = offer(handler, data, &mut self.output, &mut self.phase);
-            return self.extend_input(&data[used..], cfg);
+            return self.extend_input(&data[used..], limits);
         }
-        self.extend_input(data, cfg)?;
+        self.extend_input(data, limits)?;
         self.feed(handler);
         Ok(())
     }
@@ -324,15 +328,15 @@ impl Session {
 
     /// Records that a write found the socket full: the send timeout runs
     /// from the first such write without progress.
-    pub fn write_blocked(&mut self, now: Instant, cfg: &Config) {
+    pub fn write_blocked(&mut self, now: Instant, limits: &Limits) {
         if self.write_deadline.is_none() {
-            self.write_deadline = Some(now + cfg.send_timeout);
+            self.write_deadline = Some(now + limits.send_timeout);
         }
     }
 
     /// Records a short write: progress was made, the timeout starts over.
-    pub fn write_short(&mut self, now: Instant, cfg: &Config) {
-        self.write_deadline = Some(now + cfg.send_timeout);
+    pub fn write_short(&mut self, now: Instant, limits: &Limits) {
+        self.write_deadline = Some(now + limits.send_timeout);
     }
 
     /// The peer closed its sending side.
@@ -365,10 +369,10 @@ impl Session {
     }
 
     /// Records that this side's write half was shut down: linger until
-    /// the peer closes, at most `cfg.linger_timeout`.
-    pub fn lingering(&mut self, now: Instant, cfg: &Config) {
+    /// the peer closes, at most `limits.linger_timeout`.
+    pub fn lingering(&mut self, now: Instant, limits: &Limits) {
         self.phase = Phase::Lingering;
-        self.linger_deadline = Some(now + cfg.linger_timeout);
+        self.linger_deadline = Some(now + limits.linger_timeout);
         self.input.clear();
         self.in_start = 0;
     }
@@ -431,32 +435,35 @@ mod tests {
 
     #[test]
     fn closes_only_after_output_then_lingers() {
-        let cfg = Config::default();
+        let limits = Limits::default();
         let mut s = Session::new();
         s.output().extend_from_slice(b"bye");
         s.close();
         assert_eq!(s.next_step(), Step::Serve, "output still to send");
-        assert!(!s.wants_read(&cfg));
+        assert!(!s.wants_read(&limits));
         s.wrote(3);
         assert_eq!(s.next_step(), Step::ShutdownWrite);
-        s.lingering(Instant::now(), &cfg);
-        assert!(s.wants_read(&cfg), "a lingering session reads and discards");
+        s.lingering(Instant::now(), &limits);
+        assert!(
+            s.wants_read(&limits),
+            "a lingering session reads and discards"
+        );
         s.eof();
         assert_eq!(s.next_step(), Step::Close);
     }
 
     #[test]
     fn high_water_stops_reading_until_drained() {
-        let cfg = Config {
+        let limits = Limits {
             high_water: 10,
-            ..Config::default()
+            ..Limits::default()
         };
         let mut s = Session::new();
         s.output().extend_from_slice(&[0; 10]);
-        assert!(!s.wants_read(&cfg));
-        s.write_blocked(Instant::now(), &cfg);
+        assert!(!s.wants_read(&limits));
+        s.write_blocked(Instant::now(), &limits);
         assert!(!s.wrote(4), "not drained yet");
-        assert!(s.wants_read(&cfg));
+        assert!(s.wants_read(&limits));
         assert!(s.wrote(6), "drained after a blocked write");
     }
 
@@ -478,13 +485,13 @@ mod tests {
 
     #[test]
     fn feed_runs_the_handler_until_it_stops_consuming() {
-        let cfg = Config::default();
+        let limits = Limits::default();
         let mut s = Session::new();
-        s.extend_input(b"ab\ncd\nef", &cfg).unwrap();
+        s.extend_input(b"ab\ncd\nef", &limits).unwrap();
         s.feed(&mut Upper);
         assert_eq!(s.pending(), b"AB\nCD\n");
         assert_eq!(s.input(), b"ef", "a partial line waits for more");
-        s.extend_input(b"\nquit\nlate\n", &cfg).unwrap();
+        s.extend_input(b"\nquit\nlate\n", &limits).unwrap();
         s.feed(&mut Upper);
         assert_eq!(s.pending(), b"AB\nCD\nEF\nQUIT\n");
         assert_eq!(s.phase(), Phase::Closing, "input after quit is not served");
@@ -492,20 +499,20 @@ mod tests {
 
     #[test]
     fn feed_from_keeps_only_what_the_handler_leaves() {
-        let cfg = Config::default();
+        let limits = Limits::default();
         let mut s = Session::new();
-        s.feed_from(b"ab\ncd", &mut Upper, &cfg).unwrap();
+        s.feed_from(b"ab\ncd", &mut Upper, &limits).unwrap();
         assert_eq!((s.pending(), s.input()), (&b"AB\n"[..], &b"cd"[..]));
-        s.feed_from(b"\n", &mut Upper, &cfg).unwrap();
+        s.feed_from(b"\n", &mut Upper, &limits).unwrap();
         assert_eq!((s.pending(), s.input()), (&b"AB\nCD\n"[..], &b""[..]));
     }
 
     #[test]
     fn idle_buffers_are_freed_and_busy_ones_kept() {
-        let cfg = Config::default();
+        let limits = Limits::default();
         let mut s = Session::new();
         assert!(!s.release_idle_buffers(), "nothing to free yet");
-        s.feed_from(b"ab\ncd", &mut Upper, &cfg).unwrap();
+        s.feed_from(b"ab\ncd", &mut Upper, &limits).unwrap();
         assert!(
             !s.release_idle_buffers(),
             "unconsumed input and unsent output stay"
@@ -513,14 +520,14 @@ mod tests {
         let n = s.pending().len();
         s.wrote(n);
         assert!(!s.release_idle_buffers(), "a partial line stays");
-        s.feed_from(b"\n", &mut Upper, &cfg).unwrap();
+        s.feed_from(b"\n", &mut Upper, &limits).unwrap();
         let n = s.pending().len();
         s.wrote(n);
         assert!(s.release_idle_buffers(), "all consumed, all sent: freed");
         assert_eq!((s.input.capacity(), s.output.capacity()), (0, 0));
         // And it serves on as before.
-        let buf = s.read_buffer(&cfg).unwrap();
-        assert!(buf.capacity() >= cfg.initial_input);
+        let buf = s.read_buffer(&limits).unwrap();
+        assert!(buf.capacity() >= limits.initial_input);
         buf.extend_from_slice(b"ef\n");
         s.received(3);
         s.feed(&mut Upper);
@@ -529,30 +536,30 @@ mod tests {
 
     #[test]
     fn extend_input_is_bounded() {
-        let cfg = Config {
+        let limits = Limits {
             max_input: 4,
-            ..Config::default()
+            ..Limits::default()
         };
         let mut s = Session::new();
-        s.extend_input(b"1234", &cfg).unwrap();
-        assert_eq!(s.extend_input(b"5", &cfg), Err(InputOverflow));
+        s.extend_input(b"1234", &limits).unwrap();
+        assert_eq!(s.extend_input(b"5", &limits), Err(InputOverflow));
     }
 
     #[test]
     fn input_is_bounded() {
-        let cfg = Config {
+        let limits = Limits {
             initial_input: 4,
             read_chunk: 4,
             max_input: 8,
-            ..Config::default()
+            ..Limits::default()
         };
         let mut s = Session::new();
         for _ in 0..2 {
-            let buf = s.read_buffer(&cfg).unwrap();
+            let buf = s.read_buffer(&limits).unwrap();
             buf.extend_from_slice(&[1; 4]);
             s.received(4);
         }
         assert_eq!(s.input().len(), 8);
-        assert_eq!(s.read_buffer(&cfg).err(), Some(InputOverflow));
+        assert_eq!(s.read_buffer(&limits).err(), Some(InputOverflow));
     }
 }

@@ -6,11 +6,11 @@ use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 
-use rustix::fs::{Mode as FileMode, OFlags};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 
 use super::peer::PeerAddr;
+use super::spare::SpareFd;
 
 /// Why a batch of accepts stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,25 +26,15 @@ pub(crate) enum Stop {
 
 /// Accepts connections from a non-blocking listener, TCP or Unix-domain.
 ///
-/// It keeps one spare fd (on /dev/null). When accept fails with EMFILE or
-/// ENFILE, the pending connection would keep the listener readable forever
-/// and a level-triggered loop would spin; so the spare is closed, the
-/// connection accepted into its number and closed at once (the peer sees a
-/// clean close), and the spare reopened (muduo's and libev's trick).
+/// It keeps a [`SpareFd`]: when accept fails with EMFILE or ENFILE, the
+/// pending connection would keep the listener readable forever and a
+/// level-triggered loop would spin; so the spare is given up to accept
+/// the connection and close it at once (the peer sees a clean close).
 #[derive(Debug)]
 pub struct Acceptor {
     listener: OwnedFd,
-    spare: Option<OwnedFd>,
+    spare: SpareFd,
     shed: u64,
-}
-
-fn open_spare() -> Option<OwnedFd> {
-    rustix::fs::open(
-        "/dev/null",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        FileMode::empty(),
-    )
-    .ok()
 }
 
 impl Acceptor {
@@ -63,7 +53,7 @@ impl Acceptor {
     fn wrap(listener: OwnedFd) -> Acceptor {
         Acceptor {
             listener,
-            spare: open_spare(),
+            spare: SpareFd::new(),
             shed: 0,
         }
     }
@@ -106,15 +96,10 @@ impl Acceptor {
                     | Errno::NONET,
                 ) => taken += 1,
                 Err(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
-                    let Some(spare) = self.spare.take() else {
+                    let Some(shed) = self.spare.shed(&self.listener, 1) else {
                         return Stop::Starved;
                     };
-                    drop(spare);
-                    if let Ok(fd) = rustix::net::accept_with(&self.listener, flags) {
-                        drop(fd);
-                        self.shed += 1;
-                    }
-                    self.spare = open_spare();
+                    self.shed += shed;
                     taken += 1;
                 }
                 Err(e) => {

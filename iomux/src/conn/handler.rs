@@ -7,6 +7,7 @@
 //! learn why its connection ended — overrides the callbacks that take a
 //! [`Context`]; their defaults call the simple ones.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::context::Context;
@@ -36,7 +37,7 @@ pub enum CloseReason {
     Error(i32),
     /// This side closed it: the handler's [`Action::Close`] or
     /// [`Context::close`] once the output was out, or
-    /// [`EventLoop::close`](super::EventLoop::close).
+    /// [`EventLoop::close`](crate::reactor::EventLoop::close).
     Closed,
     /// The loop stopped with the connection still open.
     Shutdown,
@@ -52,6 +53,10 @@ impl CloseReason {
         }
     }
 }
+
+/// Makes a handler for each accepted connection (on the thread that will
+/// serve it).
+pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 
 /// A protocol, per connection. The same handlers serve every I/O model, so
 /// the models differ only in how bytes reach them.

@@ -2,37 +2,51 @@
 //! heap, and the four children of a node share a cache line or two).
 //!
 //! Insert is O(log₄ n). Cancel is O(1) and lazy: the owner forgets the entry
-//! and the loop drops it when it reaches the top, or earlier in a bulk
-//! prune (`retain`) once stale entries outnumber live ones
-//! (`event_loop/timers.rs`), so churn cannot grow the heap without bound.
+//! and drops it when it reaches the top, or earlier in a bulk prune
+//! ([`TimerHeap::retain`]) once stale entries outnumber live ones (as the
+//! reactor does, `reactor/event_loop/timers.rs`), so churn cannot grow the
+//! heap without bound.
 
 use std::time::Instant;
 
-/// One scheduled deadline. `seq` breaks ties so that equal deadlines fire in
-/// insertion order.
+/// One scheduled deadline: when, and what it belongs to. Equal deadlines
+/// come out in the order they were pushed.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Entry<K> {
+pub struct Deadline<K> {
+    /// When it is due.
     pub at: Instant,
-    pub seq: u64,
+    /// Breaks ties: the order of the pushes.
+    seq: u64,
+    /// What the deadline belongs to.
     pub key: K,
 }
 
-impl<K> Entry<K> {
-    fn before(&self, other: &Entry<K>) -> bool {
+impl<K> Deadline<K> {
+    fn before(&self, other: &Deadline<K>) -> bool {
         (self.at, self.seq) < (other.at, other.seq)
     }
 }
 
-/// The heap itself; `K` says what the deadline belongs to.
+/// The heap itself; `K` says what a deadline belongs to (a connection, a
+/// timer's slot), and is all the heap keeps besides the instant. It never
+/// looks a key up: an owner that cancels forgets the key, and skips it when
+/// it comes out.
 #[derive(Debug)]
-pub(crate) struct TimerHeap<K> {
-    heap: Vec<Entry<K>>,
+pub struct TimerHeap<K> {
+    heap: Vec<Deadline<K>>,
     seq: u64,
+}
+
+impl<K: Copy> Default for TimerHeap<K> {
+    fn default() -> TimerHeap<K> {
+        TimerHeap::new()
+    }
 }
 
 const ARITY: usize = 4;
 
 impl<K: Copy> TimerHeap<K> {
+    /// An empty heap.
     pub fn new() -> TimerHeap<K> {
         TimerHeap {
             heap: Vec::with_capacity(64),
@@ -40,6 +54,7 @@ impl<K: Copy> TimerHeap<K> {
         }
     }
 
+    /// Entries in the heap, cancelled ones not yet dropped included.
     pub fn len(&self) -> usize {
         self.heap.len()
     }
@@ -47,7 +62,7 @@ impl<K: Copy> TimerHeap<K> {
     /// Schedules `key` at `at`.
     pub fn push(&mut self, at: Instant, key: K) {
         self.seq += 1;
-        self.heap.push(Entry {
+        self.heap.push(Deadline {
             at,
             seq: self.seq,
             key,
@@ -63,6 +78,11 @@ impl<K: Copy> TimerHeap<K> {
         }
     }
 
+    /// Whether the heap holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// The earliest deadline, if any.
     pub fn peek(&self) -> Option<Instant> {
         self.heap.first().map(|e| e.at)
@@ -70,7 +90,7 @@ impl<K: Copy> TimerHeap<K> {
 
     /// Removes and returns the earliest entry if it is due at `now`.
     /// An entry is never returned before its deadline.
-    pub fn pop_due(&mut self, now: Instant) -> Option<Entry<K>> {
+    pub fn pop_due(&mut self, now: Instant) -> Option<Deadline<K>> {
         if self.heap.first()?.at > now {
             return None;
         }
@@ -83,7 +103,7 @@ impl<K: Copy> TimerHeap<K> {
 
     /// Keeps only the entries `keep` accepts, and restores the heap order
     /// bottom-up: O(n), for dropping lazily cancelled entries in bulk.
-    pub fn retain(&mut self, keep: impl FnMut(&Entry<K>) -> bool) {
+    pub fn retain(&mut self, keep: impl FnMut(&Deadline<K>) -> bool) {
         self.heap.retain(keep);
         if self.heap.len() > 1 {
             let last_parent = (self.heap.len() - 2) / ARITY;
