@@ -33,12 +33,30 @@ use super::time::{Sleep, sleep, sleep_until};
 #[derive(Debug)]
 pub struct HyperIo<T> {
     inner: T,
+    /// `inner` writes several slices in one call (a writev), so hyper may
+    /// hand it a response's head and body as they are, not copied into one
+    /// buffer.
+    vectored: bool,
 }
 
 impl<T> HyperIo<T> {
-    /// Wraps `inner`.
+    /// Wraps `inner`; hyper copies what it writes into one buffer first
+    /// (see [`HyperIo::vectored`]).
     pub fn new(inner: T) -> HyperIo<T> {
-        HyperIo { inner }
+        HyperIo {
+            inner,
+            vectored: false,
+        }
+    }
+    /// Wraps `inner`, whose `poll_write_vectored` writes several slices at
+    /// once (as the runtime's streams do, which `From` wraps this way):
+    /// hyper then writes a response's head and body without copying them
+    /// together.
+    pub fn vectored(inner: T) -> HyperIo<T> {
+        HyperIo {
+            inner,
+            vectored: true,
+        }
     }
     /// The stream.
     pub fn get_ref(&self) -> &T {
@@ -136,6 +154,16 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.vectored
+    }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
@@ -146,13 +174,13 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
 
 impl From<TcpStream> for HyperIo<TcpStream> {
     fn from(s: TcpStream) -> Self {
-        HyperIo::new(s)
+        HyperIo::vectored(s)
     }
 }
 
 impl From<UnixStream> for HyperIo<UnixStream> {
     fn from(s: UnixStream) -> Self {
-        HyperIo::new(s)
+        HyperIo::vectored(s)
     }
 }
 
