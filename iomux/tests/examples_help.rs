@@ -42,6 +42,7 @@ const EXAMPLES: &[(&str, &[&str], &[&str])] = &[
         &["--addr", "--path", "--requests", "--timeout-ms", "--driver"],
     ),
     ("hyper_hello", &["hyper"], RT_FLAGS),
+    ("idle_memory", &[], &["--conns", "--driver"]),
     ("nested_poller", &[], &["BACKEND"]),
     ("proxy", &[], &["UPSTREAM"]),
     ("reactor_echo", &[], &["BACKEND", "THREADS", "round-robin"]),
