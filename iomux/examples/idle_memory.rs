@@ -54,7 +54,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 const RESPONSE: usize = 64 * 1024;
-const USAGE: &str = "usage: idle_memory [--conns N] [--driver epoll|uring|...]...\n\
+const USAGE: &str = "usage: idle_memory [--conns N] [--driver epoll|uring|...]... [--help]\n\
   N keep-alive connections each get one 64 KiB response, then idle; prints the\n\
   server's heap per connection for each driver (default: --conns 10000, epoll and uring)";
 
