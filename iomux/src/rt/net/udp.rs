@@ -60,7 +60,13 @@ impl UdpSocket {
         let rx = match crate::rt::executor::Core::current() {
             Some(core) if core.driver.borrow().kind() == crate::rt::DriverKind::Uring => {
                 use std::os::fd::AsRawFd;
-                Some(crate::rt::uring::UringUdp::new(core, io.fd().as_raw_fd())?)
+                // Without the datagram ring (no memory for it, say), the
+                // socket receives by readiness, as on the other drivers.
+                crate::rt::uring::UringUdp::new(core, io.fd().as_raw_fd())
+                    .inspect_err(|e| {
+                        log::debug!("iomux::rt: UDP receives by readiness: {e}");
+                    })
+                    .ok()
             }
             _ => None,
         };
