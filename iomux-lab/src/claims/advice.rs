@@ -414,7 +414,7 @@ mod tests {
     use super::*;
 
     fn sample() -> LabReport {
-        serde_json::from_str(include_str!("../../../../docs/lab-sample/report.json"))
+        serde_json::from_str(include_str!("../../../docs/lab-sample/report.json"))
             .expect("the sample report parses")
     }
 

@@ -306,7 +306,7 @@ mod tests {
     /// set so that select and poll match epoll at some N and not at others.
     fn sample_with_active_cpu(cpu: impl Fn(&str, usize) -> f64) -> LabReport {
         let mut lab: LabReport =
-            serde_json::from_str(include_str!("../../../../docs/lab-sample/report.json"))
+            serde_json::from_str(include_str!("../../../docs/lab-sample/report.json"))
                 .expect("the sample report parses");
         for c in &mut lab.cells {
             if c.sweep == Sweep::Active

@@ -10,17 +10,13 @@ use super::super::plots::{self, Plot};
 use super::super::{LabReport, claims};
 use super::html;
 
-// The integration tests' page checks, for their helpers.
-#[allow(dead_code)]
-#[path = "../../../tests/lab_page_checks/mod.rs"]
-mod checks;
-use checks::{between, series_colours};
+use crate::page_checks::{between, series_colours};
 
 const ERROR: &str = "server did not start (exit status: 1): synthetic <failure> & more";
 
 fn lab() -> LabReport {
     let mut lab: LabReport =
-        serde_json::from_str(include_str!("../../../../docs/lab-sample/report.json"))
+        serde_json::from_str(include_str!("../../../docs/lab-sample/report.json"))
             .expect("the sample report parses");
     for c in &mut lab.cells {
         if c.model == "poll" && c.sweep == Sweep::Active && c.conns == 100 {

@@ -101,17 +101,6 @@ pub fn cpu_busy(cpu: usize) -> Option<f64> {
     Some((total - idle) as f64 / ticks_per_second())
 }
 
-/// Thread ids of a process.
-pub fn tasks(pid: u32) -> Vec<u32> {
-    fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Open fds and the highest fd number.
 pub fn fds(pid: u32) -> (u64, u64) {
     let mut count = 0;

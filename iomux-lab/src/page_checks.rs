@@ -1,6 +1,10 @@
 //! What every lab page must show, checked on the HTML a run wrote: the
 //! claims table with each claim's verdict, each plot inline with a
 //! caption, one colour per model everywhere, the machine block.
+//!
+//! For tests only (the page's own, and the end-to-end tests of `iomux lab`
+//! in `iomux-cli/tests/lab_*.rs`, which turn on the `page-checks` feature):
+//! the lab itself never calls it. The checks panic on what they find wrong.
 
 use std::collections::BTreeMap;
 use std::path::Path;

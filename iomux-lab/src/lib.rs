@@ -1,7 +1,19 @@
-//! `iomux lab`: runs every I/O model through the matrix of the issue, pinned
-//! (server on one core, load on the other), and reports which of the seeds'
-//! claims hold on this machine. Every verdict is computed from the numbers
-//! measured in this run.
+//! The lab, `iomux lab`: runs every I/O model through the matrix of the
+//! issue, pinned (server on one core, load on the other), and reports which
+//! of the seeds' claims hold on this machine. Every verdict is computed from
+//! the numbers measured in this run.
+//!
+//! What it is for: the measurement and its report — the runs (cells,
+//! matrix, the scale lab), the claims and their verdicts, the page, the
+//! plots. The `iomux` command (crate `iomux-cli`) calls [`run`] for its
+//! `lab` subcommand; everything the lab measures runs as a child process of
+//! that same binary (`iomux serve`, `iomux load --json`), so this crate
+//! depends on none of the command's code: only on `iomux-harness`, for the
+//! load generator's report and the scheduling of measured children.
+//!
+//! What it is not: a server or a load generator (those are the command's
+//! `serve` and `load`), nor a library for other programs; its API is the
+//! command's.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,7 +22,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::CliResult;
+/// The result of a lab run; errors are printed by the command.
+pub type LabResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 mod cell;
 mod claims;
@@ -23,8 +36,12 @@ mod plots;
 mod procfs;
 mod report;
 mod scale;
-pub(crate) mod sched;
 mod supervised;
+
+#[cfg(any(test, feature = "page-checks"))]
+pub mod page_checks;
+
+use iomux_harness::sched;
 
 pub use cell::{CellResult, Status};
 pub use claims::{Claim, Situation};
@@ -175,7 +192,7 @@ fn writable_dir(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Computes the verdicts and the advice, prints the summary, writes the report.
-fn finish(mut lab: LabReport, out: &std::path::Path) -> CliResult {
+fn finish(mut lab: LabReport, out: &std::path::Path) -> LabResult {
     lab.claims = claims::evaluate(&lab);
     lab.advice = claims::which_model_when(&lab);
     println!("{}", report::terminal(&lab));
@@ -191,7 +208,7 @@ fn finish(mut lab: LabReport, out: &std::path::Path) -> CliResult {
 }
 
 /// Writes the report again from an earlier run's report.json.
-fn rerender(from: &std::path::Path, out: &std::path::Path) -> CliResult {
+fn rerender(from: &std::path::Path, out: &std::path::Path) -> LabResult {
     let text = std::fs::read_to_string(from)
         .map_err(|e| format!("cannot read {}: {e}", from.display()))?;
     if serde_json::from_str::<serde_json::Value>(&text)
@@ -212,7 +229,7 @@ fn rerender(from: &std::path::Path, out: &std::path::Path) -> CliResult {
 }
 
 /// Runs the lab.
-pub fn run(args: LabArgs) -> CliResult {
+pub fn run(args: LabArgs) -> LabResult {
     if let Some(from) = &args.from_json {
         return rerender(from, &args.out);
     }

@@ -15,7 +15,7 @@ use super::super::procfs;
 use super::super::sched;
 use super::super::supervised::Supervised;
 use super::sys::{self, Kernel, TreeSample};
-use crate::load::LoadReport;
+use iomux_harness::LoadReport;
 
 /// Connections per server worker and per client process: below the 20,000
 /// fds one process may hold, with room for the SO_REUSEPORT hash's

@@ -1,6 +1,6 @@
 //! The "which model when" table: one row per measured situation, each
 //! cell the best model on a measure and those close to it (decided in
-//! `lab/claims/advice.rs`), then the row's sentence.
+//! `claims/advice.rs`), then the row's sentence.
 
 use std::fmt::Write as _;
 
@@ -30,7 +30,7 @@ fn pick(p: &Option<Pick>) -> String {
 /// The table.
 pub fn render(rows: &[Situation]) -> String {
     let mut out = String::from(
-        "<p>Each row is one situation this run measured; the thresholds in <code>lab/claims/advice.rs</code> \
+        "<p>Each row is one situation this run measured; the thresholds in <code>iomux-lab/src/claims/advice.rs</code> \
          decide what is “close” to the best and what is to be avoided, and the sentence is assembled from \
          the values.</p>\n<table id=\"advice-table\" class=\"advice\"><thead><tr><th>situation</th>\
          <th>most req/s</th><th>lowest p99 µs</th><th>lowest CPU µs/req</th><th>least RSS/conn</th>\

@@ -8,7 +8,7 @@ use super::super::page::markup::{esc, model};
 use super::super::page::{Section, document};
 use super::report::{HEADER, ScalePlot, row};
 use super::{MEMORY_NOTE, ScaleReport};
-use crate::lab::cell::Status;
+use crate::cell::Status;
 
 fn claims(r: &ScaleReport) -> String {
     let mut out = String::from(

@@ -367,7 +367,7 @@ pub fn select_poll_thousands(r: &ScaleReport) -> Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::Machine;
+    use crate::Machine;
 
     fn machine() -> Machine {
         Machine {

@@ -12,7 +12,7 @@ pub fn tree(pid: u32) -> Vec<u32> {
     let mut i = 0;
     while i < out.len() {
         let p = out[i];
-        for task in procfs::tasks(p) {
+        for task in iomux_harness::sched::tasks(p) {
             if let Ok(kids) = fs::read_to_string(format!("/proc/{p}/task/{task}/children")) {
                 out.extend(
                     kids.split_whitespace()

@@ -1,13 +1,11 @@
 //! Scheduling for a fair measurement on a machine that may be shared (other
-//! builds, say): children pinned and weighted up, the lab's own threads
-//! prompt. The lab measures the I/O models, not the scheduler's fairness.
-//! All of it needs root (or CAP_SYS_NICE); without it nothing changes and
-//! the numbers are only noisier.
+//! builds, say): children pinned and weighted up, the measuring process's
+//! own threads prompt. The lab (and the soak) measure the I/O models, not
+//! the scheduler's fairness. All of it needs root (or CAP_SYS_NICE); without
+//! it nothing changes and the numbers are only noisier.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-
-use super::procfs;
 
 /// Nice value for the children and their autogroups.
 const NICE: i32 = -20;
@@ -43,7 +41,7 @@ pub fn boost(pid: u32) {
 pub fn pin(pid: u32, cpu: usize) {
     let mut set = rustix::thread::CpuSet::new();
     set.set(cpu);
-    for tid in procfs::tasks(pid) {
+    for tid in tasks(pid) {
         if let Some(p) = rustix::process::Pid::from_raw(tid as i32) {
             let _ = rustix::thread::sched_setaffinity(Some(p), &set);
             let _ = rustix::process::setpriority_process(Some(p), NICE);
@@ -80,4 +78,15 @@ pub fn prompt() {
     let _ = unsafe {
         libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
     };
+}
+
+/// Thread ids of a process (those [`pin`] reaches), from /proc.
+pub fn tasks(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -14,7 +14,7 @@ use super::perf::{self, Perf};
 use super::procfs::{self, Sample};
 use super::sched;
 use super::supervised::Supervised;
-use crate::load::LoadReport;
+use iomux_harness::LoadReport;
 
 /// How a cell ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

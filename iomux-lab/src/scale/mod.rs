@@ -29,7 +29,7 @@ use super::cell::Status;
 use super::claims::{self, Claim};
 use super::matrix::{VARIANTS, Variant};
 use super::{LabArgs, Machine, clock, machine, sched, writable_dir};
-use crate::CliResult;
+use crate::LabResult;
 
 /// The models of the scale lab, in order.
 pub const SCALE_MODELS: &[&str] = &["epoll-lt", "uring", "poll", "select", "blocking"];
@@ -99,7 +99,7 @@ end costs the kernel about what the server's does. Both kernel figures are syste
 other processes' allocations in the meantime are counted too.";
 
 /// Runs `iomux lab --scale`.
-pub fn run(args: &LabArgs) -> CliResult {
+pub fn run(args: &LabArgs) -> LabResult {
     let out = out_dir(&args.out);
     let conns: Vec<usize> = if args.scale_conns.is_empty() {
         DEFAULT_CONNS.to_vec()
@@ -294,7 +294,7 @@ fn out_dir(out: &Path) -> PathBuf {
 }
 
 /// Verdicts, summary, files.
-fn finish(mut scale: ScaleReport, out: &Path) -> CliResult {
+fn finish(mut scale: ScaleReport, out: &Path) -> LabResult {
     scale.claims = claims::evaluate_scale(&scale);
     println!("{}", report::terminal(&scale));
     let plots = report::plots(&scale)?;
@@ -308,7 +308,7 @@ fn finish(mut scale: ScaleReport, out: &Path) -> CliResult {
 }
 
 /// Writes the report again from an earlier scale run's report.json.
-pub fn rerender(text: &str, from: &Path, out: &Path) -> CliResult {
+pub fn rerender(text: &str, from: &Path, out: &Path) -> LabResult {
     let mut scale: ScaleReport = serde_json::from_str(text)
         .map_err(|e| format!("{} is not a scale lab report: {e}", from.display()))?;
     writable_dir(out).map_err(|e| format!("cannot write the report to {}: {e}", out.display()))?;

@@ -128,7 +128,7 @@ mod tests {
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
-                "lab::claims::quotes::every_quote_is_in_its_seed: NOT RUN: the seed articles \
+                "claims::quotes::every_quote_is_in_its_seed: NOT RUN: the seed articles \
                  are not at {} (they live beside the repository, not in it); the {} quotes \
                  were not checked against them",
                 dir.display(),
@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn every_claim_has_a_quote() {
         let lab: super::super::super::LabReport =
-            serde_json::from_str(include_str!("../../../../docs/lab-sample/report.json"))
+            serde_json::from_str(include_str!("../../../docs/lab-sample/report.json"))
                 .expect("the sample report parses");
         for c in super::super::evaluate(&lab) {
             let q = quote(&c.id).unwrap_or_else(|| panic!("no quote for {}", c.id));
