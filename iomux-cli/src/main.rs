@@ -1,9 +1,10 @@
-//! The `iomux` command: `serve`, `load`, `lab`, `pipes`.
+//! The `iomux` command: `serve`, `load`, `lab`, `pipes`, `soak`. The lab is
+//! its own crate (`iomux-lab`), which runs this binary's `serve` and `load`
+//! as child processes.
 
 use clap::{Parser, Subcommand};
 
 mod args;
-mod lab;
 mod load;
 mod logger;
 mod pipes;
@@ -29,7 +30,7 @@ enum Command {
     /// Closed-loop load: N connections, K active, latency percentiles.
     Load(load::LoadArgs),
     /// Run every model through the matrix and report on the seeds' claims.
-    Lab(lab::LabArgs),
+    Lab(iomux_lab::LabArgs),
     /// The dispatch micro-benchmark of libevent's bench.c, and bare waits.
     Pipes(pipes::PipesArgs),
     /// ~19,000 connections with faults against each model; checks survival.
@@ -43,7 +44,7 @@ fn main() {
         Command::Serve(args) => serve::run(args),
         Command::Pipes(args) => pipes::run(args),
         Command::Load(args) => load::run(args),
-        Command::Lab(args) => lab::run(args),
+        Command::Lab(args) => iomux_lab::run(args),
         Command::Soak(args) => soak::run(args),
     };
     if let Err(e) = result {

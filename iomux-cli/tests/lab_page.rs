@@ -1,15 +1,15 @@
 //! `iomux lab --from-json`: the page written again from a report, here the
 //! sample run's with one cell made to fail. The page shows the failed cell
-//! with its error, and everything `lab_page_checks` asks of a page; a file
+//! with its error, and everything `iomux_lab::page_checks` asks of a page; a file
 //! that is not a report gets a clear error.
 
-mod lab_page_checks;
 mod spawn;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use iomux_lab::page_checks;
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -60,21 +60,21 @@ fn a_failed_cell_is_on_the_page_with_its_error() {
     let run = rerender(&input, &out);
     assert!(run.status.success(), "{run:?}");
 
-    let (html, written) = lab_page_checks::check_page(&out);
-    let e = lab_page_checks::esc(ERROR);
-    let failed = lab_page_checks::between(&html, "<ul id=\"failed-cells\"", "</ul>");
+    let (html, written) = page_checks::check_page(&out);
+    let e = page_checks::esc(ERROR);
+    let failed = page_checks::between(&html, "<ul id=\"failed-cells\"", "</ul>");
     assert!(
         failed.contains("select")
             && failed.contains("active N = 100, K = 100: <b>failed</b>")
             && failed.contains(&e),
         "the failed cell with its error: {failed}"
     );
-    let cells = lab_page_checks::between(&html, "<table id=\"cells-table\"", "</table>");
+    let cells = page_checks::between(&html, "<table id=\"cells-table\"", "</table>");
     assert!(
         cells.contains(&format!("<td class=\"error\">{e}</td>")),
         "and in the table"
     );
-    let rps = lab_page_checks::between(&html, "<figure id=\"plot-rps_active\"", "</figure>");
+    let rps = page_checks::between(&html, "<figure id=\"plot-rps_active\"", "</figure>");
     assert!(
         rps.contains(&format!("select at N = 100: {e}")),
         "and under the plots it misses from"

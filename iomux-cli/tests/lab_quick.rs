@@ -3,7 +3,6 @@
 //! report, plots and page are written, the page with the claims table,
 //! captions, one palette and the machine.
 
-mod lab_page_checks;
 mod spawn;
 
 use std::collections::BTreeSet;
@@ -11,6 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use iomux_lab::page_checks;
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(240);
@@ -121,8 +121,8 @@ fn quick_lab_reports_every_model_and_cell() {
         10,
         "report.md ends with the claims"
     );
-    let (html, _) = lab_page_checks::check_page(&out);
-    let machine = lab_page_checks::between(&html, "<dl id=\"machine-block\"", "</dl>");
+    let (html, _) = page_checks::check_page(&out);
+    let machine = page_checks::between(&html, "<dl id=\"machine-block\"", "</dl>");
     let date = json["date"].as_str().expect("the run's date");
     assert!(
         date.ends_with(" UTC") && machine.contains(date),

@@ -1,6 +1,9 @@
 //! Graceful shutdown: on SIGTERM the server stops accepting, answers what
 //! has already arrived, sends it, then closes each connection (EOF, not a
 //! reset), and exits; within `--shutdown-timeout` whatever a peer does.
+//!
+//! Every case runs on every model: the event loops (select, poll, epoll in
+//! each mode), blocking, nonblocking, sigio, uring, and rt on each driver.
 
 mod serve_common;
 
@@ -52,7 +55,7 @@ fn echo_in_flight_answered(model: &str, mode: &str) {
     let status = server.wait_exit(WAIT, "the server after the drain");
     assert!(status.success(), "{model}: exit status {status}");
 }
-per_variant!(echo_in_flight_answered);
+per_variant!(echo_in_flight_answered: event_loops, models, uring, rt);
 
 /// An HTTP request sent just before SIGTERM gets its full response, then
 /// EOF.
@@ -77,7 +80,7 @@ fn http_in_flight_answered(model: &str, mode: &str) {
     let status = server.wait_exit(WAIT, "the server after the drain");
     assert!(status.success(), "{model}: exit status {status}");
 }
-per_variant!(http_in_flight_answered);
+per_variant!(http_in_flight_answered: event_loops, models, uring, rt);
 
 /// Idle keep-alive connections (one served, one that never sent a byte)
 /// have nothing in flight: they are closed at once, and the server exits
@@ -116,7 +119,7 @@ fn idle_connections_closed_at_once(model: &str, mode: &str) {
         "{model}: idle connections held the exit"
     );
 }
-per_variant!(idle_connections_closed_at_once);
+per_variant!(idle_connections_closed_at_once: event_loops, models, uring, rt);
 
 /// Fills a never-read connection: writes until the kernel takes no more
 /// (the server echoes into a peer that does not read, then stops reading).
@@ -159,7 +162,7 @@ fn never_reader_cut_at_bound(model: &str, mode: &str) {
         "{model}: exited {took:?} after SIGTERM: it did not wait for the reply to drain"
     );
 }
-per_variant!(never_reader_cut_at_bound);
+per_variant!(never_reader_cut_at_bound: event_loops, models, uring, rt);
 
 /// A second SIGTERM during the drain exits at once.
 fn second_signal_exits_at_once(model: &str, mode: &str) {
@@ -173,4 +176,4 @@ fn second_signal_exits_at_once(model: &str, mode: &str) {
     let status = server.wait_exit(WAIT, "the server on a second SIGTERM");
     assert!(status.success(), "{model}: exit status {status}");
 }
-per_variant!(second_signal_exits_at_once);
+per_variant!(second_signal_exits_at_once: event_loops, models, uring, rt);

@@ -2,6 +2,11 @@
 //! more clients than it can hold. It must not spin on the listener (CPU
 //! time from /proc/PID/stat), must keep serving the connections it has,
 //! and must accept again once fds are free.
+//!
+//! `emfile` runs on the event loops, on `--model uring` (which sheds waiting
+//! connections with the spare-fd trick and polls the listener instead of
+//! re-arming an accept that would fail at once) and on `--model rt` over each
+//! driver.
 
 mod serve_common;
 
@@ -92,7 +97,7 @@ fn emfile(model: &str, mode: &str) {
         );
     }
 }
-per_variant!(emfile);
+per_variant!(emfile: event_loops, uring, rt);
 
 /// The exit report counts the connections shed at accept (it used to read
 /// the counters after the listeners were gone, and always said 0).

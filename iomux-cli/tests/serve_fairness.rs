@@ -1,6 +1,8 @@
 //! Fairness: while one peer floods the echo server as fast as loopback
 //! goes, a peer sending one byte at a time still gets each byte back
 //! promptly.
+//!
+//! On the event loops, `--model uring` and `--model rt` over each driver.
 
 mod serve_common;
 
@@ -83,4 +85,4 @@ fn flood_does_not_starve(model: &str, mode: &str) {
         "worst 1-byte round trip {worst:?} while flooded"
     );
 }
-per_variant!(flood_does_not_starve);
+per_variant!(flood_does_not_starve: event_loops, uring, rt);

@@ -1,13 +1,20 @@
 //! HTTP/1.1 over real sockets: pipelining, keep-alive, Connection: close,
 //! HTTP/1.0, 100-continue, every refusal class with its status, lingering
 //! close, smuggling.
+//!
+//! Every case runs on the event loops, `--model uring` and `--model rt` over
+//! each driver (whose ready line, behaviour and answers must be those of the
+//! others); `http_smoke` runs the thread models (blocking, nonblocking,
+//! sigio) through the same protocol handlers.
 
+mod models_common;
 mod serve_common;
 
 use std::io::{BufReader, Write};
 use std::net::Shutdown;
 
-use serve_common::{Server, assert_closed, read_response};
+use models_common::Served;
+use serve_common::{Server, assert_closed, read_response, send_and_shut};
 
 const GET: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -38,7 +45,7 @@ fn pipelined(model: &str, mode: &str) {
         assert_eq!(read_response(&mut r).status, 200);
     }
 }
-per_variant!(pipelined);
+per_variant!(pipelined: event_loops, uring, rt);
 
 /// `--collect-interval` spaces the loop's waits; answers are the same.
 fn collect_interval(model: &str, mode: &str) {
@@ -61,7 +68,7 @@ fn collect_interval(model: &str, mode: &str) {
         }
     }
 }
-per_variant!(collect_interval);
+per_variant!(collect_interval: event_loops, uring, rt);
 
 fn connection_close_and_http10(model: &str, mode: &str) {
     let server = Server::start(model, mode, "http", &["--max-requests", "3"]);
@@ -90,7 +97,7 @@ fn connection_close_and_http10(model: &str, mode: &str) {
         assert_closed(&mut r, "after the last answer");
     }
 }
-per_variant!(connection_close_and_http10);
+per_variant!(connection_close_and_http10: event_loops, uring, rt);
 
 fn expect_continue(model: &str, mode: &str) {
     let server = Server::start(model, mode, "http", &[]);
@@ -105,7 +112,7 @@ fn expect_continue(model: &str, mode: &str) {
     let resp = read_response(&mut r);
     assert_eq!((resp.status, resp.body.as_slice()), (200, &b"body"[..]));
 }
-per_variant!(expect_continue);
+per_variant!(expect_continue: event_loops, uring, rt);
 
 /// Good requests ahead of each bad one: ~65 KiB of answers (fewer than the
 /// default --max-requests).
@@ -190,7 +197,7 @@ fn refusals(model: &str, mode: &str) {
         s.shutdown(Shutdown::Both).ok();
     }
 }
-per_variant!(refusals);
+per_variant!(refusals: event_loops, uring, rt);
 
 fn smuggling(model: &str, mode: &str) {
     let server = Server::start(model, mode, "http", &[]);
@@ -210,14 +217,14 @@ fn smuggling(model: &str, mode: &str) {
     assert_eq!(read_response(&mut r).status, 501);
     assert_closed(&mut r, "after the refusal, nothing else is answered");
 }
-per_variant!(smuggling);
+per_variant!(smuggling: event_loops, uring, rt);
 
 fn half_close(model: &str, mode: &str) {
     let server = Server::start(model, mode, "http", &[]);
     let mut s = server.connect();
     let mut bytes = GET.repeat(3);
     bytes.extend_from_slice(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nend");
-    serve_common::send_and_shut(&mut s, &bytes);
+    send_and_shut(&mut s, &bytes);
     let mut r = BufReader::new(s);
     for _ in 0..3 {
         assert_eq!(read_response(&mut r).status, 200);
@@ -227,12 +234,12 @@ fn half_close(model: &str, mode: &str) {
 
     let echo = Server::start(model, mode, "echo", &[]);
     let mut s = echo.connect();
-    serve_common::send_and_shut(&mut s, b"half-closed but still listening");
+    send_and_shut(&mut s, b"half-closed but still listening");
     let mut got = Vec::new();
     std::io::Read::read_to_end(&mut s, &mut got).expect("echo until EOF");
     assert_eq!(got, b"half-closed but still listening");
 }
-per_variant!(half_close);
+per_variant!(half_close: event_loops, uring, rt);
 
 fn lingering_ends_with_the_peer(model: &str, mode: &str) {
     let server = Server::start(model, mode, "http", &[]);
@@ -246,7 +253,7 @@ fn lingering_ends_with_the_peer(model: &str, mode: &str) {
     let mut bytes = GET.repeat(GOOD);
     bytes.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
     bytes.extend_from_slice(&[b'j'; 20_000]);
-    serve_common::send_and_shut(&mut s, &bytes);
+    send_and_shut(&mut s, &bytes);
     let mut r = BufReader::new(s);
     for _ in 0..GOOD {
         assert_eq!(read_response(&mut r).status, 200);
@@ -262,4 +269,59 @@ fn lingering_ends_with_the_peer(model: &str, mode: &str) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
-per_variant!(lingering_ends_with_the_peer);
+per_variant!(lingering_ends_with_the_peer: event_loops, uring, rt);
+
+/// The thread models (blocking, nonblocking, sigio): pipelining, POST
+/// echo, 404, Connection: close, 400 then close, half-close, clean exit.
+fn http_smoke(model: &str, _mode: &str) {
+    let server = Served::start(model, "http", &[]);
+
+    // Pipelined: every request answered, in order, then keep-alive.
+    let mut s = server.connect();
+    let mut batch = GET.repeat(16);
+    batch.extend_from_slice(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    batch.extend_from_slice(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write_all(&batch).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for i in 0..16 {
+        let resp = read_response(&mut r);
+        assert_eq!(resp.status, 200, "{model}: response {i}");
+        assert_eq!(resp.body, b"Hello, World!");
+    }
+    assert_eq!(read_response(&mut r).body, b"hello");
+    assert_eq!(read_response(&mut r).status, 404);
+    for _ in 0..3 {
+        s.write_all(GET).unwrap();
+        assert_eq!(read_response(&mut r).status, 200);
+    }
+
+    // Connection: close is honoured.
+    let mut s = server.connect();
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    assert_eq!(read_response(&mut r).status, 200);
+    assert_closed(&mut r, "after Connection: close");
+
+    // A malformed request gets its 400, then the close.
+    let mut s = server.connect();
+    s.write_all(b"GARBAGE\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    assert_eq!(
+        read_response(&mut r).status,
+        400,
+        "{model}: malformed request"
+    );
+    assert_closed(&mut r, "after 400");
+
+    // Half-close: the answer still comes, then EOF.
+    let mut s = server.connect();
+    send_and_shut(&mut s, GET);
+    let mut r = BufReader::new(s);
+    assert_eq!(read_response(&mut r).status, 200);
+    assert_closed(&mut r, "after the half-closed request");
+
+    let (status, err) = server.stop();
+    assert!(status.success(), "{model}: {status}; {err}");
+}
+per_variant!(http_smoke: models);

@@ -134,4 +134,4 @@ fn answers_in_one_send(model: &str, mode: &str) {
         sends.len()
     );
 }
-per_variant!(answers_in_one_send);
+per_variant!(answers_in_one_send: event_loops);

@@ -1,5 +1,8 @@
 //! A peer that resets while the server is writing to it: the server
 //! survives, frees the connection, and goes on serving.
+//!
+//! On the event loops, `--model uring` (which cancels and frees the
+//! connection) and `--model rt` over each driver.
 
 mod serve_common;
 
@@ -73,4 +76,4 @@ fn peer_reset_mid_write(model: &str, mode: &str) {
         let _ = WAIT;
     }
 }
-per_variant!(peer_reset_mid_write);
+per_variant!(peer_reset_mid_write: event_loops, uring, rt);

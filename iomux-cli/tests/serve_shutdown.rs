@@ -26,7 +26,7 @@ fn threads_then_signal(model: &str, mode: &str) {
         }
     }
 }
-per_variant!(threads_then_signal);
+per_variant!(threads_then_signal: event_loops);
 
 /// The oneshot mode (re-armed after every event) serves too.
 #[test]

@@ -1,6 +1,11 @@
 //! Deadlines: a slowloris head is cut off at the header timeout (not
 //! before), an idle keep-alive connection at the keep-alive timeout, and a
 //! reply the peer never reads at the send timeout.
+//!
+//! Every case runs on every model: the event loops, the thread models (the
+//! thread's socket timeouts, the busy loop's pass, the signal-driven
+//! server's sweep), uring (its timer heap, waited on through the
+//! io_uring_enter timeout) and rt over each driver.
 
 mod serve_common;
 
@@ -47,7 +52,7 @@ fn slowloris(model: &str, mode: &str) {
     );
     assert!(took < LIMIT * 5, "closed only after {took:?}");
 }
-per_variant!(slowloris);
+per_variant!(slowloris: event_loops, models, uring, rt);
 
 fn keepalive_timeout(model: &str, mode: &str) {
     let server = Server::start(model, mode, "http", &["--keepalive-timeout", "800ms"]);
@@ -66,7 +71,7 @@ fn keepalive_timeout(model: &str, mode: &str) {
     );
     assert!(took < LIMIT * 5, "closed only after {took:?}");
 }
-per_variant!(keepalive_timeout);
+per_variant!(keepalive_timeout: event_loops, models, uring, rt);
 
 /// An echo peer that writes and never reads: once both directions are full,
 /// the server's reply is stuck, and `--send-timeout` closes the connection.
@@ -116,7 +121,7 @@ fn send_timeout(model: &str, mode: &str) {
     assert_not_early(model, mode, first_write);
     server.assert_alive();
 }
-per_variant!(send_timeout);
+per_variant!(send_timeout: event_loops, models, uring, rt);
 
 /// The send timeout's reset came at least LIMIT after `first_write`.
 fn assert_not_early(model: &str, mode: &str, first_write: Instant) {

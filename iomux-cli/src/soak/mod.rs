@@ -236,13 +236,13 @@ fn spawn_worker(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    crate::lab::sched::detach(&mut cmd, true);
+    iomux_harness::sched::detach(&mut cmd, true);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("spawning worker {index}: {e}"))?;
-    crate::lab::sched::boost(child.id());
+    iomux_harness::sched::boost(child.id());
     if pin {
-        crate::lab::sched::pin(child.id(), 0);
+        iomux_harness::sched::pin(child.id(), 0);
     }
     let stdout = child.stdout.take().expect("piped");
     let (tx, lines) = mpsc::channel();

@@ -54,7 +54,7 @@ pub fn start(
     .stderr(Stdio::piped());
     // A session of its own, weighted up like the lab's children, so that
     // other work on a shared host does not starve it; killed with us.
-    crate::lab::sched::detach(&mut cmd, true);
+    iomux_harness::sched::detach(&mut cmd, true);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("spawning the {model} server: {e}"))?;
@@ -85,9 +85,9 @@ pub fn start(
         ));
     };
     let pid = child.id();
-    crate::lab::sched::boost(pid);
+    iomux_harness::sched::boost(pid);
     if let Some(cpu) = cpu {
-        crate::lab::sched::pin(pid, cpu);
+        iomux_harness::sched::pin(pid, cpu);
     }
     Ok(Server {
         child,

@@ -1,39 +1,19 @@
-//! Shared by the `models_*` tests: the three models of the I/O-models issue
-//! (blocking, nonblocking, sigio), and a server handle that can pass an
-//! environment variable and read the server's exit statistics. A test that
-//! includes it includes `serve_common` too (whose `spawn` it uses).
+//! A server handle for the cases of the thread models (blocking,
+//! nonblocking, sigio: `serve_echo`, `serve_http`, `models_sigio`) and of
+//! the load generator: it can pass an environment variable and read the
+//! server's exit statistics. A test that includes it includes
+//! `serve_common` too (whose `spawn` it uses).
 #![allow(dead_code)]
 
 use crate::serve_common::spawn;
 
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Every bounded wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(20);
-
-/// Defines one `#[test]` per model, calling `$body(model)`.
-#[macro_export]
-macro_rules! per_model {
-    ($body:ident) => {
-        mod $body {
-            #[test]
-            fn blocking() {
-                super::$body("blocking");
-            }
-            #[test]
-            fn nonblocking() {
-                super::$body("nonblocking");
-            }
-            #[test]
-            fn sigio() {
-                super::$body("sigio");
-            }
-        }
-    };
-}
 
 /// A server whose stderr is kept, stopped with SIGTERM.
 pub struct Served {
@@ -65,6 +45,14 @@ impl Served {
         let what = format!("iomux serve --model {model}");
         let (child, addr) = spawn::serve_until_ready(cmd, &what, WAIT);
         Served { child, addr }
+    }
+
+    /// A connection to the server, its reads and writes bounded by `WAIT`.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_write_timeout(Some(WAIT)).unwrap();
+        s
     }
 
     /// Sends SIGTERM; returns the exit status and everything on stderr.

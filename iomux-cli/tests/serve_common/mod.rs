@@ -128,42 +128,62 @@ impl Drop for Server {
     }
 }
 
-/// (model, mode) pairs every test runs on.
-pub const VARIANTS: [(&str, &str); 9] = [
-    ("select", "level"),
-    ("select", "edge"),
-    ("poll", "level"),
-    ("poll", "edge"),
-    ("epoll", "level"),
-    ("epoll", "edge"),
-    ("select", "oneshot"),
-    ("poll", "oneshot"),
-    ("epoll", "oneshot"),
-];
-
-/// Defines one `#[test]` per variant (the pairs of `VARIANTS`), calling
-/// `$body(model, mode)`.
+/// Defines one `#[test]` per variant of the named groups, each calling
+/// `$case(model, mode)`:
+///
+/// ```ignore
+/// per_variant!(echo_integrity: event_loops, uring, rt);
+/// ```
+///
+/// gives `echo_integrity::select_level`, …, `echo_integrity::uring`,
+/// `echo_integrity::rt_epoll`, …: a failure names its variant and does not
+/// hide the others. The groups (what `Server::start` is given):
+/// - `event_loops`: `--model` select, poll and epoll (the reactor), each
+///   `--mode` level, edge and oneshot;
+/// - `models`: blocking, nonblocking and sigio, mode "level" (the flag
+///   means nothing to these models);
+/// - `uring`: `--model uring`, mode "level";
+/// - `rt`: `--model rt` (iomux::rt), the mode being its `--driver`: epoll,
+///   poll (readiness) and uring (completions).
 #[macro_export]
 macro_rules! per_variant {
-    ($body:ident) => {
-        mod $body {
-            $crate::per_variant!(@tests $body:
-                select_level("select", "level"),
-                select_edge("select", "edge"),
-                select_oneshot("select", "oneshot"),
-                poll_level("poll", "level"),
-                poll_edge("poll", "edge"),
-                poll_oneshot("poll", "oneshot"),
-                epoll_level("epoll", "level"),
-                epoll_edge("epoll", "edge"),
-                epoll_oneshot("epoll", "oneshot"));
+    ($case:ident: $($group:ident),+ $(,)?) => {
+        mod $case {
+            $($crate::per_variant!(@$group $case);)+
         }
     };
-    (@tests $body:ident: $($name:ident($model:literal, $mode:literal)),*) => {
+    (@event_loops $case:ident) => {
+        $crate::per_variant!(@tests $case:
+            select_level("select", "level"),
+            select_edge("select", "edge"),
+            select_oneshot("select", "oneshot"),
+            poll_level("poll", "level"),
+            poll_edge("poll", "edge"),
+            poll_oneshot("poll", "oneshot"),
+            epoll_level("epoll", "level"),
+            epoll_edge("epoll", "edge"),
+            epoll_oneshot("epoll", "oneshot"));
+    };
+    (@models $case:ident) => {
+        $crate::per_variant!(@tests $case:
+            blocking("blocking", "level"),
+            nonblocking("nonblocking", "level"),
+            sigio("sigio", "level"));
+    };
+    (@uring $case:ident) => {
+        $crate::per_variant!(@tests $case: uring("uring", "level"));
+    };
+    (@rt $case:ident) => {
+        $crate::per_variant!(@tests $case:
+            rt_epoll("rt", "epoll"),
+            rt_poll("rt", "poll"),
+            rt_uring("rt", "uring"));
+    };
+    (@tests $case:ident: $($name:ident($model:literal, $mode:literal)),*) => {
         $(
             #[test]
             fn $name() {
-                super::$body($model, $mode);
+                super::$case($model, $mode);
             }
         )*
     };
