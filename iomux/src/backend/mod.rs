@@ -12,6 +12,7 @@ use rustix::time::Timespec;
 
 use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
+use crate::name::ParseNameError;
 use crate::table::Table;
 
 pub(crate) mod epoll;
@@ -153,17 +154,20 @@ impl fmt::Display for Backend {
     }
 }
 
+/// Parses [`Backend::name`]; `io_uring` and `iouring` are taken for
+/// `uring` too.
 impl FromStr for Backend {
-    type Err = io::Error;
-    fn from_str(s: &str) -> io::Result<Backend> {
+    type Err = ParseNameError;
+    fn from_str(s: &str) -> Result<Backend, ParseNameError> {
         match s {
             "epoll" => Ok(Backend::Epoll),
             "poll" => Ok(Backend::Poll),
             "select" => Ok(Backend::Select),
             "uring" | "io_uring" | "iouring" => Ok(Backend::IoUring),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unknown backend {s:?}: expected epoll, poll, select or uring"),
+            _ => Err(ParseNameError::new(
+                "backend",
+                s,
+                &["epoll", "poll", "select", "uring"],
             )),
         }
     }

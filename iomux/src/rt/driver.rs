@@ -51,14 +51,19 @@ impl std::fmt::Display for DriverKind {
     }
 }
 
+/// Parses [`DriverKind::name`].
 impl std::str::FromStr for DriverKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<DriverKind, String> {
+    type Err = crate::ParseNameError;
+    fn from_str(s: &str) -> Result<DriverKind, crate::ParseNameError> {
         DriverKind::ALL
             .into_iter()
             .find(|d| d.name() == s)
             .ok_or_else(|| {
-                format!("unknown driver {s:?}: expected epoll, poll, select, uring-poll or uring")
+                crate::ParseNameError::new(
+                    "driver",
+                    s,
+                    &["epoll", "poll", "select", "uring-poll", "uring"],
+                )
             })
     }
 }
