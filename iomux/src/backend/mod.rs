@@ -23,7 +23,11 @@ pub(crate) mod select;
 pub(crate) mod uring;
 
 /// The kernel mechanism a [`Poller`](crate::Poller) runs on.
+///
+/// Non-exhaustive: a mechanism may be added; a `match` needs a wildcard
+/// arm (the capability queries below say what a backend can do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Backend {
     /// epoll(7): persistent interest set in the kernel, O(ready) waits.
     Epoll,

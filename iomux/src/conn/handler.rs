@@ -13,7 +13,11 @@ use std::time::Instant;
 use super::context::Context;
 
 /// What a connection does after its handler has consumed input.
+///
+/// Non-exhaustive: handlers return it and the drivers act on it, so an
+/// action may be added (to pause reading, say) without breaking them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// Keep the connection open.
     Continue,

@@ -417,6 +417,9 @@ fn offer(
 }
 
 /// What the owner of a session's socket should do next.
+///
+/// Exhaustive on purpose: a driver that skipped a step would leak or cut a
+/// connection, so a new step has to fail to compile in every driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Keep serving: read if [`Session::wants_read`], write if

@@ -83,7 +83,10 @@ fn conn_of_token(t: Token, event_loop: u32) -> Option<ConnId> {
 }
 
 /// Counters of one loop.
+///
+/// Non-exhaustive: counters get added; read the fields, build none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Connections accepted or added.
     pub accepted: u64,

@@ -16,7 +16,10 @@ use crate::conn::HandlerFactory;
 use crate::socket::bind_reuseport;
 
 /// How the loops of a group get their connections.
+///
+/// Non-exhaustive: a way of spreading connections may be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Sharing {
     /// One SO_REUSEPORT listener per loop: the kernel hashes each new
     /// connection to one of them. Works on every backend.

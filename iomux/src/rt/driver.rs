@@ -11,7 +11,10 @@ use super::readiness::ReadinessDriver;
 use super::uring::UringDriver;
 
 /// Which I/O driver a runtime uses.
+///
+/// Non-exhaustive: a driver may be added; a `match` needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DriverKind {
     /// Readiness on a Poller backend (epoll, poll, select, or io_uring's
     /// POLL_ADD), then the read or write syscall, as tokio and async-io do.

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix};
 
 /// The address of a connection's peer.
+///
+/// Non-exhaustive: an address family may be added (vsock, say); a
+/// `match` needs a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PeerAddr {
     /// A TCP peer (IPv4 or IPv6).
     Inet(SocketAddr),
