@@ -1,4 +1,7 @@
 //! What a registration asks for (`Interest`) and how it is reported (`Mode`).
+//!
+//! Not for: what was delivered (that is [`Event`](crate::Event)); these are
+//! the caller's requests only.
 
 use std::fmt;
 use std::ops::{BitOr, BitOrAssign};

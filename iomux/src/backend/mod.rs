@@ -1,5 +1,10 @@
 //! The mechanisms under the Poller, one file each, behind one small trait
 //! (as in Redis' `ae_*.c`: a backend is a handful of functions).
+//!
+//! Not for: deciding what to deliver (stale keys, oneshot bookkeeping,
+//! tokens: `deliver.rs`, `table.rs`) or anything the caller sees; a backend
+//! reports (key, flags) and nothing more. Nor is it the io_uring core: the
+//! io_uring backend is one user of [`crate::uring`].
 
 use std::fmt;
 use std::io;

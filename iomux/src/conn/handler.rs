@@ -6,6 +6,9 @@
 //! more — to speak first, to push to other connections, to arm timers, to
 //! learn why its connection ended — overrides the callbacks that take a
 //! [`Context`]; their defaults call the simple ones.
+//!
+//! Not for: I/O or buffering (the [`Session`](super::Session) and its
+//! driver do both); a handler sees bytes and a [`Context`], never a socket.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,4 +1,7 @@
 //! `Limits`: how much one connection may buffer, and for how long.
+//!
+//! Not for: a protocol's limits (header sizes, request counts: the
+//! handler's own); these bound buffers and time only.
 
 use std::time::Duration;
 

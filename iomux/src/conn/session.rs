@@ -9,6 +9,9 @@
 //! bytes-in/bytes-out form with [`feed`](Session::feed),
 //! [`feed_from`](Session::feed_from) and [`feed_eof`](Session::feed_eof).
 //! The limits it keeps to are the caller's [`Limits`].
+//!
+//! Not for: system calls, timers or poller interest (the driver's); a
+//! session is told what the socket did and answers with a [`Step`].
 
 use std::time::Instant;
 

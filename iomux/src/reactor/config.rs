@@ -1,4 +1,8 @@
 //! Tunables of an event loop.
+//!
+//! Not for: per-connection protocol settings (a handler's own) or anything
+//! the loop changes after it starts; a `Config` is read once, by
+//! [`EventLoop::new`](super::EventLoop::new).
 
 use std::time::Duration;
 

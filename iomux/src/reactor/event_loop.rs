@@ -1,5 +1,9 @@
 //! `EventLoop`: one per thread. Each turn waits, dispatches the events,
 //! runs the expired timers, then the tasks posted from other threads.
+//!
+//! Not for: threads or listeners shared between loops (that is
+//! `LoopGroup`), nor async tasks (`iomux::rt`); one loop is one thread's
+//! poller, connections, timers and task queue.
 
 mod draining;
 mod driving;

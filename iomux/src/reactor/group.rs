@@ -3,6 +3,9 @@
 //! spreads connections, no accept is shared: no thundering herd, no
 //! hand-off), one listener shared with EPOLLEXCLUSIVE, or one listener on
 //! the first loop dealing connections out round-robin.
+//!
+//! Not for: sharing connections or work between loops after accept (no work
+//! stealing): a connection stays on the loop that got it.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};

@@ -1,5 +1,8 @@
-//! The I/O driver under an executor: readiness from a [`Poller`] on any
+//! The I/O driver under an executor: readiness from a [`Poller`](crate::Poller) on any
 //! backend, or io_uring completions (`uring` feature).
+//!
+//! Not for: tasks or timers (the executor's); the driver only waits for I/O
+//! and wakes the tasks that wait on it.
 
 use std::io;
 use std::time::Instant;

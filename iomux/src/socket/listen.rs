@@ -1,6 +1,9 @@
 //! Listening TCP sockets, made one way for every server: SO_REUSEADDR
 //! (a restart need not wait out TIME_WAIT), close-on-exec, and a large
 //! backlog, so that a burst of connects is queued rather than dropped.
+//!
+//! Not for: accepting (`acceptor.rs`) or Unix-domain listeners (std's
+//! `UnixListener` serves).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};

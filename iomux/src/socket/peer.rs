@@ -1,4 +1,7 @@
 //! `PeerAddr`: who is at the other end of a connection, TCP or Unix.
+//!
+//! Not for: name resolution; it is what accept(2) and getpeername(2)
+//! return, converted.
 
 use std::ffi::OsStr;
 use std::net::SocketAddr;
