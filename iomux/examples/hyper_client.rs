@@ -154,7 +154,11 @@ fn parse() -> Result<Args, String> {
             "--timeout-ms" => {
                 timeout_ms = value()?.parse().map_err(|e| format!("--timeout-ms: {e}"))?
             }
-            "--driver" => driver = value()?.parse()?,
+            "--driver" => {
+                driver = value()?
+                    .parse()
+                    .map_err(|e: iomux::ParseNameError| e.to_string())?
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }

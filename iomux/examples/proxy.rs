@@ -148,13 +148,7 @@ pub fn serve(
 ) -> io::Result<(LoopGroup, Arc<ProxyStats>)> {
     let stats = Arc::new(ProxyStats::default());
     let shared = Arc::clone(&stats);
-    let cfg = Config {
-        limits: Limits {
-            high_water,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
+    let cfg = Config::default().with_limits(Limits::default().with_high_water(high_water));
     let group = LoopGroup::bind(
         listen,
         1,

@@ -49,11 +49,7 @@ fn main() -> std::io::Result<()> {
     };
     // Edge where the backend has it, level on poll and select.
     let mode = Mode::EdgeOrLevel;
-    let cfg = Config {
-        backend,
-        mode,
-        ..Config::default()
-    };
+    let cfg = Config::default().with_backend(backend).with_mode(mode);
     let group = LoopGroup::bind_with(
         "127.0.0.1:0".parse().unwrap(),
         threads,

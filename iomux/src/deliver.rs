@@ -2,6 +2,9 @@
 //! interest table and turned into events. It sits below the Poller and the
 //! backends, which both call it: poll, select and epoll while they scan
 //! their kernel's output, the Poller for the reports of io_uring.
+//!
+//! Not for: waiting or any syscall; it filters and translates what a
+//! backend already got.
 
 use std::os::fd::{BorrowedFd, RawFd};
 

@@ -1,4 +1,8 @@
 //! `Token`, `Event` and `Events`: what `Poller::wait` hands back.
+//!
+//! Not for: readiness as a caller asks for it (that is
+//! [`Interest`](crate::Interest)) or how it is triggered
+//! ([`Mode`](crate::Mode)).
 
 use std::fmt;
 use std::mem::MaybeUninit;

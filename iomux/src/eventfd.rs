@@ -1,5 +1,8 @@
 //! The eventfd operations under the Waker and the backends' internal
 //! notification: one counter, written to signal, read to reset.
+//!
+//! Not for: a public waker (that is [`Waker`](crate::Waker), which adds
+//! registration and never-lost wakes); these are the two bare syscalls.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

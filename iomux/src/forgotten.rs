@@ -2,6 +2,9 @@
 //! (`Poller::purge_closed`) and, where the backend keeps such files open
 //! (io_uring), reported when the poller is dropped. Both speak through the
 //! `log` crate, never to stderr.
+//!
+//! Not for: closing anything a user still holds, or deregistering on a
+//! timer; it acts only when asked (or at drop).
 
 use std::os::fd::RawFd;
 

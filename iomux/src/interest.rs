@@ -1,4 +1,7 @@
 //! What a registration asks for (`Interest`) and how it is reported (`Mode`).
+//!
+//! Not for: what was delivered (that is [`Event`](crate::Event)); these are
+//! the caller's requests only.
 
 use std::fmt;
 use std::ops::{BitOr, BitOrAssign};
@@ -74,6 +77,10 @@ impl fmt::Debug for Interest {
 
 /// How readiness is reported: level-triggered, edge-triggered or oneshot
 /// (epoll's default, EPOLLET and EPOLLONESHOT).
+///
+/// Exhaustive on purpose: how a caller must read depends on the mode (until
+/// EAGAIN on an edge, re-arming after a oneshot), so a new mode has to fail
+/// to compile where a `match` would otherwise fall into a wrong default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// Reported at every wait while the condition holds (epoll's default, LT).

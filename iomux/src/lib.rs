@@ -49,6 +49,12 @@
 //!   `epoll_ctl(EPOLL_CTL_DEL)` needs a descriptor for that file. Deregister
 //!   before closing, or close the child's copies (or exec, with
 //!   close-on-exec descriptors), and the trap does not arise.
+//!
+//! What it is not: portable (Linux only, by a `compile_error!`), a
+//! replacement for tokio's reactor-bound crates (they need tokio's own
+//! runtime; [`rt::from_tokio`] says what to use
+//! instead), or a work-stealing runtime (each thread owns its loop and its
+//! connections). ARCHITECTURE.md at the repository's root is the map.
 #![warn(missing_docs)]
 
 // epoll, eventfd, io_uring and the rest of the syscalls underneath are
@@ -64,6 +70,7 @@ mod event;
 mod eventfd;
 mod forgotten;
 mod interest;
+mod name;
 mod poller;
 mod registered;
 mod table;
@@ -86,6 +93,7 @@ pub mod uring;
 pub use backend::Backend;
 pub use event::{Event, Events, Token};
 pub use interest::{Interest, Mode};
+pub use name::ParseNameError;
 pub use poller::Poller;
 pub use registered::Registered;
 pub use waker::Waker;

@@ -1,4 +1,8 @@
 //! `Poller`: one API over epoll, poll, select and io_uring.
+//!
+//! Not for: event loops, timers or connections (the reactor and the runtime
+//! build those on it); a `Poller` is an interest set, a wait and the
+//! events, and nothing else.
 
 use std::fmt;
 use std::io;

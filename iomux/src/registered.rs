@@ -11,6 +11,9 @@
 //! registry). What a forgotten deregister costs here is a logic error, and on
 //! io_uring a file kept open; a guard that owns the source and holds the
 //! poller rules both out, which an `unsafe` contract would only document.
+//!
+//! Not for: `&mut T` (that could swap the fd out from under the poller) or
+//! async readiness (that is `rt::AsyncFd`).
 
 use std::fmt;
 use std::io;

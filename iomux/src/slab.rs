@@ -1,6 +1,9 @@
 //! A slab with generation-checked keys: a key names one occupant, and a
 //! stale key (its slot freed and reused) finds nothing, so a late wake or
 //! a late completion can never reach the wrong task or socket.
+//!
+//! Not for: the Poller's interest table (indexed by fd, `table.rs`) or
+//! anything shared between threads; one owner, one thread.
 
 /// A slot index in the low 32 bits, its generation in the high 32.
 /// Generations wrap within 24 bits, so that a key fits the io_uring core's

@@ -6,6 +6,10 @@
 //! RLIMIT_NOFILE, so a `Vec` indexed by fd is a perfect hash — one bounds
 //! check and one load per lookup, no hashing, no pointer chasing, and it is
 //! cache-friendly when a batch of events is translated (libev does the same).
+//!
+//! Not for: the kernel's state (epoll keeps its own tree; poll and select
+//! their arrays); this is what the Poller itself knows, to filter and
+//! translate.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};

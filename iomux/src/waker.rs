@@ -1,4 +1,7 @@
 //! `Waker`: wakes a thread blocked in `Poller::wait`, from any thread.
+//!
+//! Not for: waking a task (that is `std::task::Waker`, which the runtime
+//! builds on this for cross-thread wakes).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};

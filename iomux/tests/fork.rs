@@ -109,10 +109,7 @@ fn reactor_survives_a_fork(backend: Backend) {
     if backend == Backend::IoUring && Poller::with_backend(backend).is_err() {
         return; // reported by the io_uring tests
     }
-    let cfg = Config {
-        backend,
-        ..Config::default()
-    };
+    let cfg = Config::default().with_backend(backend);
     let factory: iomux::conn::HandlerFactory = Arc::new(|| Box::new(Echo));
     let g = LoopGroup::bind("127.0.0.1:0".parse().unwrap(), 1, cfg, factory).unwrap();
     let mut before = TcpStream::connect(g.local_addr()).unwrap();

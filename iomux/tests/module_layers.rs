@@ -1,7 +1,7 @@
 //! The library is layered, and every arrow points down:
 //!
 //! 1. the cores: the Poller's (`deliver`, `event`, `eventfd`, `forgotten`,
-//!    `interest`, `poller`, `registered`, `table`, `waker`, `backend`) and
+//!    `interest`, `name`, `poller`, `registered`, `table`, `waker`, `backend`) and
 //!    io_uring's (`uring`);
 //! 2. what the reactor and the runtime share: `conn` (the sans-IO
 //!    connection), `socket` (listening, accepting, the EMFILE trick),
@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "eventfd",
         "forgotten",
         "interest",
+        "name",
         "poller",
         "registered",
         "table",

@@ -50,12 +50,7 @@ fn round_trips(el: &mut EventLoop, client: &mut TcpStream, n: usize) {
 }
 
 fn no_allocation(backend: Backend, mode: Mode) {
-    let mut el = EventLoop::new(Config {
-        backend,
-        mode,
-        ..Config::default()
-    })
-    .unwrap();
+    let mut el = EventLoop::new(Config::default().with_backend(backend).with_mode(mode)).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     client.set_nonblocking(true).unwrap();

@@ -29,15 +29,10 @@ const CHUNK: usize = 64 * 1024;
 const OFFERED: usize = 4096;
 
 fn config(backend: Backend, mode: Mode) -> Config {
-    Config {
-        backend,
-        mode,
-        limits: Limits {
-            high_water: HW,
-            ..Limits::default()
-        },
-        ..Config::default()
-    }
+    Config::default()
+        .with_backend(backend)
+        .with_mode(mode)
+        .with_limits(Limits::default().with_high_water(HW))
 }
 
 /// Reads nothing it is not sent, answers nothing.
@@ -407,11 +402,8 @@ on_every_backend!(conn_ids_differ_across_the_loops_of_a_group);
 /// has run the queue, posting works again.
 fn the_task_queue_is_bounded(backend: Backend) {
     let what = format!("{backend}: the task queue");
-    let mut el = EventLoop::new(Config {
-        max_posted_tasks: 4,
-        ..config(backend, Mode::Level)
-    })
-    .unwrap_or_else(|e| panic!("{what}: no event loop: {e}"));
+    let mut el = EventLoop::new(config(backend, Mode::Level).with_max_posted_tasks(4))
+        .unwrap_or_else(|e| panic!("{what}: no event loop: {e}"));
     let (server, _peer) = pair();
     let id = el.add_connection(server, Box::new(Quiet)).unwrap();
     let handle = el.handle();

@@ -17,11 +17,7 @@ const INTERVAL: Duration = Duration::from_millis(100);
 const LONG: Duration = Duration::from_secs(10);
 
 fn collecting(interval: Duration) -> EventLoop {
-    EventLoop::new(Config {
-        collect_interval: interval,
-        ..Config::default()
-    })
-    .unwrap()
+    EventLoop::new(Config::default().with_collect_interval(interval)).unwrap()
 }
 
 #[test]

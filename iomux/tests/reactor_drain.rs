@@ -18,11 +18,9 @@ use iomux::{Backend, Mode};
 const WAIT: Duration = Duration::from_secs(10);
 
 fn group(backend: Backend, loops: usize, sharing: Sharing) -> LoopGroup {
-    let cfg = Config {
-        backend,
-        mode: Mode::Level,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_backend(backend)
+        .with_mode(Mode::Level);
     LoopGroup::bind_with(
         "127.0.0.1:0".parse().unwrap(),
         loops,

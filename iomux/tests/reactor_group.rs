@@ -16,11 +16,9 @@ use iomux::{Backend, Mode};
 
 /// Echo on `loops` loops of `backend` sharing a free port on loopback.
 fn bind(backend: Backend, loops: usize, sharing: Sharing) -> std::io::Result<LoopGroup> {
-    let cfg = Config {
-        backend,
-        mode: Mode::Level,
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_backend(backend)
+        .with_mode(Mode::Level);
     LoopGroup::bind_with(
         "127.0.0.1:0".parse().unwrap(),
         loops,

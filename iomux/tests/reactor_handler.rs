@@ -16,11 +16,8 @@ use iomux::conn::{CloseReason, Context, Handler};
 use iomux::reactor::{Config, EventLoop};
 
 fn event_loop(backend: Backend) -> EventLoop {
-    EventLoop::new(Config {
-        backend,
-        ..Config::default()
-    })
-    .unwrap_or_else(|e| panic!("{backend}: no event loop: {e}"))
+    EventLoop::new(Config::default().with_backend(backend))
+        .unwrap_or_else(|e| panic!("{backend}: no event loop: {e}"))
 }
 
 /// Turns the loop until `done` holds; panics with `what` after 5 s.

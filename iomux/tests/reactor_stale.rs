@@ -46,12 +46,7 @@ fn stale_event_in_batch(backend: Backend, mode: Mode) {
             log: Arc::clone(&log),
         })
     };
-    let mut el = EventLoop::new(Config {
-        backend,
-        mode,
-        ..Config::default()
-    })
-    .unwrap();
+    let mut el = EventLoop::new(Config::default().with_backend(backend).with_mode(mode)).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let (mut ca, sa) = pair(&l);
     let (mut cb, sb) = pair(&l);

@@ -27,17 +27,15 @@ impl Handler for Bye {
 }
 
 fn group(backend: Backend, mode: Mode, bye: bool) -> LoopGroup {
-    let cfg = Config {
-        backend,
-        mode,
-        limits: Limits {
-            send_timeout: LIMIT,
-            linger_timeout: LIMIT,
-            high_water: 64 * 1024,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_backend(backend)
+        .with_mode(mode)
+        .with_limits(
+            Limits::default()
+                .with_send_timeout(LIMIT)
+                .with_linger_timeout(LIMIT)
+                .with_high_water(64 * 1024),
+        );
     let factory: iomux::conn::HandlerFactory = if bye {
         Arc::new(|| Box::new(Bye))
     } else {

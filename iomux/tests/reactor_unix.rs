@@ -39,11 +39,7 @@ fn unix_listeners_serve_on_every_backend() {
         let path = dir.join(format!("{backend}.sock"));
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).unwrap();
-        let mut el = EventLoop::new(Config {
-            backend,
-            ..Config::default()
-        })
-        .unwrap();
+        let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
         let peer = Arc::new(Mutex::new(None));
         let seen = Arc::clone(&peer);
         el.add_unix_listener(listener, Arc::new(move || Box::new(Who(Arc::clone(&seen)))))

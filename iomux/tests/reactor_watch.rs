@@ -41,11 +41,7 @@ fn turn_until(el: &mut EventLoop, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn watched_fds_call_back_and_never_reach_connections(backend: iomux::Backend) {
-    let mut el = EventLoop::new(Config {
-        backend,
-        ..Config::default()
-    })
-    .unwrap();
+    let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
     // Connections and watches side by side, many of each, so that a
     // token mix-up would show as bytes in the wrong place.
     let seen_by_conns = Arc::new(Mutex::new(0));
@@ -127,11 +123,7 @@ fn watched_fds_call_back_and_never_reach_connections(backend: iomux::Backend) {
 on_every_backend!(watched_fds_call_back_and_never_reach_connections);
 
 fn a_oneshot_watch_rearms_from_its_own_callback(backend: iomux::Backend) {
-    let mut el = EventLoop::new(Config {
-        backend,
-        ..Config::default()
-    })
-    .unwrap();
+    let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
     let (reader, mut writer) = UnixStream::pair().unwrap();
     reader.set_nonblocking(true).unwrap();
     let calls = Rc::new(RefCell::new(0));

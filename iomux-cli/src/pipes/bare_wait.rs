@@ -117,6 +117,14 @@ impl Raw {
                     last: 0,
                 }
             }
+            // `Backend` is non-exhaustive: a backend added later has no
+            // raw counterpart here until one is written.
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("pipes --wait: no raw syscall for {other}"),
+                ));
+            }
         })
     }
 

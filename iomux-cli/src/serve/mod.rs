@@ -174,7 +174,7 @@ impl ServeArgs {
     }
 }
 
-fn parse_driver(s: &str) -> Result<iomux::rt::DriverKind, String> {
+fn parse_driver(s: &str) -> Result<iomux::rt::DriverKind, iomux::ParseNameError> {
     s.parse()
 }
 

@@ -29,10 +29,7 @@ impl Sessions {
     pub fn new(args: &ServeArgs) -> Sessions {
         Sessions {
             handlers: crate::proto::factory(args.proto, args.limits()),
-            limits: Limits {
-                send_timeout: args.send_timeout,
-                ..Limits::default()
-            },
+            limits: Limits::default().with_send_timeout(args.send_timeout),
         }
     }
 

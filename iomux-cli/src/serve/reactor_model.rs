@@ -25,16 +25,11 @@ pub fn run(args: &ServeArgs) -> CliResult {
         TriggerMode::Edge => Mode::EdgeOrLevel,
         TriggerMode::Oneshot => Mode::Oneshot,
     };
-    let cfg = Config {
-        backend,
-        mode,
-        collect_interval: args.collect_interval,
-        limits: Limits {
-            send_timeout: args.send_timeout,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
+    let cfg = Config::default()
+        .with_backend(backend)
+        .with_mode(mode)
+        .with_collect_interval(args.collect_interval)
+        .with_limits(Limits::default().with_send_timeout(args.send_timeout));
     if mode.is_edge() && !backend.supports_edge() {
         eprintln!(
             "iomux: {backend} has no native edges: readiness is level, reads still go until EAGAIN"

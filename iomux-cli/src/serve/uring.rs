@@ -69,10 +69,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
     // is an error at start rather than a dead server.
     let entries = args.uring_entries.unwrap_or(ring::SQ_ENTRIES).max(1);
     drop(ring::open_ring(entries)?);
-    let limits = Limits {
-        send_timeout: args.send_timeout,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_send_timeout(args.send_timeout);
     // One SO_REUSEPORT listener per ring, as the reactor's LoopGroup does:
     // the kernel spreads connections across them. (Rings sharing one
     // listener would not share its connections: the wake-up goes to the

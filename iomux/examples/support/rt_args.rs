@@ -105,7 +105,11 @@ fn parse_from(usage: &Usage, argv: impl Iterator<Item = String>) -> Result<Args,
                 std::process::exit(0);
             }
             "--addr" => args.addr = value()?.parse().map_err(|e| format!("--addr: {e}"))?,
-            "--driver" => args.driver = value()?.parse()?,
+            "--driver" => {
+                args.driver = value()?
+                    .parse()
+                    .map_err(|e: iomux::ParseNameError| e.to_string())?
+            }
             "--threads" => {
                 args.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?;
                 if args.threads == 0 {

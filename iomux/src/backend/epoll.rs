@@ -3,6 +3,10 @@
 //! filled by wait-queue callbacks, and `epoll_wait` copies out only what is
 //! ready. Level, edge and oneshot are native. `epoll_pwait2` takes a
 //! nanosecond timespec, so sub-millisecond timeouts are not rounded.
+//!
+//! Not for: the interest table, tokens or generations (the Poller's,
+//! `table.rs`); this file only maps a key and a mode onto `epoll_ctl` and
+//! reads `epoll_wait` back.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};

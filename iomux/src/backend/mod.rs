@@ -1,5 +1,10 @@
 //! The mechanisms under the Poller, one file each, behind one small trait
 //! (as in Redis' `ae_*.c`: a backend is a handful of functions).
+//!
+//! Not for: deciding what to deliver (stale keys, oneshot bookkeeping,
+//! tokens: `deliver.rs`, `table.rs`) or anything the caller sees; a backend
+//! reports (key, flags) and nothing more. Nor is it the io_uring core: the
+//! io_uring backend is one user of [`crate::uring`].
 
 use std::fmt;
 use std::io;
@@ -12,6 +17,7 @@ use rustix::time::Timespec;
 
 use crate::event::{Events, flags};
 use crate::interest::{Interest, Mode};
+use crate::name::ParseNameError;
 use crate::table::Table;
 
 pub(crate) mod epoll;
@@ -22,7 +28,11 @@ pub(crate) mod select;
 pub(crate) mod uring;
 
 /// The kernel mechanism a [`Poller`](crate::Poller) runs on.
+///
+/// Non-exhaustive: a mechanism may be added; a `match` needs a wildcard
+/// arm (the capability queries below say what a backend can do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Backend {
     /// epoll(7): persistent interest set in the kernel, O(ready) waits.
     Epoll,
@@ -153,17 +163,20 @@ impl fmt::Display for Backend {
     }
 }
 
+/// Parses [`Backend::name`]; `io_uring` and `iouring` are taken for
+/// `uring` too.
 impl FromStr for Backend {
-    type Err = io::Error;
-    fn from_str(s: &str) -> io::Result<Backend> {
+    type Err = ParseNameError;
+    fn from_str(s: &str) -> Result<Backend, ParseNameError> {
         match s {
             "epoll" => Ok(Backend::Epoll),
             "poll" => Ok(Backend::Poll),
             "select" => Ok(Backend::Select),
             "uring" | "io_uring" | "iouring" => Ok(Backend::IoUring),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unknown backend {s:?}: expected epoll, poll, select or uring"),
+            _ => Err(ParseNameError::new(
+                "backend",
+                s,
+                &["epoll", "poll", "select", "uring"],
             )),
         }
     }

@@ -6,6 +6,10 @@
 //! otherwise keep reporting POLLHUP/POLLERR, which ignore the event mask).
 //! Edge is delivered as level. The scan resumes where the last full batch
 //! stopped, so fds at the front of the array cannot starve the rest.
+//!
+//! Not for: edge triggering (refused with `Unsupported`;
+//! `Mode::EdgeOrLevel` asks for level) or large idle sets: every wait is
+//! O(watched).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};

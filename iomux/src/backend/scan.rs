@@ -1,6 +1,9 @@
 //! Pieces shared by the scanning backends (poll, select) and io_uring: the
 //! notification eventfd that interrupts a wait when the interest set changes,
 //! and the fd → dense-index map behind their swap-remove arrays.
+//!
+//! Not for: the scan itself or any syscall beyond the eventfd's; each
+//! backend keeps its own arrays.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};

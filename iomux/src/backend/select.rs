@@ -12,6 +12,9 @@
 //! shows up as readable with `read` returning 0. When the call fails with
 //! EBADF (an fd closed behind our back), each fd is checked with fcntl, the
 //! closed ones get one error event and are dropped, and the rest carry on.
+//!
+//! Not for: `libc::fd_set` or FD_SET (they cap at 1023 and abort above it);
+//! not for edges, exclusive wake-ups or seeing a peer's half-close.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};

@@ -65,6 +65,11 @@
 //!
 //! [`Backend::supports_edge`]: super::Backend::supports_edge
 //! [`Backend::notices_closed_fd`]: super::Backend::notices_closed_fd
+//!
+//! Not for: completion I/O (reads, writes, accepts as requests: that is the
+//! runtime's completion driver, `rt/uring`); this backend only asks
+//! io_uring for readiness, so that it fits the Poller's API. No ring is set
+//! up here: the core's [`Ring::open`](crate::uring::Ring::open) does it.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};

@@ -5,6 +5,9 @@
 //! loop behind them. The reactor adds the calls that name its own types
 //! (timers, its handle, the loop itself) in an `impl Context` of its own
 //! (`reactor/context.rs`).
+//!
+//! Not for: the reactor's timers, handle or loop (`reactor/context.rs` adds
+//! those); nothing here makes a system call.
 
 use std::any::Any;
 

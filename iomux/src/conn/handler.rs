@@ -6,6 +6,9 @@
 //! more — to speak first, to push to other connections, to arm timers, to
 //! learn why its connection ended — overrides the callbacks that take a
 //! [`Context`]; their defaults call the simple ones.
+//!
+//! Not for: I/O or buffering (the [`Session`](super::Session) and its
+//! driver do both); a handler sees bytes and a [`Context`], never a socket.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +16,11 @@ use std::time::Instant;
 use super::context::Context;
 
 /// What a connection does after its handler has consumed input.
+///
+/// Non-exhaustive: handlers return it and the drivers act on it, so an
+/// action may be added (to pause reading, say) without breaking them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// Keep the connection open.
     Continue,

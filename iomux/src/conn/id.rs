@@ -1,4 +1,7 @@
 //! `ConnId`: the name a driver gives one of its connections.
+//!
+//! Not for: looking a connection up (each driver has its slab) or naming a
+//! connection across processes.
 
 use crate::Token;
 

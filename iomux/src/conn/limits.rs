@@ -1,4 +1,7 @@
 //! `Limits`: how much one connection may buffer, and for how long.
+//!
+//! Not for: a protocol's limits (header sizes, request counts: the
+//! handler's own); these bound buffers and time only.
 
 use std::time::Duration;
 
@@ -8,6 +11,7 @@ use std::time::Duration;
 /// for all its connections; servers of other I/O models pass theirs to
 /// the session calls. `Limits::default()` is the reactor's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Input buffer of a new connection. Small, so that ten thousand idle
     /// connections do not hold ten thousand large buffers; it doubles
@@ -45,5 +49,53 @@ impl Default for Limits {
             send_timeout: Duration::from_secs(60),
             linger_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+/// Builder-style setters: the struct is `#[non_exhaustive]` (it will grow),
+/// so outside the crate it is made from [`Default`] and these, e.g.
+/// `Limits::default().with_initial_input(…)`. The fields stay public to read
+/// and assign.
+impl Limits {
+    /// This with [`initial_input`](Self::initial_input) set to `initial_input`.
+    #[must_use]
+    pub fn with_initial_input(mut self, initial_input: usize) -> Self {
+        self.initial_input = initial_input;
+        self
+    }
+
+    /// This with [`read_chunk`](Self::read_chunk) set to `read_chunk`.
+    #[must_use]
+    pub fn with_read_chunk(mut self, read_chunk: usize) -> Self {
+        self.read_chunk = read_chunk;
+        self
+    }
+
+    /// This with [`max_input`](Self::max_input) set to `max_input`.
+    #[must_use]
+    pub fn with_max_input(mut self, max_input: usize) -> Self {
+        self.max_input = max_input;
+        self
+    }
+
+    /// This with [`high_water`](Self::high_water) set to `high_water`.
+    #[must_use]
+    pub fn with_high_water(mut self, high_water: usize) -> Self {
+        self.high_water = high_water;
+        self
+    }
+
+    /// This with [`send_timeout`](Self::send_timeout) set to `send_timeout`.
+    #[must_use]
+    pub fn with_send_timeout(mut self, send_timeout: Duration) -> Self {
+        self.send_timeout = send_timeout;
+        self
+    }
+
+    /// This with [`linger_timeout`](Self::linger_timeout) set to `linger_timeout`.
+    #[must_use]
+    pub fn with_linger_timeout(mut self, linger_timeout: Duration) -> Self {
+        self.linger_timeout = linger_timeout;
+        self
     }
 }

@@ -9,6 +9,9 @@
 //! bytes-in/bytes-out form with [`feed`](Session::feed),
 //! [`feed_from`](Session::feed_from) and [`feed_eof`](Session::feed_eof).
 //! The limits it keeps to are the caller's [`Limits`].
+//!
+//! Not for: system calls, timers or poller interest (the driver's); a
+//! session is told what the socket did and answers with a [`Step`].
 
 use std::time::Instant;
 
@@ -417,6 +420,9 @@ fn offer(
 }
 
 /// What the owner of a session's socket should do next.
+///
+/// Exhaustive on purpose: a driver that skipped a step would leak or cut a
+/// connection, so a new step has to fail to compile in every driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Keep serving: read if [`Session::wants_read`], write if

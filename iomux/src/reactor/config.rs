@@ -1,4 +1,8 @@
 //! Tunables of an event loop.
+//!
+//! Not for: per-connection protocol settings (a handler's own) or anything
+//! the loop changes after it starts; a `Config` is read once, by
+//! [`EventLoop::new`](super::EventLoop::new).
 
 use std::time::Duration;
 
@@ -8,6 +12,7 @@ use crate::{Backend, Mode};
 /// How an [`EventLoop`](super::EventLoop) waits and how its connections
 /// read and write. `Config::default()` is epoll, level-triggered.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// The readiness mechanism.
     pub backend: Backend,
@@ -69,5 +74,74 @@ impl Default for Config {
             collect_interval: Duration::ZERO,
             limits: Limits::default(),
         }
+    }
+}
+
+/// Builder-style setters: the struct is `#[non_exhaustive]` (it will grow),
+/// so outside the crate it is made from [`Default`] and these, e.g.
+/// `Config::default().with_backend(…)`. The fields stay public to read
+/// and assign.
+impl Config {
+    /// This with [`backend`](Self::backend) set to `backend`.
+    #[must_use]
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// This with [`mode`](Self::mode) set to `mode`.
+    #[must_use]
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// This with [`events`](Self::events) set to `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: usize) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// This with [`edge_budget`](Self::edge_budget) set to `edge_budget`.
+    #[must_use]
+    pub fn with_edge_budget(mut self, edge_budget: usize) -> Self {
+        self.edge_budget = edge_budget;
+        self
+    }
+
+    /// This with [`max_posted_tasks`](Self::max_posted_tasks) set to `max_posted_tasks`.
+    #[must_use]
+    pub fn with_max_posted_tasks(mut self, max_posted_tasks: usize) -> Self {
+        self.max_posted_tasks = max_posted_tasks;
+        self
+    }
+
+    /// This with [`accept_batch`](Self::accept_batch) set to `accept_batch`.
+    #[must_use]
+    pub fn with_accept_batch(mut self, accept_batch: usize) -> Self {
+        self.accept_batch = accept_batch;
+        self
+    }
+
+    /// This with [`collect_interval`](Self::collect_interval) set to `collect_interval`.
+    #[must_use]
+    pub fn with_collect_interval(mut self, collect_interval: Duration) -> Self {
+        self.collect_interval = collect_interval;
+        self
+    }
+
+    /// This with [`release_idle_after`](Self::release_idle_after) set to `release_idle_after`.
+    #[must_use]
+    pub fn with_release_idle_after(mut self, release_idle_after: Option<Duration>) -> Self {
+        self.release_idle_after = release_idle_after;
+        self
+    }
+
+    /// This with [`limits`](Self::limits) set to `limits`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 }

@@ -4,6 +4,10 @@
 //! A connection does the socket calls and says what they found; the loop
 //! calls the handler and keeps the poller's interest in step
 //! (`event_loop`), so the interest bookkeeping stays in one place.
+//!
+//! Not for: calling the handler or touching the poller's interest (the
+//! loop's, `event_loop/driving.rs`); nor for buffering rules, which are the
+//! [`Session`]'s.
 
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};

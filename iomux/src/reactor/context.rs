@@ -1,6 +1,9 @@
 //! The reactor's side of a handler's [`Context`]: the calls that name the
 //! loop's own types (timers, its handle, the loop itself), and the loop as
 //! the context's [`Host`].
+//!
+//! Not for: the connection-level calls (send, close, pause), which are
+//! `conn::Context`'s and the same for every driver.
 
 use std::time::Instant;
 

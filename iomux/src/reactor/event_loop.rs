@@ -1,5 +1,9 @@
 //! `EventLoop`: one per thread. Each turn waits, dispatches the events,
 //! runs the expired timers, then the tasks posted from other threads.
+//!
+//! Not for: threads or listeners shared between loops (that is
+//! `LoopGroup`), nor async tasks (`iomux::rt`); one loop is one thread's
+//! poller, connections, timers and task queue.
 
 mod draining;
 mod driving;
@@ -83,7 +87,10 @@ fn conn_of_token(t: Token, event_loop: u32) -> Option<ConnId> {
 }
 
 /// Counters of one loop.
+///
+/// Non-exhaustive: counters get added; read the fields, build none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Connections accepted or added.
     pub accepted: u64,

@@ -3,6 +3,9 @@
 //! spreads connections, no accept is shared: no thundering herd, no
 //! hand-off), one listener shared with EPOLLEXCLUSIVE, or one listener on
 //! the first loop dealing connections out round-robin.
+//!
+//! Not for: sharing connections or work between loops after accept (no work
+//! stealing): a connection stays on the loop that got it.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -16,7 +19,10 @@ use crate::conn::HandlerFactory;
 use crate::socket::bind_reuseport;
 
 /// How the loops of a group get their connections.
+///
+/// Non-exhaustive: a way of spreading connections may be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Sharing {
     /// One SO_REUSEPORT listener per loop: the kernel hashes each new
     /// connection to one of them. Works on every backend.

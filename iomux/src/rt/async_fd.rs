@@ -1,6 +1,10 @@
 //! `AsyncFd`: any fd (a pipe, an eventfd, a timerfd, a device, a socket of
 //! another kind) in the runtime, by readiness — on the completion driver
 //! too, where it is a POLL_ADD request.
+//!
+//! Not for: regular files (always "ready", refused: see [`fs`](super::fs))
+//! or the runtime's own sockets, which have their own types in
+//! [`net`](super::net).
 
 use std::fmt;
 use std::future::poll_fn;

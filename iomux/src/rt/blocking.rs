@@ -16,6 +16,9 @@
 //!
 //! A job cannot be stopped once it runs: [`JoinHandle::abort`] on a queued
 //! job keeps it from starting, on a running one it does nothing.
+//!
+//! Not for: CPU-heavy parallel work (no work stealing, no scoped threads);
+//! it exists so that a blocking call does not stall a runtime's thread.
 
 use std::any::{Any, type_name};
 use std::collections::{HashMap, VecDeque};

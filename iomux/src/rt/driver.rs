@@ -1,5 +1,8 @@
-//! The I/O driver under an executor: readiness from a [`Poller`] on any
+//! The I/O driver under an executor: readiness from a [`Poller`](crate::Poller) on any
 //! backend, or io_uring completions (`uring` feature).
+//!
+//! Not for: tasks or timers (the executor's); the driver only waits for I/O
+//! and wakes the tasks that wait on it.
 
 use std::io;
 use std::time::Instant;
@@ -11,7 +14,10 @@ use super::readiness::ReadinessDriver;
 use super::uring::UringDriver;
 
 /// Which I/O driver a runtime uses.
+///
+/// Non-exhaustive: a driver may be added; a `match` needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DriverKind {
     /// Readiness on a Poller backend (epoll, poll, select, or io_uring's
     /// POLL_ADD), then the read or write syscall, as tokio and async-io do.
@@ -51,14 +57,19 @@ impl std::fmt::Display for DriverKind {
     }
 }
 
+/// Parses [`DriverKind::name`].
 impl std::str::FromStr for DriverKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<DriverKind, String> {
+    type Err = crate::ParseNameError;
+    fn from_str(s: &str) -> Result<DriverKind, crate::ParseNameError> {
         DriverKind::ALL
             .into_iter()
             .find(|d| d.name() == s)
             .ok_or_else(|| {
-                format!("unknown driver {s:?}: expected epoll, poll, select, uring-poll or uring")
+                crate::ParseNameError::new(
+                    "driver",
+                    s,
+                    &["epoll", "poll", "select", "uring-poll", "uring"],
+                )
             })
     }
 }

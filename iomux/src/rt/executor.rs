@@ -7,6 +7,9 @@
 //! without blocking while tasks are still queued (so that I/O is never
 //! starved by busy tasks), blocking until the next timer otherwise. Then
 //! the timers that are due fire, and what other threads sent is queued.
+//!
+//! Not for: moving tasks between threads (no work stealing): a task spawned
+//! on a runtime runs there until it ends.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

@@ -227,6 +227,9 @@
 //! lines replace `axum::serve(listener, app).await` (the `axum_hello`
 //! example, feature `example-axum`):
 //!
+//!
+//! Not for: running tokio's own reactor-bound crates (those need tokio's
+//! runtime); it says what to write instead.
 #![cfg_attr(feature = "example-axum", doc = "```")]
 #![cfg_attr(not(feature = "example-axum"), doc = "```ignore")]
 //! use std::io;

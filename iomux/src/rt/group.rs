@@ -23,6 +23,9 @@
 //! })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Not for: moving connections or tasks between the runtimes (no work
+//! stealing); each runtime serves what its own listener accepted.
 
 use std::future::Future;
 use std::io;

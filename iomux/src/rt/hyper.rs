@@ -19,6 +19,10 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Not for: an HTTP server of the library's own (hyper serves; this only
+//! adapts the runtime to hyper's traits), nor tokio's `TokioIo` (unneeded:
+//! [`HyperIo`] is the adapter).
 
 use std::future::Future;
 use std::pin::Pin;

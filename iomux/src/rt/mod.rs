@@ -52,6 +52,12 @@
 //!     })?
 //! }
 //! ```
+//!
+//! What it is not: a work-stealing runtime (a task stays on the thread that
+//! spawned it), a tokio replacement for crates bound to tokio's own reactor
+//! (see [`from_tokio`]), or portable (Linux only). It does not import the
+//! reactor ([`crate::reactor`]), nor the reactor it
+//! (`tests/module_layers.rs`).
 
 mod async_fd;
 pub mod blocking;

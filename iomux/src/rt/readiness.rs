@@ -9,6 +9,9 @@
 //! no syscall per turn; on poll and select, which have none, each fd is
 //! registered oneshot and re-armed only when a task waits on it, so an fd
 //! that is ready but not being read does not spin the loop.
+//!
+//! Not for: io_uring completions (`rt/uring`); on this driver io_uring can
+//! only be a Poller backend (POLL_ADD).
 
 use std::io;
 use std::os::fd::BorrowedFd;

@@ -36,6 +36,11 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Not for: the reactor's graceful stop
+//! ([`EventLoop::shutdown_gracefully`](crate::reactor::EventLoop::shutdown_gracefully)),
+//! nor for killing tasks: connections are let finish, and what is left at
+//! the deadline is reported and dropped.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -51,6 +51,10 @@
 //! })??;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! Not for: running user code in signal context (a listener is woken as a
+//! task), reaping children (a `SIGCHLD` listener is told, nothing more), or
+//! restoring the default action once a signal has had a listener.
 
 use std::collections::HashMap;
 use std::fmt;

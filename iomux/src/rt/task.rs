@@ -1,5 +1,8 @@
 //! Tasks: the waker every task carries, and the `JoinHandle` that awaits
 //! its result or aborts it.
+//!
+//! Not for: scheduling (the executor's) or cancellation semantics of the
+//! I/O futures (each driver's: nothing is lost when a future is dropped).
 
 use std::any::Any;
 use std::fmt;

@@ -1,5 +1,8 @@
 //! `Acceptor`: a listening socket that accepts in bounded batches and
 //! survives running out of file descriptors.
+//!
+//! Not for: making the listening socket (`listen.rs`) or deciding which
+//! loop serves a connection (the reactor's `LoopGroup`).
 
 use std::io;
 use std::net::TcpListener;

@@ -1,6 +1,9 @@
 //! Listening TCP sockets, made one way for every server: SO_REUSEADDR
 //! (a restart need not wait out TIME_WAIT), close-on-exec, and a large
 //! backlog, so that a burst of connects is queued rather than dropped.
+//!
+//! Not for: accepting (`acceptor.rs`) or Unix-domain listeners (std's
+//! `UnixListener` serves).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -13,12 +16,31 @@ pub const BACKLOG: i32 = 65_535;
 
 /// How a listening socket is made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenOptions {
     /// SO_REUSEPORT: several sockets (of this user) share the address and
     /// the kernel spreads new connections over them.
     pub reuse_port: bool,
     /// O_NONBLOCK on the listening socket.
     pub nonblocking: bool,
+}
+
+/// Builder-style setters: `ListenOptions` is `#[non_exhaustive]` (it will
+/// grow), so outside the crate it is made from [`Default`] and these.
+impl ListenOptions {
+    /// This with [`reuse_port`](Self::reuse_port) set.
+    #[must_use]
+    pub fn with_reuse_port(mut self, reuse_port: bool) -> Self {
+        self.reuse_port = reuse_port;
+        self
+    }
+
+    /// This with [`nonblocking`](Self::nonblocking) set.
+    #[must_use]
+    pub fn with_nonblocking(mut self, nonblocking: bool) -> Self {
+        self.nonblocking = nonblocking;
+        self
+    }
 }
 
 /// A listening TCP socket on `addr` (blocking, SO_REUSEADDR, backlog

@@ -1,6 +1,6 @@
 //! Sockets, made and accepted one way for every server.
 //!
-//! - [`listen`], [`listen_with`], [`bind_reuseport`]: listening TCP
+//! - [`listen()`], [`listen_with`], [`bind_reuseport`]: listening TCP
 //!   sockets with SO_REUSEADDR, close-on-exec, a large [`BACKLOG`], and
 //!   SO_REUSEPORT or O_NONBLOCK as [`ListenOptions`] ask.
 //! - [`Acceptor`]: bounded batches of non-blocking accepts that survive

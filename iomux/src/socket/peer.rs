@@ -1,4 +1,7 @@
 //! `PeerAddr`: who is at the other end of a connection, TCP or Unix.
+//!
+//! Not for: name resolution; it is what accept(2) and getpeername(2)
+//! return, converted.
 
 use std::ffi::OsStr;
 use std::net::SocketAddr;
@@ -8,7 +11,11 @@ use std::path::PathBuf;
 use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix};
 
 /// The address of a connection's peer.
+///
+/// Non-exhaustive: an address family may be added (vsock, say); a
+/// `match` needs a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PeerAddr {
     /// A TCP peer (IPv4 or IPv6).
     Inet(SocketAddr),

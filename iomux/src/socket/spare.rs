@@ -7,6 +7,9 @@
 //! when accept runs out, the spare is closed, the waiting connection is
 //! accepted into its number and closed at once (the peer sees a clean
 //! close), and the spare is opened again.
+//!
+//! Not for: raising RLIMIT_NOFILE or queueing connections; when fds run out
+//! a connection is shed, cleanly, rather than left hanging.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};

@@ -8,6 +8,9 @@
 //! The cached instant is never later than the real one, so a deadline
 //! computed from it can only come sooner by the length of one turn, and
 //! the loop's timers themselves still compare with the real clock.
+//!
+//! Not for: deadlines that must not be late by a turn (read
+//! `Instant::now()`); the cached reading lags by at most one turn.
 
 use std::cell::Cell;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

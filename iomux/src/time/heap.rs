@@ -6,6 +6,9 @@
 //! ([`TimerHeap::retain`]) once stale entries outnumber live ones (as the
 //! reactor does, `reactor/event_loop/timers.rs`), so churn cannot grow the
 //! heap without bound.
+//!
+//! Not for: futures or sleeping (`rt::time`), or keyed lookups: an owner
+//! that cancels skips the key when it comes out.
 
 use std::time::Instant;
 

@@ -28,6 +28,10 @@
 //! asynchronously (a server's ring lives as long as its process anyway).
 //! [`BufRing::close`] frees them once the caller knows no request can
 //! still pick a buffer (every request of the ring has completed).
+//!
+//! Not for: buffers the caller names in a request (send buffers, `recv`
+//! into a buffer of the caller's); only kernel-picked receive buffers live
+//! here.
 
 use std::io;
 use std::ptr::NonNull;

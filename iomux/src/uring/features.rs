@@ -16,6 +16,9 @@
 //! kernel the tests run on.
 //! A failed probe (io_uring unavailable) is not kept, so that the next
 //! caller gets the diagnosis afresh.
+//!
+//! Not for: choosing what to use (that is [`Options`](super::Options) and
+//! the levers); this only finds out what the kernel offers.
 
 use std::fmt;
 use std::io;

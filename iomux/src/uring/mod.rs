@@ -27,6 +27,10 @@
 //! Linux-only building block with the kernel's own semantics (requests
 //! whose memory the caller keeps alive), not a portable or async API: for
 //! that, see [`crate::rt`] and [`crate::Poller`].
+//!
+//! What it is not: an I/O API for applications (no futures, no callbacks,
+//! no ownership of buffers) or a second place to set rings up: every ring
+//! is opened through [`Ring::open`].
 
 mod bufring;
 mod features;

@@ -5,6 +5,9 @@
 //! Each function returns an [`Sqe`] for [`Ring::push`](super::Ring::push).
 //! Those that make the kernel read or write the caller's memory are
 //! `unsafe`: the memory must outlive the request.
+//!
+//! Not for: submitting or reaping (the [`Ring`](super::Ring)'s) or tracking
+//! what is in flight (each user's op table).
 
 use std::os::fd::RawFd;
 

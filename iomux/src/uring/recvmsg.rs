@@ -2,6 +2,9 @@
 //! socket into provided buffers, each laid out by the kernel as a header,
 //! the sender's address and the payload. [`MsgHeader`] is the template the
 //! request points to and reads those buffers back.
+//!
+//! Not for: sends (`sendmsg` stays a syscall in the runtime) or control
+//! messages beyond the address.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

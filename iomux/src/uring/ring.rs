@@ -14,6 +14,9 @@
 //!
 //! **Transient errors** of `io_uring_enter` (EINTR, ETIME, EBUSY, EAGAIN)
 //! mean "reap and go on", here and nowhere else.
+//!
+//! Not for: deciding how a ring is set up (`setup.rs`) or what requests
+//! mean (each user's op table); it pushes, enters and reaps.
 
 use std::collections::VecDeque;
 use std::io;

@@ -8,6 +8,8 @@
 //! old for what a user needs. All of these become one `Unsupported` error
 //! whose message says which it was and whose ring it was to be; nothing
 //! panics.
+//!
+//! Not for: probing (`features.rs`) or the requests themselves (`op.rs`).
 
 use std::io;
 

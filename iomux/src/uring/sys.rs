@@ -3,6 +3,9 @@
 //! uses one registered through a `Submitter` it rebuilds on every call),
 //! and the registration of that fd. Every `unsafe` of the core that is not
 //! about memory shared with the kernel is here.
+//!
+//! Not for: memory the kernel shares with us (the io-uring crate's mapped
+//! rings).
 
 use std::io;
 use std::os::fd::RawFd;

@@ -2,6 +2,9 @@
 //! request it was, whose (a slot in the user's table), and which use of
 //! that slot (a generation), so that a completion arriving for a slot that
 //! has since been reused is recognised and dropped.
+//!
+//! Not for: the slabs the slots index (each user's own) or the Poller
+//! backend's sequence numbers beyond carrying them.
 
 use std::fmt;
 

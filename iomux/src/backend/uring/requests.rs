@@ -7,6 +7,9 @@
 //! (modify), removed (deregister) or superseded by a new registration of the
 //! same fd number, and is dropped here, before the Poller's own generation
 //! check ever sees it.
+//!
+//! Not for: the Poller's own stale-event filter (`deliver.rs`), which still
+//! runs after this one.
 
 use std::os::fd::RawFd;
 

@@ -2,6 +2,9 @@
 //! `worker_shutdown_timeout`): stop accepting, answer what has already
 //! arrived, send it, close each connection, and cut whatever is still open
 //! when the deadline passes.
+//!
+//! Not for: signals (the caller decides when to stop; the command installs
+//! the handlers) or the runtime's shutdown (`rt::shutdown`).
 
 use std::io;
 use std::time::Instant;

@@ -6,6 +6,9 @@
 //! `Context` — send to other connections, close itself — while the
 //! connection stays in its slot. A panic in a callback is caught here, at
 //! the dispatch edge: it closes that connection and the loop goes on.
+//!
+//! Not for: the socket calls themselves (`reactor/connection.rs`) or the
+//! buffering rules (`conn::Session`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

@@ -7,6 +7,9 @@
 //! its buffers, so the request path itself never allocates; one that goes
 //! quiet is freed one to two intervals later. The sweep runs only while
 //! some connection may hold buffers.
+//!
+//! Not for: closing idle connections (that is a handler's deadline, or the
+//! keep-alive timeout); only their buffers go.
 
 use std::time::Instant;
 

@@ -1,4 +1,7 @@
 //! Listeners: accepting on a loop, and dealing connections out to peers.
+//!
+//! Not for: making the listening socket (`crate::socket`) or the accept
+//! loop's EMFILE shedding (`socket::Acceptor`), which it uses.
 
 use std::io;
 use std::net::TcpListener;

@@ -10,6 +10,9 @@
 //! adds what it sends to the slot's in-flight count before posting it
 //! (`Shared::reserve`), so that a burst of sends is held to the mark before
 //! the loop has queued any of it.
+//!
+//! Not for: writes from inside a callback (those go to the handler's output
+//! and are flushed by `driving.rs`).
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};

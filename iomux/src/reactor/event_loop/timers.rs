@@ -1,5 +1,8 @@
 //! Timers: user timers, and the deadlines of connections (header,
 //! keep-alive, send, linger), on one heap.
+//!
+//! Not for: the heap itself (`crate::time::TimerHeap`) or the runtime's
+//! timers (`rt::time`).
 
 use std::time::Instant;
 

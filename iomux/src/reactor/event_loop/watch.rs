@@ -2,6 +2,9 @@
 //! user drives itself) in the loop's poller, with a callback per event —
 //! Redis's `aeCreateFileEvent`. The loop picks the tokens from a range no
 //! connection uses, so a watch's events can never reach a connection.
+//!
+//! Not for: connections (they have handlers and sessions); a watch is an fd
+//! and a callback, nothing read or written for it.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};

@@ -22,6 +22,9 @@
 //!
 //! The cursor is read once an operation has the file's turn, not before,
 //! so that it includes what a dropped write moved it by.
+//!
+//! Not for: the public API (`file.rs`, `fs/mod.rs`), which is the same on
+//! both engines.
 
 use std::fs::{File as StdFile, Metadata};
 use std::io::{self, Read, Seek, Write};

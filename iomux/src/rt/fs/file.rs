@@ -1,4 +1,7 @@
 //! `File` and `OpenOptions`.
+//!
+//! Not for: where an operation runs (`engine.rs` decides: the pool or the
+//! ring).
 
 use std::cell::Cell;
 use std::fmt;

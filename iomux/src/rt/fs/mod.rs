@@ -22,6 +22,10 @@
 //! })??;
 //! # Ok::<_, std::io::Error>(())
 //! ```
+//!
+//! What it is not: a directory API (no `read_dir`, `create_dir`, `rename`:
+//! use `std::fs` inside [`spawn_blocking`](super::spawn_blocking)) or
+//! memory-mapped I/O.
 
 mod engine;
 mod file;

@@ -1,6 +1,10 @@
 //! A non-blocking connect, finished: the socket is handed over only once
 //! the kernel says the handshake is done (writable, SO_ERROR 0, a peer),
 //! or failed (SO_ERROR's errno), on every driver.
+//!
+//! Not for: name resolution (the callers take `ToSocketAddrs` or a
+//! `SocketAddr`), retries or timeouts (wrap a connect in
+//! [`timeout`](crate::rt::time::timeout)).
 
 use std::future::poll_fn;
 use std::io;

@@ -3,6 +3,9 @@
 //! `readable`, `try_read`; `write`, `write_all`, `flush`, `shutdown`,
 //! `writable`, `try_write`), for every stream type and for the halves of
 //! a split one, from its `StreamIo`.
+//!
+//! Not for: how a stream does its I/O on each driver (`stream.rs`); these
+//! are the trait and method surfaces over it.
 
 use std::future::poll_fn;
 use std::io;

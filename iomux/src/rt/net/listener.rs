@@ -1,4 +1,7 @@
 //! A listening socket's accepts on either driver.
+//!
+//! Not for: making the listening socket (`crate::socket` and `tcp.rs`,
+//! `unix.rs`) or its EMFILE shedding, which is `crate::socket::SpareFd`'s.
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};

@@ -1,6 +1,8 @@
 //! Socket options (rustix's `sockopt`) as methods, shared by the socket
 //! types, and the helpers they use (addresses, the socket call, the fd
 //! traits).
+//!
+//! Not for: the socket types themselves (`tcp.rs`, `unix.rs`, `udp.rs`).
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -2,6 +2,9 @@
 //! before it closes: the readiness side of every socket type (streams,
 //! listeners and UDP on the readiness drivers; UDP and a connect's
 //! handshake on the completion driver too, as POLL_ADD requests).
+//!
+//! Not for: the completion driver's streams and listeners (`rt/uring`),
+//! which need no readiness.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -1,6 +1,9 @@
 //! The owned halves of a split stream: one task reads while another
 //! writes, on the stream's runtime (the halves share the stream; they are
 //! not `Send`, like the stream).
+//!
+//! Not for: sending a half to another thread (the halves are not `Send`) or
+//! splitting by reference beyond what `&self` I/O already gives.
 
 use std::fmt;
 use std::rc::Rc;

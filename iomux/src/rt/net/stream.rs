@@ -4,6 +4,9 @@
 //! Every operation takes `&self`: a stream's two directions are waited on
 //! apart (a reader and a writer waker each), so the halves of
 //! [`into_split`](super::TcpStream::into_split) may be used by two tasks.
+//!
+//! Not for: the public stream types (`tcp.rs`, `unix.rs`) or their trait
+//! impls (`io_impls.rs`).
 
 use std::fmt;
 use std::io;

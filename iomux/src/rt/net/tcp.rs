@@ -1,5 +1,8 @@
 //! TCP: `TcpListener`, `TcpStream` and the `TcpSocket` builder on the
 //! runtime.
+//!
+//! Not for: the I/O itself (`stream.rs`, `listener.rs`) or socket options
+//! shared with Unix sockets (`options.rs`).
 
 use std::future::poll_fn;
 use std::io;

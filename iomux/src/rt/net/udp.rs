@@ -1,4 +1,7 @@
 //! UDP: `UdpSocket` on the runtime, by readiness on every driver.
+//!
+//! Not for: the completion driver's receive path (`rt/uring/udp.rs`), which
+//! this hands over to.
 
 use std::fmt;
 use std::future::poll_fn;

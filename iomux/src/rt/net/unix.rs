@@ -1,4 +1,6 @@
 //! Unix stream sockets: `UnixListener` and `UnixStream` on the runtime.
+//!
+//! Not for: datagram Unix sockets or fd passing (SCM_RIGHTS).
 
 use std::future::poll_fn;
 use std::io;

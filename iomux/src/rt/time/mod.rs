@@ -3,6 +3,9 @@
 //! A timer never fires early: the loop fires a timer only once the clock
 //! has reached its deadline, and a `Sleep` checks the clock itself when
 //! polled. Timers with the same deadline fire in the order they were set.
+//!
+//! Not for: the reactor's timers (`crate::reactor`, on
+//! [`crate::time::TimerHeap`]) or a wall clock: deadlines are `Instant`s.
 
 use std::collections::BTreeMap;
 use std::fmt;

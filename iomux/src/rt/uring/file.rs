@@ -8,6 +8,9 @@
 //! says what became of it. A write is written whole: a short write is
 //! followed by a request for the rest, and a failure after some bytes is a
 //! short write (the failure comes back on the next call), as on the pool.
+//!
+//! Not for: opening, metadata or `read_to_end` (still the blocking pool's:
+//! `rt/fs/engine.rs`).
 
 use std::io;
 use std::os::fd::RawFd;

@@ -2,6 +2,9 @@
 //! Connections accepted while no `accept()` waits are queued for the next
 //! one; past [`ACCEPT_QUEUE`] of them the multishot is cancelled, and the
 //! kernel's backlog holds the rest until the queue is taken.
+//!
+//! Not for: making the listening socket (`crate::socket`) or
+//! readiness-driver accepts (`rt/net/listener.rs`).
 
 use std::collections::VecDeque;
 use std::io;

@@ -42,6 +42,11 @@
 //! the last completion has come; a dropped listener cancels its accept
 //! and closes what it would have accepted). At shutdown the driver cancels
 //! everything and waits for the completions before it frees a buffer.
+//!
+//! Not for: setting up a ring or encoding `user_data` (the core's,
+//! [`crate::uring`]), nor for the Poller's io_uring backend
+//! (`backend/uring.rs`), which is readiness and shares nothing here but the
+//! core.
 
 mod file;
 mod listener;

@@ -1,5 +1,8 @@
 //! Readiness on the completion driver (`AsyncFd`, a connect's handshake):
 //! a one-shot POLL_ADD per direction, armed when a task waits.
+//!
+//! Not for: streams' reads and writes, which are completions (`stream.rs`),
+//! never polls.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};

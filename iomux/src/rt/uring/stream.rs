@@ -8,6 +8,9 @@
 //! stream's send queue and returns at once (like a socket buffer), `flush`
 //! waits for the completions, and an error of a send is reported by the
 //! next write or flush.
+//!
+//! Not for: the public stream types or their traits (`rt/net`), which this
+//! sits under.
 
 use std::collections::VecDeque;
 use std::io;

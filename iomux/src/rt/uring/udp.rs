@@ -5,6 +5,8 @@
 //! read). A socket holding [`HOLD`] datagrams stops receiving until one is
 //! read (its request is cancelled; the kernel's socket buffer holds the
 //! rest, as it would on epoll). Sends stay one syscall each, by readiness.
+//!
+//! Not for: sends, which stay readiness-driven syscalls (`rt/net/udp.rs`).
 
 use std::collections::VecDeque;
 use std::io;
