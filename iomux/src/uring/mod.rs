@@ -39,13 +39,14 @@ pub mod op;
 mod recvmsg;
 mod ring;
 mod setup;
+mod sqe;
 mod sys;
 mod user_data;
 
 pub use bufring::{Buf, BufRing};
 pub use features::{Feature, Features};
 pub use levers::Lever;
-pub use op::{Sqe, Target};
+pub use sqe::{Sqe, Target};
 pub use recvmsg::{Datagram, MsgHeader, RECVMSG_OVERHEAD};
 pub use ring::{Completion, Registrar, Ring, RingStats};
 pub use setup::{Options, TaskRun};

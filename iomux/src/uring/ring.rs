@@ -27,7 +27,7 @@ use std::time::Duration;
 use io_uring::{IoUring, cqueue, squeue};
 
 use super::features::Features;
-use super::op::Sqe;
+use super::sqe::Sqe;
 use super::setup::{self, Options, TaskRun};
 use super::sys::{self, EnterFd};
 use super::user_data::UserData;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use iomux::conn::Limits;
 use iomux::socket::SpareFd;
 use iomux::time::TimerHeap;
-use iomux::uring::{BufRing, Completion, Ring, Target, UserData, op};
+use iomux::uring::{BufRing, Completion, Ring, Sqe, Target, UserData, op};
 
 use super::Factory;
 use super::conn::Conn;
@@ -194,7 +194,7 @@ impl Worker {
     }
 
     /// Queues a request (the core submits a full SQ and goes on).
-    fn push(&mut self, e: op::Sqe) {
+    fn push(&mut self, e: Sqe) {
         self.ring.push(e);
     }
 
