@@ -41,7 +41,7 @@ impl EventLoop {
         }
         log::debug!(
             "event loop draining: {} connections left, deadline in {:?}",
-            self.live,
+            self.conns.len(),
             deadline.saturating_duration_since(Instant::now())
         );
     }
@@ -53,7 +53,7 @@ impl EventLoop {
 
     /// A drain is over once no connection is left.
     pub(super) fn drained(&self) -> bool {
-        self.draining.is_some() && self.live == 0
+        self.draining.is_some() && self.conns.len() == 0
     }
 
     /// The last read of one connection, its answers, then its close.

@@ -9,7 +9,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{ConnId, EventLoop, Policy};
+use super::{ConnId, EventLoop, Policy, token};
 use crate::conn::Context;
 use crate::conn::{CloseReason, Handler};
 use crate::conn::{Phase, Step};
@@ -190,8 +190,10 @@ impl EventLoop {
             if self.conn(id).is_none() {
                 return;
             }
-            let (index, _) = id.split();
-            let conn = self.conns[index].conn.as_mut().expect("checked above");
+            let conn = self
+                .conns
+                .get_mut(token::conn_key(id))
+                .expect("checked above");
             let want = wanted(conn, &cfg);
             if self.policy == Policy::Rearm || want != conn.registered {
                 if let Err(e) = self.poller.modify(conn.sock(), id.token(), want, cfg.mode) {
@@ -209,7 +211,7 @@ impl EventLoop {
         if self.pending.is_empty() {
             return;
         }
-        let mut list = std::mem::take(&mut self.pending_scratch);
+        let mut list = std::mem::take(&mut self.scratch.pending);
         std::mem::swap(&mut list, &mut self.pending);
         for id in list.drain(..) {
             if self.conn(id).is_none() {
@@ -220,7 +222,7 @@ impl EventLoop {
                 .and_then(|more| Ok(self.settle_conn(id, true)? || more));
             self.after_io(id, step);
         }
-        self.pending_scratch = list;
+        self.scratch.pending = list;
     }
 
     /// Runs a callback of `id`'s handler outside the I/O path (on_open, a
@@ -273,11 +275,10 @@ impl EventLoop {
             let mut cx = Context { host: self, id };
             f(&mut *handler, &mut cx)
         }));
-        let (index, _) = id.split();
         let stats = &mut self.stats;
-        let conn = self.conns[index]
-            .conn
-            .as_mut()
+        let conn = self
+            .conns
+            .get_mut(token::conn_key(id))
             .expect("a connection outlives its callbacks");
         conn.in_callback = false;
         match outcome {

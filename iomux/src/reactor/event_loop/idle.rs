@@ -36,7 +36,7 @@ impl EventLoop {
             return;
         }
         let mut holding = false;
-        for conn in self.conns.iter_mut().filter_map(|slot| slot.conn.as_mut()) {
+        for (_, conn) in self.conns.iter_mut() {
             // Busy since the last sweep (or in a callback, its input taken
             // out): looked at again next time.
             if !std::mem::replace(&mut conn.busy, false) && !conn.in_callback {
@@ -68,8 +68,7 @@ mod tests {
     fn held(el: &EventLoop) -> Vec<bool> {
         el.conns
             .iter()
-            .filter_map(|s| s.conn.as_ref())
-            .map(|c| c.session.holds_buffers())
+            .map(|(_, c)| c.session.holds_buffers())
             .collect()
     }
 
