@@ -27,6 +27,7 @@ use crate::conn::{CloseReason, ConnId, Handler, HandlerFactory};
 use crate::slab::Slab;
 use crate::socket::PeerAddr;
 use crate::{Backend, Event, Events, Interest, Mode, Poller, Waker};
+use driving::Pass;
 use listening::Listener;
 pub(super) use sending::DrainNotice;
 use sending::{Backpressure as Refused, gone_conn, gone_loop};

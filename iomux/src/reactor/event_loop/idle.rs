@@ -5,28 +5,14 @@
 //! frees the buffers of every connection that did no I/O since the last
 //! sweep and has nothing unconsumed or unsent. A busy connection keeps
 //! its buffers, so the request path itself never allocates; one that goes
-//! quiet is freed one to two intervals later. The sweep runs only while
+//! quiet is freed one to two intervals later (`after_io` marks it busy). The sweep runs only while
 //! some connection may hold buffers.
 
 use std::time::Instant;
 
-use super::{ConnId, EventLoop};
+use super::EventLoop;
 
 impl EventLoop {
-    /// Notes I/O on `id` (after its step), and makes sure a sweep is due.
-    pub(super) fn mark_busy(&mut self, id: ConnId) {
-        let Some(after) = self.cfg.release_idle_after else {
-            return;
-        };
-        let Some(conn) = self.conn_mut(id) else {
-            return;
-        };
-        conn.busy = true;
-        if self.idle_sweep_at.is_none() {
-            self.idle_sweep_at = Some(Instant::now() + after);
-        }
-    }
-
     /// Runs the sweep if it is due.
     pub(super) fn sweep_idle(&mut self, now: Instant) {
         let (Some(at), Some(after)) = (self.idle_sweep_at, self.cfg.release_idle_after) else {
