@@ -47,8 +47,8 @@ const PROBE: usize = 2048;
 pub(crate) struct Connection {
     sock: OwnedFd,
     pub session: Session,
-    /// Out of the slot while one of its callbacks runs (see
-    /// `EventLoop::with_handler`), gone for good after it panicked.
+    /// Out while one of its callbacks runs (`begin_callback`, and
+    /// `EventLoop::call`), gone for good after it panicked.
     pub handler: Option<Box<dyn Handler>>,
     /// One of its callbacks is running: closing waits for it to return,
     /// and I/O on its behalf is left to the code that called it.
@@ -201,7 +201,8 @@ impl Connection {
             match got {
                 Ok(0) => {
                     // The session learns of it once the handler has seen
-                    // what is left of the input (`EventLoop::deliver_eof`).
+                    // what is left of the input (the `Eof` arm of the
+                    // loop's pass, `event_loop/driving.rs`).
                     if self.session.phase() == crate::conn::Phase::Open {
                         self.peer_closed_first = true;
                     }
