@@ -52,6 +52,10 @@ impl<T> Pages<T> {
         self.pages.get_mut(i / PAGE)?.get_mut(i % PAGE)
     }
 
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.pages.iter().flatten()
+    }
+
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.pages.iter_mut().flatten()
     }
@@ -93,6 +97,10 @@ fn split(key: Key) -> (usize, u32) {
     ((key & 0xffff_ffff) as usize, (key >> 32) as u32)
 }
 
+fn join(i: usize, generation: u32) -> Key {
+    (u64::from(generation) << 32) | i as u64
+}
+
 impl<T> Slab<T> {
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -132,7 +140,6 @@ impl<T> Slab<T> {
         }
     }
 
-    #[cfg_attr(not(feature = "uring"), allow(dead_code))]
     pub(crate) fn get(&self, key: Key) -> Option<&T> {
         let (i, g) = split(key);
         match self.entries.get(i) {
@@ -166,6 +173,28 @@ impl<T> Slab<T> {
             }
             _ => None,
         }
+    }
+
+    /// Every occupant with its key, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, entry)| match entry {
+                Entry::Occupied { generation, value } => Some((join(i, *generation), value)),
+                Entry::Vacant { .. } => None,
+            })
+    }
+
+    /// Every occupant with its key, in slot order, to change in place.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (Key, &mut T)> {
+        self.entries
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, entry)| match entry {
+                Entry::Occupied { generation, value } => Some((join(i, *generation), value)),
+                Entry::Vacant { .. } => None,
+            })
     }
 
     /// Every occupant, removed (the slab stays usable).
@@ -202,6 +231,7 @@ mod tests {
         assert_eq!(slab.get(b), Some(&"b"));
         assert_eq!(slab.next_key(), 1);
         assert_eq!(slab.len(), 1);
+        assert_eq!(slab.iter().collect::<Vec<_>>(), vec![(b, &"b")]);
         assert_eq!(slab.drain(), vec!["b"]);
         assert_eq!(slab.get(b), None);
     }

@@ -129,3 +129,60 @@ fn epoll_level() {
 fn epoll_edge() {
     stale_event_in_batch(Backend::Epoll, Mode::Edge);
 }
+
+/// An id whose slot was freed and taken again names nothing: the
+/// connection, watch and timer tables share one generational slab, and a
+/// stale id must find nothing in any of them (nor through a handle).
+#[test]
+fn ids_of_reused_slots_find_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut el = EventLoop::new(Config::default()).unwrap();
+    let handle = el.handle();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let log = Log::default();
+    let recorder = |name| {
+        Box::new(Recorder {
+            name,
+            log: Arc::clone(&log),
+        })
+    };
+
+    let (_a_client, a_server) = pair(&l);
+    let a = el.add_connection(a_server, recorder("a")).unwrap();
+    assert!(el.close(a));
+    let (_b_client, b_server) = pair(&l);
+    let b = el.add_connection(b_server, recorder("b")).unwrap();
+    let slot = |id: ConnId| id.to_string().split('.').next().unwrap().to_string();
+    assert_eq!(slot(a), slot(b), "the freed slot is taken again");
+    assert_ne!(a, b);
+    assert!(!el.close(a), "the old id closes nothing");
+    assert!(el.send(a, b"x").is_err());
+    assert_eq!(el.unsent(a), None);
+    assert!(!handle.is_open(a));
+    assert!(handle.is_open(b));
+    assert!(handle.send(a, b"x".to_vec()).is_err());
+    assert_eq!(el.connection_ids().collect::<Vec<_>>(), vec![b]);
+
+    let far = std::time::Instant::now() + Duration::from_secs(60);
+    let t1 = el.add_timer(far, |_| {});
+    assert!(el.cancel_timer(t1));
+    let t2 = el.add_timer(far, |_| {});
+    assert_ne!(t1, t2);
+    assert!(!el.cancel_timer(t1), "the old timer id cancels nothing");
+    assert!(el.cancel_timer(t2));
+
+    let watched = |el: &mut EventLoop| {
+        let (_, fd) = pair(&l);
+        el.watch(fd, iomux::Interest::READABLE, Mode::Level, |_, _, _| {})
+            .unwrap()
+    };
+    let w1 = watched(&mut el);
+    el.unwatch(w1).unwrap();
+    let w2 = watched(&mut el);
+    assert_ne!(w1, w2);
+    assert!(el.unwatch(w1).is_err(), "the old watch id removes nothing");
+    assert!(el.rewatch(w1, iomux::Interest::READABLE).is_err());
+    assert_eq!(el.watches(), 1);
+    el.unwatch(w2).unwrap();
+    assert!(log.lock().unwrap().is_empty());
+}

@@ -1,12 +1,14 @@
 //! `Connection`: one non-blocking socket, its [`Session`] (buffers, phase,
 //! deadlines) and its handler.
 //!
-//! A connection does the socket calls and says what they found; the loop
-//! calls the handler and keeps the poller's interest in step
-//! (`event_loop`), so the interest bookkeeping stays in one place.
+//! A connection does the socket calls, moves its own session along, and
+//! hands its handler out for a callback and takes it back; the loop
+//! (`event_loop/driving.rs`) decides which callback runs when and keeps the
+//! poller's interest in step, so the interest bookkeeping stays in one
+//! place.
 //!
-//! Not for: calling the handler or touching the poller's interest (the
-//! loop's, `event_loop/driving.rs`); nor for buffering rules, which are the
+//! Not for: touching the poller's interest (the loop's,
+//! `event_loop/driving.rs`); nor for buffering rules, which are the
 //! [`Session`]'s.
 
 use std::mem::MaybeUninit;
@@ -35,14 +37,22 @@ pub(crate) enum Received {
     Again,
 }
 
+/// What leaves a connection for an input callback: the handler and the
+/// unconsumed input (from `start`), given back when it returns.
+pub(crate) struct Taken {
+    pub handler: Box<dyn Handler>,
+    pub input: Vec<u8>,
+    pub start: usize,
+}
+
 /// The stack buffer of a read by a connection without an input buffer.
 const PROBE: usize = 2048;
 
 pub(crate) struct Connection {
     sock: OwnedFd,
     pub session: Session,
-    /// Out of the slot while one of its callbacks runs (see
-    /// `EventLoop::with_handler`), gone for good after it panicked.
+    /// Out while one of its callbacks runs (`begin_callback`, and
+    /// `EventLoop::call`), gone for good after it panicked.
     pub handler: Option<Box<dyn Handler>>,
     /// One of its callbacks is running: closing waits for it to return,
     /// and I/O on its behalf is left to the code that called it.
@@ -96,6 +106,66 @@ impl Connection {
         &self.sock
     }
 
+    /// Whether it reads now: not closing, not paused, below its limits.
+    pub fn wants_read(&self, limits: &Limits) -> bool {
+        self.doomed.is_none() && self.session.wants_read(limits)
+    }
+
+    /// Takes the handler out for one of its callbacks (`EventLoop::call`).
+    pub fn begin_callback(&mut self) -> Box<dyn Handler> {
+        let handler = self
+            .handler
+            .take()
+            .expect("callbacks of one connection do not nest");
+        self.in_callback = true;
+        handler
+    }
+
+    /// The handler is back from a callback that returned `returned`; a
+    /// close asked for meanwhile turns it into the reason to close.
+    pub fn end_callback<R>(
+        &mut self,
+        handler: Box<dyn Handler>,
+        returned: R,
+    ) -> Result<R, CloseReason> {
+        self.in_callback = false;
+        self.handler = Some(handler);
+        match self.doomed {
+            Some(reason) => Err(reason),
+            None => Ok(returned),
+        }
+    }
+
+    /// Its callback panicked (the handler was dropped): it closes.
+    pub fn callback_panicked(&mut self) -> CloseReason {
+        self.in_callback = false;
+        let reason = CloseReason::Error(libc::ECANCELED);
+        self.doomed = Some(reason);
+        reason
+    }
+
+    /// The handler and the unconsumed input, for `on_message` or
+    /// `on_peer_closed`; `None` once the session no longer takes input
+    /// (closing or lingering: input is discarded).
+    pub fn begin_input(&mut self) -> Option<Taken> {
+        if self.session.phase() != crate::conn::Phase::Open {
+            return None;
+        }
+        let (input, start) = self.session.take_input();
+        Some(Taken {
+            handler: self.begin_callback(),
+            input,
+            start,
+        })
+    }
+
+    /// [`flush`](Self::flush); when that emptied output that had to wait,
+    /// and none of its callbacks runs, the handler is taken out for its
+    /// `on_write_complete` (which the loop calls).
+    pub fn write(&mut self, limits: &Limits) -> Result<Option<Box<dyn Handler>>, CloseReason> {
+        Ok((self.flush(limits)? && !self.in_callback).then(|| self.begin_callback()))
+    }
+
     /// When the connection must be closed if nothing happens before.
     pub fn deadline(&self) -> Option<Instant> {
         let handler = self.handler.as_deref();
@@ -135,7 +205,8 @@ impl Connection {
             match got {
                 Ok(0) => {
                     // The session learns of it once the handler has seen
-                    // what is left of the input (`EventLoop::deliver_eof`).
+                    // what is left of the input (the `Eof` arm of the
+                    // loop's pass, `event_loop/driving.rs`).
                     if self.session.phase() == crate::conn::Phase::Open {
                         self.peer_closed_first = true;
                     }

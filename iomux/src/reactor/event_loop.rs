@@ -26,26 +26,17 @@ use std::time::{Duration, Instant};
 
 use super::config::Config;
 use super::connection::Connection;
+use super::token::{self, Named, WAKER};
 use crate::conn::{CloseReason, ConnId, Handler, HandlerFactory};
+use crate::slab::Slab;
 use crate::socket::PeerAddr;
-use crate::time::TimerHeap;
-use crate::{Backend, Event, Events, Interest, Mode, Poller, Token, Waker};
+use crate::{Backend, Event, Events, Interest, Mode, Poller, Waker};
+use driving::Pass;
 use listening::Listener;
 pub(super) use sending::DrainNotice;
 use sending::{Backpressure as Refused, gone_conn, gone_loop};
-use timers::{TimerKey, UserTimer};
+use timers::{TimerKey, Timers};
 use watch::WatchSlot;
-
-// Tokens: a connection is `generation << 32 | slab index` with a generation
-// in 1..2^31; a watch is `1 << 63 | generation << 32 | slab index` with a
-// generation in 1..2^30; the waker and the listeners count down from the
-// top. The loop hands every token out itself and owns its poller, so no
-// user registration can carry a connection's token.
-const _: () = assert!(usize::BITS == 64, "tokens pack two u32 halves");
-const WAKER: Token = Token(usize::MAX);
-const LISTENER_BASE: usize = usize::MAX - 1;
-const MAX_LISTENERS: usize = 1 << 16;
-const GEN_LIMIT: u32 = 1 << 31;
 
 thread_local! {
     static LOOP_ON_THIS_THREAD: Cell<bool> = const { Cell::new(false) };
@@ -76,14 +67,21 @@ impl ConnId {
     /// [`EventLoop::turn_with`]), and the id is of the loop that turns on
     /// the calling thread.
     pub fn of(event: &Event) -> Option<ConnId> {
-        conn_of_token(event.token(), TURNING.with(Cell::get))
+        match token::decode(event.token()) {
+            Named::Conn(key) => Some(token::conn_id(TURNING.with(Cell::get), key)),
+            _ => None,
+        }
     }
 }
 
-/// The connection of loop `event_loop` that token `t` names, if it names one.
-fn conn_of_token(t: Token, event_loop: u32) -> Option<ConnId> {
-    (t.0 >> 32 != 0 && t.0 < (GEN_LIMIT as usize) << 32)
-        .then(|| ConnId::new(event_loop, t.0 & 0xffff_ffff, (t.0 >> 32) as u32))
+/// Connection `id` in `conns`, the connections of loop `me`, if it is
+/// open. A function of the slab alone, so that the loop can hold a
+/// connection while it uses its other fields.
+fn lookup(conns: &mut Slab<Connection>, me: u32, id: ConnId) -> Option<&mut Connection> {
+    if id.loop_id() != me {
+        return None;
+    }
+    conns.get_mut(token::conn_key(id))
 }
 
 /// Counters of one loop.
@@ -114,9 +112,14 @@ pub struct Stats {
     pub cut: u64,
 }
 
-struct ConnSlot {
-    generation: u32,
-    conn: Option<Connection>,
+/// Buffers the loop reuses turn after turn, so that a turn allocates
+/// nothing in steady state.
+#[derive(Default)]
+struct Scratch {
+    /// The connections served again this turn (swapped with `pending`).
+    pending: Vec<ConnId>,
+    tasks: Vec<Task>,
+    fds: Vec<(OwnedFd, Option<PeerAddr>)>,
 }
 
 /// Posted tasks, and whether the loop still takes them.
@@ -303,19 +306,15 @@ pub struct EventLoop {
     /// When the last wait returned (for `Config::collect_interval`).
     last_wait: Option<Instant>,
     events: Option<Events>,
-    conns: Vec<ConnSlot>,
-    free: Vec<u32>,
-    live: usize,
+    /// The open connections, under the slab keys their tokens carry
+    /// (`token.rs`).
+    conns: Slab<Connection>,
     listeners: Vec<Listener>,
-    timers: TimerHeap<TimerKey>,
-    user_timers: Vec<UserTimer>,
-    free_timers: Vec<u32>,
+    timers: Timers,
+    /// Connections whose edge budget ran out: served again this turn.
     pending: Vec<ConnId>,
-    pending_scratch: Vec<ConnId>,
-    task_scratch: Vec<Task>,
-    fd_scratch: Vec<(OwnedFd, Option<PeerAddr>)>,
-    watches: Vec<WatchSlot>,
-    free_watches: Vec<u32>,
+    watches: Slab<WatchSlot>,
+    scratch: Scratch,
     shared: Arc<Shared>,
     running: bool,
     /// The deadline of the graceful stop under way, if one is.
@@ -461,19 +460,12 @@ impl EventLoop {
             edge_reads: asked.is_edge(),
             last_wait: None,
             events: Some(Events::with_capacity(cfg.events)),
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
+            conns: Slab::default(),
             listeners: Vec::new(),
-            timers: TimerHeap::new(),
-            user_timers: Vec::new(),
-            free_timers: Vec::new(),
+            timers: Timers::default(),
             pending: Vec::new(),
-            pending_scratch: Vec::new(),
-            task_scratch: Vec::new(),
-            fd_scratch: Vec::new(),
-            watches: Vec::new(),
-            free_watches: Vec::new(),
+            watches: Slab::default(),
+            scratch: Scratch::default(),
             shared: Arc::new(Shared {
                 id: next_loop_number(),
                 queue: Mutex::new(Queue {
@@ -531,7 +523,7 @@ impl EventLoop {
 
     /// Open connections.
     pub fn connections(&self) -> usize {
-        self.live
+        self.conns.len()
     }
 
     /// Serves an already connected socket (TCP or Unix) with `handler`,
@@ -560,31 +552,19 @@ impl EventLoop {
         // Answers go out in one write each; Nagle would hold the second of
         // two back-to-back small answers for an ACK.
         let _ = rustix::net::sockopt::set_tcp_nodelay(&sock, true);
-        let index = match self.free.pop() {
-            Some(i) => i as usize,
-            None => {
-                self.conns.push(ConnSlot {
-                    generation: 1,
-                    conn: None,
-                });
-                self.conns.len() - 1
-            }
-        };
-        let generation = self.conns[index].generation;
-        let id = ConnId::new(self.shared.id, index, generation);
+        let key = self.conns.next_key();
+        let id = token::conn_id(self.shared.id, key);
         let interest = match self.policy {
             Policy::Fixed => Interest::READABLE | Interest::WRITABLE,
             _ => Interest::READABLE,
         };
-        if let Err(e) = self
-            .poller
-            .register(&sock, id.token(), interest, self.cfg.mode)
-        {
-            self.free.push(index as u32);
-            return Err(e);
-        }
-        self.conns[index].conn = Some(Connection::new(sock, handler, peer, interest));
-        self.live += 1;
+        self.poller
+            .register(&sock, id.token(), interest, self.cfg.mode)?;
+        let inserted = self
+            .conns
+            .insert(Connection::new(sock, handler, peer, interest));
+        debug_assert_eq!(inserted, key, "the token named the slot it got");
+        let (index, generation) = id.split();
         self.shared.mark(index, generation);
         self.stats.accepted += 1;
         self.opened(id);
@@ -603,35 +583,24 @@ impl EventLoop {
     }
 
     pub(super) fn close_with(&mut self, id: ConnId, reason: CloseReason) -> bool {
-        let (index, generation) = id.split();
-        let Some(slot) = self.conns.get_mut(index) else {
+        let Some(conn) = self.conn_mut(id) else {
             return false;
         };
-        if slot.generation != generation || id.loop_id() != self.shared.id {
+        if conn.in_callback {
+            // One of its callbacks is running: close when it returns.
+            conn.doomed.get_or_insert(reason);
+            return true;
+        }
+        // The slot's next occupant gets a new generation: events still
+        // queued under this token are stale.
+        let Some(mut conn) = self.conns.remove(token::conn_key(id)) else {
             return false;
-        }
-        match &mut slot.conn {
-            None => return false,
-            Some(conn) if conn.in_callback => {
-                // One of its callbacks is running: close when it returns.
-                conn.doomed.get_or_insert(reason);
-                return true;
-            }
-            Some(_) => {}
-        }
-        let mut conn = slot.conn.take().expect("checked above");
+        };
         let waiting = std::mem::take(&mut conn.drain_waiters);
         // Deregister before the fd closes: once closed, its number may be
         // reused by the next accept.
         let _ = self.poller.deregister(conn.sock());
-        slot.generation = if slot.generation + 1 >= GEN_LIMIT {
-            1
-        } else {
-            slot.generation + 1
-        };
-        self.free.push(index as u32);
-        self.live -= 1;
-        self.shared.mark(index, 0);
+        self.shared.mark(id.split().0, 0);
         self.stats.closed += 1;
         if let Some(handler) = conn.into_handler() {
             self.closed(handler, reason);
@@ -656,29 +625,20 @@ impl EventLoop {
     /// Ids of the open connections.
     pub fn connection_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
         let me = self.shared.id;
-        self.conns.iter().enumerate().filter_map(move |(i, slot)| {
-            slot.conn
-                .as_ref()
-                .map(|_| ConnId::new(me, i, slot.generation))
-        })
+        self.conns
+            .iter()
+            .map(move |(key, _)| token::conn_id(me, key))
     }
 
     fn conn(&self, id: ConnId) -> Option<&Connection> {
-        let (index, generation) = id.split();
-        let slot = self.conns.get(index)?;
-        if slot.generation != generation || id.loop_id() != self.shared.id {
+        if id.loop_id() != self.shared.id {
             return None;
         }
-        slot.conn.as_ref()
+        self.conns.get(token::conn_key(id))
     }
 
     fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
-        let (index, generation) = id.split();
-        let slot = self.conns.get_mut(index)?;
-        if slot.generation != generation || id.loop_id() != self.shared.id {
-            return None;
-        }
-        slot.conn.as_mut()
+        lookup(&mut self.conns, self.shared.id, id)
     }
 
     /// Makes [`run`](Self::run) return after the current turn.
@@ -719,6 +679,7 @@ impl EventLoop {
             wait = Some(Duration::ZERO);
         } else if let Some(at) = self
             .timers
+            .heap
             .peek()
             .into_iter()
             .chain(self.idle_sweep_at)
@@ -774,21 +735,12 @@ impl EventLoop {
     }
 
     fn dispatch(&mut self, ev: &Event) {
-        let token = ev.token();
-        if token == WAKER {
-            return;
-        }
-        if let Some(id) = conn_of_token(token, self.shared.id) {
-            self.conn_event(id, ev);
-            return;
-        }
-        if let Some(w) = WatchId::of(token) {
-            self.watch_event(w, ev);
-            return;
-        }
-        let i = LISTENER_BASE.wrapping_sub(token.0);
-        if i < self.listeners.len() {
-            self.accept(i);
+        match token::decode(ev.token()) {
+            Named::Conn(key) => self.conn_event(token::conn_id(self.shared.id, key), ev),
+            Named::Watch(key) => self.watch_event(WatchId(key), ev),
+            Named::Listener(i) if i < self.listeners.len() => self.accept(i),
+            // The waker only ends the wait: its tasks run after the events.
+            Named::Waker | Named::Listener(_) | Named::Nothing => {}
         }
     }
 
@@ -796,7 +748,7 @@ impl EventLoop {
         if !self.shared.has_tasks.swap(false, Ordering::AcqRel) {
             return;
         }
-        let mut tasks = std::mem::take(&mut self.task_scratch);
+        let mut tasks = std::mem::take(&mut self.scratch.tasks);
         std::mem::swap(
             &mut tasks,
             &mut self
@@ -809,16 +761,13 @@ impl EventLoop {
         for task in tasks.drain(..) {
             task(self);
         }
-        self.task_scratch = tasks;
+        self.scratch.tasks = tasks;
     }
 
     fn close_all(&mut self) {
-        for index in 0..self.conns.len() {
-            let generation = self.conns[index].generation;
-            self.close_with(
-                ConnId::new(self.shared.id, index, generation),
-                CloseReason::Shutdown,
-            );
+        let ids: Vec<ConnId> = self.connection_ids().collect();
+        for id in ids {
+            self.close_with(id, CloseReason::Shutdown);
         }
         for l in self.listeners.drain(..) {
             self.stats.shed += l.acceptor.shed();
@@ -855,7 +804,7 @@ impl std::fmt::Debug for EventLoop {
         f.debug_struct("EventLoop")
             .field("backend", &self.cfg.backend)
             .field("mode", &self.cfg.mode)
-            .field("connections", &self.live)
+            .field("connections", &self.conns.len())
             .finish_non_exhaustive()
     }
 }

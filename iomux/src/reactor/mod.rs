@@ -46,6 +46,7 @@ mod connection;
 mod context;
 mod event_loop;
 mod group;
+mod token;
 
 pub use config::Config;
 pub use event_loop::{Backpressure, EventLoop, LoopHandle, Stats, Task, TimerId, WatchId};

@@ -9,10 +9,9 @@
 use std::io;
 use std::time::Instant;
 
-use super::{ConnId, EventLoop, LoopHandle};
+use super::{ConnId, EventLoop, LoopHandle, Pass};
 use crate::conn::CloseReason;
 use crate::conn::Phase;
-use crate::reactor::connection::Received;
 
 impl EventLoop {
     /// Starts a graceful stop: the listeners close at once (new
@@ -44,7 +43,7 @@ impl EventLoop {
         }
         log::debug!(
             "event loop draining: {} connections left, deadline in {:?}",
-            self.live,
+            self.conns.len(),
             deadline.saturating_duration_since(Instant::now())
         );
     }
@@ -56,7 +55,7 @@ impl EventLoop {
 
     /// A drain is over once no connection is left.
     pub(super) fn drained(&self) -> bool {
-        self.draining.is_some() && self.live == 0
+        self.draining.is_some() && self.conns.len() == 0
     }
 
     /// The last read of one connection, its answers, then its close.
@@ -66,54 +65,9 @@ impl EventLoop {
             // Closing already: it finishes on its own, or at the deadline.
             return;
         }
-        let step = self.read_last(id);
-        let step = match step {
-            Ok(false)
-                if self
-                    .conn(id)
-                    .is_some_and(|c| c.session.unsent() == 0 && c.doomed.is_none()) =>
-            {
-                // Idle: nothing in flight, nothing owed.
-                self.close_with(id, CloseReason::Shutdown);
-                return;
-            }
-            Ok(_) => {
-                if let Some(conn) = self.conn_mut(id) {
-                    conn.session.close();
-                }
-                self.settle_conn(id, self.edge_reads)
-            }
-            Err(reason) => Err(reason),
-        };
-        self.after_io(id, step.map(|_| false));
-    }
-
-    /// Reads what the socket holds (until EAGAIN or the edge budget) and
-    /// lets the handler answer it. True if anything arrived (bytes or the
-    /// peer's EOF).
-    fn read_last(&mut self, id: ConnId) -> Result<bool, CloseReason> {
-        let cfg = self.cfg;
-        let mut budget = cfg.edge_budget;
-        let mut arrived = self.conn(id).is_some_and(|c| !c.session.input().is_empty());
-        while self.wants_read(id) {
-            let conn = self.conn_mut(id).expect("wants_read saw it");
-            match conn.recv(&cfg.limits)? {
-                Received::Eof => {
-                    self.deliver_eof(id)?;
-                    return Ok(true);
-                }
-                Received::Data { n, .. } => {
-                    arrived = true;
-                    self.deliver(id)?;
-                    budget = budget.saturating_sub(n);
-                    if budget == 0 {
-                        break;
-                    }
-                }
-                Received::Again => break,
-            }
+        if let Some(step) = self.serve(id, Pass::Drain) {
+            self.after_io(id, step);
         }
-        Ok(arrived)
     }
 
     /// The drain's deadline: whatever is still open is cut.

@@ -5,7 +5,7 @@
 //! frees the buffers of every connection that did no I/O since the last
 //! sweep and has nothing unconsumed or unsent. A busy connection keeps
 //! its buffers, so the request path itself never allocates; one that goes
-//! quiet is freed one to two intervals later. The sweep runs only while
+//! quiet is freed one to two intervals later (`after_io` marks it busy). The sweep runs only while
 //! some connection may hold buffers.
 //!
 //! Not for: closing idle connections (that is a handler's deadline, or the
@@ -13,23 +13,9 @@
 
 use std::time::Instant;
 
-use super::{ConnId, EventLoop};
+use super::EventLoop;
 
 impl EventLoop {
-    /// Notes I/O on `id` (after its step), and makes sure a sweep is due.
-    pub(super) fn mark_busy(&mut self, id: ConnId) {
-        let Some(after) = self.cfg.release_idle_after else {
-            return;
-        };
-        let Some(conn) = self.conn_mut(id) else {
-            return;
-        };
-        conn.busy = true;
-        if self.idle_sweep_at.is_none() {
-            self.idle_sweep_at = Some(Instant::now() + after);
-        }
-    }
-
     /// Runs the sweep if it is due.
     pub(super) fn sweep_idle(&mut self, now: Instant) {
         let (Some(at), Some(after)) = (self.idle_sweep_at, self.cfg.release_idle_after) else {
@@ -39,7 +25,7 @@ impl EventLoop {
             return;
         }
         let mut holding = false;
-        for conn in self.conns.iter_mut().filter_map(|slot| slot.conn.as_mut()) {
+        for (_, conn) in self.conns.iter_mut() {
             // Busy since the last sweep (or in a callback, its input taken
             // out): looked at again next time.
             if !std::mem::replace(&mut conn.busy, false) && !conn.in_callback {
@@ -71,8 +57,7 @@ mod tests {
     fn held(el: &EventLoop) -> Vec<bool> {
         el.conns
             .iter()
-            .filter_map(|s| s.conn.as_ref())
-            .map(|c| c.session.holds_buffers())
+            .map(|(_, c)| c.session.holds_buffers())
             .collect()
     }
 

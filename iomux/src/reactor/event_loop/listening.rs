@@ -10,11 +10,12 @@ use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{EventLoop, HandlerFactory, LISTENER_BASE, LoopHandle, MAX_LISTENERS, TimerKey};
+use super::token::{MAX_LISTENERS, listener_token};
+use super::{EventLoop, HandlerFactory, LoopHandle, TimerKey};
 use crate::conn::Handler;
 use crate::socket::PeerAddr;
 use crate::socket::{Acceptor, Stop};
-use crate::{Interest, Mode, Token};
+use crate::{Interest, Mode};
 
 /// How long a listener rests when fds ran out and no spare was left.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -95,7 +96,7 @@ impl EventLoop {
         if i >= MAX_LISTENERS {
             return Err(io::Error::other("too many listeners on one loop"));
         }
-        let token = Token(LISTENER_BASE - i);
+        let token = listener_token(i);
         if exclusive {
             self.poller
                 .register_exclusive(&acceptor, token, Interest::READABLE, Mode::Level)?;
@@ -115,7 +116,7 @@ impl EventLoop {
 
     pub(super) fn accept(&mut self, i: usize) {
         let batch = self.cfg.accept_batch;
-        let mut accepted = std::mem::take(&mut self.fd_scratch);
+        let mut accepted = std::mem::take(&mut self.scratch.fds);
         let stop = self.listeners[i]
             .acceptor
             .accept_batch(batch, |fd, peer| accepted.push((fd, peer)));
@@ -158,7 +159,7 @@ impl EventLoop {
             };
             self.serve_accepted(fd, peer, factory());
         }
-        self.fd_scratch = accepted;
+        self.scratch.fds = accepted;
         if stop == Stop::Starved {
             // No spare fd to shed connections with: stop listening for a
             // moment rather than spin on a listener that stays readable.
@@ -166,6 +167,7 @@ impl EventLoop {
             if l.listening && self.poller.deregister(&l.acceptor).is_ok() {
                 l.listening = false;
                 self.timers
+                    .heap
                     .push(Instant::now() + ACCEPT_PAUSE, TimerKey::Listener(i));
             }
         }
@@ -187,7 +189,7 @@ impl EventLoop {
                 .poller
                 .register(
                     &l.acceptor,
-                    Token(LISTENER_BASE - i),
+                    listener_token(i),
                     Interest::READABLE,
                     Mode::Level,
                 )

@@ -6,7 +6,7 @@
 //! when the output has drained ([`LoopHandle::when_drained`]).
 //!
 //! Other threads see each connection's unsent count without a round trip:
-//! the loop publishes it after every step of I/O (`publish`), and a sender
+//! the loop publishes it after every step of I/O (`after_io`), and a sender
 //! adds what it sends to the slot's in-flight count before posting it
 //! (`Shared::reserve`), so that a burst of sends is held to the mark before
 //! the loop has queued any of it.
@@ -17,7 +17,7 @@
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{ConnId, EventLoop, LoopHandle};
+use super::{ConnId, EventLoop, LoopHandle, Pass};
 use crate::conn::Phase;
 
 pub(super) fn gone_conn() -> io::Error {
@@ -178,10 +178,7 @@ impl EventLoop {
             // Sent from the connection's own callback: written when it returns.
             return Ok(conn.session.unsent());
         }
-        let edge = self.edge_reads;
-        let step = self
-            .flush_conn(id)
-            .and_then(|()| self.settle_conn(id, edge));
+        let step = self.serve(id, Pass::Flush).ok_or_else(gone_conn)?;
         let unsent = self.unsent(id);
         self.after_io(id, step);
         unsent.ok_or_else(gone_conn)
@@ -219,36 +216,14 @@ impl EventLoop {
         }
     }
 
-    /// After a step of I/O on `id`: lets other threads see its unsent count
-    /// (stored only when it changed), and tells those waiting for it to
-    /// drain once it has.
-    pub(super) fn publish(&mut self, id: ConnId) {
-        let (index, _) = id.split();
-        let Some(conn) = self.conn_mut(id) else {
-            return;
-        };
-        let unsent = conn.session.unsent();
-        let waiting = if unsent == 0 && !conn.drain_waiters.is_empty() {
-            std::mem::take(&mut conn.drain_waiters)
-        } else {
-            Vec::new()
-        };
-        if conn.published != unsent {
-            conn.published = unsent;
-            self.shared.publish(index, unsent);
-        }
-        for notice in waiting {
-            self.notify(notice, Ok(()));
-        }
-    }
-
     /// Closes connection `id` once its output is sent (a lingering close).
     /// Fails with `NotFound` if it is gone.
     pub fn close_when_sent(&mut self, id: ConnId) -> io::Result<()> {
         let conn = self.conn_mut(id).ok_or_else(gone_conn)?;
         conn.session.close();
-        if !conn.in_callback {
-            let step = self.settle_conn(id, self.edge_reads);
+        if !conn.in_callback
+            && let Some(step) = self.serve(id, Pass::Settle)
+        {
             self.after_io(id, step);
         }
         Ok(())

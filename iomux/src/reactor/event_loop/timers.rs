@@ -6,8 +6,11 @@
 
 use std::time::Instant;
 
-use super::{ConnId, EventLoop};
+use super::{ConnId, EventLoop, lookup, token};
 use crate::conn::CloseReason;
+use crate::reactor::connection::Connection;
+use crate::slab::{Key, Slab};
+use crate::time::TimerHeap;
 
 /// Stale heap entries tolerated beyond the live ones before a prune.
 const PRUNE_SLACK: usize = 1024;
@@ -15,12 +18,10 @@ const PRUNE_SLACK: usize = 1024;
 /// What a timer runs.
 type TimerCallback = Box<dyn FnOnce(&mut EventLoop)>;
 
-/// Names a timer of one loop, for [`EventLoop::cancel_timer`].
+/// Names a timer of one loop, for [`EventLoop::cancel_timer`]: its slab
+/// key, so that a fired or cancelled timer's id never names a later one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TimerId {
-    index: u32,
-    generation: u32,
-}
+pub struct TimerId(Key);
 
 /// What a heap entry stands for.
 #[derive(Clone, Copy, Debug)]
@@ -30,11 +31,29 @@ pub(super) enum TimerKey {
     Listener(usize),
 }
 
-/// A timer added with `add_timer`: its callback until it fires or is
-/// cancelled; the generation tells a reused slot from the old timer.
-pub(super) struct UserTimer {
-    generation: u32,
-    callback: Option<TimerCallback>,
+/// The loop's timers: one heap of deadlines, and the callbacks of the
+/// timers added with `add_timer` until they fire or are cancelled.
+#[derive(Default)]
+pub(super) struct Timers {
+    pub(super) heap: TimerHeap<TimerKey>,
+    user: Slab<TimerCallback>,
+}
+
+impl Timers {
+    /// Keeps one heap entry per connection, no later than its deadline.
+    /// When the deadline moves later (the usual case: each request pushes
+    /// the keep-alive deadline out), nothing is done now: the old entry
+    /// comes due first, finds the connection's deadline still ahead, and
+    /// re-schedules itself there.
+    pub(super) fn schedule(&mut self, id: ConnId, conn: &mut Connection) {
+        let Some(at) = conn.deadline() else {
+            return;
+        };
+        if conn.timer_at.is_none_or(|t| at < t) {
+            conn.timer_at = Some(at);
+            self.heap.push(at, TimerKey::Conn(id));
+        }
+    }
 }
 
 impl EventLoop {
@@ -44,65 +63,31 @@ impl EventLoop {
         at: Instant,
         callback: impl FnOnce(&mut EventLoop) + 'static,
     ) -> TimerId {
-        let index = match self.free_timers.pop() {
-            Some(i) => i,
-            None => {
-                self.user_timers.push(UserTimer {
-                    generation: 0,
-                    callback: None,
-                });
-                (self.user_timers.len() - 1) as u32
-            }
-        };
-        let slot = &mut self.user_timers[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.callback = Some(Box::new(callback));
-        let id = TimerId {
-            index,
-            generation: slot.generation,
-        };
-        self.timers.push(at, TimerKey::User(id));
+        let id = TimerId(self.timers.user.insert(Box::new(callback)));
+        self.timers.heap.push(at, TimerKey::User(id));
         id
     }
 
     /// Cancels a timer; false if it fired or was cancelled already.
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        match self.user_timers.get_mut(id.index as usize) {
-            Some(t) if t.generation == id.generation && t.callback.is_some() => {
-                t.callback = None;
-                self.free_timers.push(id.index);
-                true
-            }
-            _ => false,
-        }
+        self.timers.user.remove(id.0).is_some()
     }
 
-    /// Keeps one heap entry per connection, no later than its deadline.
-    /// When the deadline moves later (the usual case: each request pushes
-    /// the keep-alive deadline out), nothing is done now: the old entry
-    /// comes due first, finds the connection's deadline still ahead, and
-    /// re-schedules itself there.
+    /// Brings connection `id`'s heap entry up to date with its deadline.
     pub(super) fn update_timer(&mut self, id: ConnId) {
-        let Some(conn) = self.conn_mut(id) else {
-            return;
-        };
-        let Some(at) = conn.deadline() else {
-            return;
-        };
-        if conn.timer_at.is_none_or(|t| at < t) {
-            conn.timer_at = Some(at);
-            self.timers.push(at, TimerKey::Conn(id));
+        if let Some(conn) = lookup(&mut self.conns, self.shared.id, id) {
+            self.timers.schedule(id, conn);
         }
     }
 
     pub(super) fn run_timers(&mut self, now: Instant) {
-        if self.timers.is_empty() {
+        if self.timers.heap.is_empty() {
             return;
         }
-        while let Some(entry) = self.timers.pop_due(now) {
+        while let Some(entry) = self.timers.heap.pop_due(now) {
             match entry.key {
                 TimerKey::Conn(id) => {
-                    let Some(conn) = self.conn_mut(id) else {
+                    let Some(conn) = lookup(&mut self.conns, self.shared.id, id) else {
                         continue;
                     };
                     if conn.timer_at != Some(entry.at) {
@@ -116,20 +101,13 @@ impl EventLoop {
                         }
                         Some(at) => {
                             conn.timer_at = Some(at);
-                            self.timers.push(at, TimerKey::Conn(id));
+                            self.timers.heap.push(at, TimerKey::Conn(id));
                         }
                         None => {}
                     }
                 }
                 TimerKey::User(id) => {
-                    let Some(t) = self.user_timers.get_mut(id.index as usize) else {
-                        continue;
-                    };
-                    if t.generation != id.generation {
-                        continue;
-                    }
-                    if let Some(callback) = t.callback.take() {
-                        self.free_timers.push(id.index);
+                    if let Some(callback) = self.timers.user.remove(id.0) {
                         callback(self);
                     }
                 }
@@ -143,7 +121,7 @@ impl EventLoop {
     /// that moved. The loop prunes those in bulk, so this stays below
     /// twice the live entries plus a constant.
     pub fn pending_timers(&self) -> usize {
-        self.timers.len()
+        self.timers.heap.len()
     }
 
     /// Drops the stale entries once they outnumber the live ones (plus
@@ -152,23 +130,17 @@ impl EventLoop {
     /// Amortised O(1) per entry: a prune of n entries follows at least
     /// n / 2 stale ones.
     pub(super) fn prune_timers(&mut self) {
-        let live_users = self.user_timers.len() - self.free_timers.len();
-        let live = self.live + live_users + self.listeners.len();
-        if self.timers.len() <= 2 * live + PRUNE_SLACK {
+        let Timers { heap, user } = &mut self.timers;
+        let live = self.conns.len() + user.len() + self.listeners.len();
+        if heap.len() <= 2 * live + PRUNE_SLACK {
             return;
         }
-        let (conns, users) = (&self.conns, &self.user_timers);
-        self.timers.retain(|e| match e.key {
-            TimerKey::Conn(id) => {
-                let (index, generation) = id.split();
-                conns.get(index).is_some_and(|slot| {
-                    slot.generation == generation
-                        && slot.conn.as_ref().is_some_and(|c| c.timer_at == Some(e.at))
-                })
-            }
-            TimerKey::User(id) => users
-                .get(id.index as usize)
-                .is_some_and(|t| t.generation == id.generation && t.callback.is_some()),
+        let conns = &self.conns;
+        heap.retain(|e| match e.key {
+            TimerKey::Conn(id) => conns
+                .get(token::conn_key(id))
+                .is_some_and(|c| c.timer_at == Some(e.at)),
+            TimerKey::User(id) => user.get(id.0).is_some(),
             TimerKey::Listener(_) => true,
         });
     }

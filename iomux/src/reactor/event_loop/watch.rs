@@ -10,33 +10,18 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::EventLoop;
+use super::{EventLoop, token};
+use crate::slab::Key;
 use crate::{Event, Interest, Mode, Token};
 
-const WATCH_BIT: usize = 1 << 63;
-const WATCH_GEN_LIMIT: u32 = 1 << 30;
-
-/// Names a watch of one loop, for [`EventLoop::unwatch`]. A removed
-/// watch's id never names a later one.
+/// Names a watch of one loop, for [`EventLoop::unwatch`]: its slab key,
+/// so that a removed watch's id never names a later one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WatchId {
-    index: u32,
-    generation: u32,
-}
+pub struct WatchId(pub(super) Key);
 
 impl WatchId {
     fn token(self) -> Token {
-        Token(WATCH_BIT | ((self.generation as usize) << 32) | self.index as usize)
-    }
-
-    /// The watch a token stands for, if it is in the watch range.
-    pub(super) fn of(token: Token) -> Option<WatchId> {
-        let t = token.0;
-        let generation = ((t >> 32) & 0x7fff_ffff) as u32;
-        (t & WATCH_BIT != 0 && generation != 0 && generation < WATCH_GEN_LIMIT).then_some(WatchId {
-            index: (t & 0xffff_ffff) as u32,
-            generation,
-        })
+        token::watch_token(self.0)
     }
 }
 
@@ -61,8 +46,7 @@ impl<F: AsFd, C: FnMut(&mut EventLoop, &mut F, &Event)> Watched for Entry<F, C> 
 }
 
 pub(super) struct WatchSlot {
-    generation: u32,
-    /// None while free, or while its callback runs.
+    /// None while its callback runs.
     entry: Option<Box<dyn Watched>>,
     mode: Mode,
     /// A `rewatch` asked for from the watch's own callback.
@@ -85,47 +69,25 @@ impl EventLoop {
         F: AsFd + 'static,
         C: FnMut(&mut EventLoop, &mut F, &Event) + 'static,
     {
-        let index = match self.free_watches.pop() {
-            Some(i) => i,
-            None => {
-                self.watches.push(WatchSlot {
-                    generation: 0,
-                    entry: None,
-                    mode,
-                    rearm: None,
-                });
-                (self.watches.len() - 1) as u32
-            }
-        };
-        let slot = &mut self.watches[index as usize];
-        slot.generation = if slot.generation + 1 >= WATCH_GEN_LIMIT {
-            1
-        } else {
-            slot.generation + 1
-        };
-        let id = WatchId {
-            index,
-            generation: slot.generation,
-        };
-        if let Err(e) = self.poller.register(&fd, id.token(), interest, mode) {
-            self.free_watches.push(index);
-            return Err(e);
-        }
-        let slot = &mut self.watches[index as usize];
-        slot.entry = Some(Box::new(Entry { fd, callback }));
-        slot.mode = mode;
-        slot.rearm = None;
+        let id = WatchId(self.watches.next_key());
+        self.poller.register(&fd, id.token(), interest, mode)?;
+        let inserted = self.watches.insert(WatchSlot {
+            entry: Some(Box::new(Entry { fd, callback })),
+            mode,
+            rearm: None,
+        });
+        debug_assert_eq!(inserted, id.0, "the token named the slot it got");
         Ok(id)
     }
 
     /// Changes what a watch waits for (and re-arms a oneshot watch).
     /// From the watch's own callback, the change is made as it returns.
     pub fn rewatch(&mut self, id: WatchId, interest: Interest) -> io::Result<()> {
-        self.watch_slot(id)?;
-        let slot = &mut self.watches[id.index as usize];
-        let mode = slot.mode;
+        let slot = self.watches.get_mut(id.0).ok_or_else(no_watch)?;
         match &slot.entry {
-            Some(entry) => self.poller.modify(&entry.fd(), id.token(), interest, mode),
+            Some(entry) => self
+                .poller
+                .modify(&entry.fd(), id.token(), interest, slot.mode),
             None => {
                 slot.rearm = Some(interest);
                 Ok(())
@@ -137,16 +99,11 @@ impl EventLoop {
     /// was removed already. From the watch's own callback, the fd is
     /// deregistered and dropped as the callback returns.
     pub fn unwatch(&mut self, id: WatchId) -> io::Result<()> {
-        let slot = self.watch_slot(id)?;
-        // A new generation: events still queued for the old one are stale.
-        slot.generation = if slot.generation + 1 >= WATCH_GEN_LIMIT {
-            1
-        } else {
-            slot.generation + 1
-        };
-        if let Some(entry) = slot.entry.take() {
+        // Out of the slab: the slot's next occupant gets a new generation,
+        // so events still queued for this one are stale.
+        let slot = self.watches.remove(id.0).ok_or_else(no_watch)?;
+        if let Some(entry) = slot.entry {
             let _ = self.poller.deregister(&entry.fd());
-            self.free_watches.push(id.index);
         }
         // Else its callback runs: `watch_event` finishes the removal.
         Ok(())
@@ -154,21 +111,11 @@ impl EventLoop {
 
     /// Watches in place.
     pub fn watches(&self) -> usize {
-        self.watches.len() - self.free_watches.len()
-    }
-
-    fn watch_slot(&mut self, id: WatchId) -> io::Result<&mut WatchSlot> {
-        match self.watches.get_mut(id.index as usize) {
-            Some(slot) if slot.generation == id.generation => Ok(slot),
-            _ => Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "no such watch (removed already)",
-            )),
-        }
+        self.watches.len()
     }
 
     pub(super) fn watch_event(&mut self, id: WatchId, ev: &Event) {
-        let Ok(slot) = self.watch_slot(id) else {
+        let Some(slot) = self.watches.get_mut(id.0) else {
             self.stats.stale_events += 1;
             return;
         };
@@ -176,41 +123,36 @@ impl EventLoop {
             return;
         };
         let fired = catch_unwind(AssertUnwindSafe(|| entry.fire(self, ev)));
-        let slot = &mut self.watches[id.index as usize];
-        let removed = slot.generation != id.generation;
         if fired.is_err() {
             self.stats.panics += 1;
             log::error!("a watch callback panicked; the watch is removed");
+            self.watches.remove(id.0);
         }
-        if removed || fired.is_err() {
-            if !removed {
-                slot.generation = if slot.generation + 1 >= WATCH_GEN_LIMIT {
-                    1
-                } else {
-                    slot.generation + 1
-                };
-            }
+        // Gone if the callback unwatched it (or panicked).
+        let Some(slot) = self.watches.get_mut(id.0) else {
             let _ = self.poller.deregister(&entry.fd());
-            self.free_watches.push(id.index);
             return;
+        };
+        if let Some(interest) = slot.rearm.take()
+            && let Err(e) = self
+                .poller
+                .modify(&entry.fd(), id.token(), interest, slot.mode)
+        {
+            log::warn!("cannot re-arm watch {id:?}: {e}");
         }
-        if let Some(interest) = slot.rearm.take() {
-            let mode = slot.mode;
-            if let Err(e) = self.poller.modify(&entry.fd(), id.token(), interest, mode) {
-                log::warn!("cannot re-arm watch {id:?}: {e}");
-            }
-        }
-        self.watches[id.index as usize].entry = Some(entry);
+        slot.entry = Some(entry);
     }
 
     /// Removes every watch (the loop is ending).
     pub(super) fn unwatch_all(&mut self) {
-        for slot in &mut self.watches {
-            if let Some(entry) = slot.entry.take() {
+        for slot in self.watches.drain() {
+            if let Some(entry) = slot.entry {
                 let _ = self.poller.deregister(&entry.fd());
             }
         }
-        self.watches.clear();
-        self.free_watches.clear();
     }
+}
+
+fn no_watch() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "no such watch (removed already)")
 }
