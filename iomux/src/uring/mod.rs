@@ -46,10 +46,10 @@ mod user_data;
 pub use bufring::{Buf, BufRing};
 pub use features::{Feature, Features};
 pub use levers::Lever;
-pub use sqe::{Sqe, Target};
 pub use recvmsg::{Datagram, MsgHeader, RECVMSG_OVERHEAD};
 pub use ring::{Completion, Registrar, Ring, RingStats};
 pub use setup::{Options, TaskRun};
+pub use sqe::{Sqe, Target};
 pub use user_data::UserData;
 
 /// The runtime's completion driver's ring: one thread (a `Runtime` is not

@@ -27,8 +27,8 @@ use std::time::Duration;
 use io_uring::{IoUring, cqueue, squeue};
 
 use super::features::Features;
-use super::sqe::Sqe;
 use super::setup::{self, Options, TaskRun};
+use super::sqe::Sqe;
 use super::sys::{self, EnterFd};
 use super::user_data::UserData;
 

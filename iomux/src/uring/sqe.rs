@@ -45,4 +45,3 @@ pub enum Target {
     /// An index in the ring's fixed-file table.
     Fixed(u32),
 }
-
