@@ -320,7 +320,7 @@ impl Core {
     /// (or the next timer) when `block` is set, else without blocking.
     fn turn(&self, block: bool) {
         let deadline = if block {
-            self.timers.borrow().next_deadline()
+            self.timers.borrow_mut().next_deadline()
         } else {
             Some(Instant::now())
         };

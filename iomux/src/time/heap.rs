@@ -91,8 +91,12 @@ impl<K: Copy> TimerHeap<K> {
         self.heap.first().map(|e| e.at)
     }
 
-    /// Removes and returns the earliest entry if it is due at `now`.
-    /// An entry is never returned before its deadline.
+    /// The earliest deadline, cancelled or not (its owner knows).
+    pub fn first(&self) -> Option<&Deadline<K>> {
+        self.heap.first()
+    }
+
+    /// Removes and returns the earliest deadline if it is due at `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<Deadline<K>> {
         if self.heap.first()?.at > now {
             return None;

@@ -3,11 +3,12 @@
 //! A timer never fires early: the loop fires a timer only once the clock
 //! has reached its deadline, and a `Sleep` checks the clock itself when
 //! polled. Timers with the same deadline fire in the order they were set.
+//! The deadlines live in the library's one timer heap
+//! ([`crate::time::TimerHeap`]), as the reactor's do.
 //!
-//! Not for: the reactor's timers (`crate::reactor`, on
-//! [`crate::time::TimerHeap`]) or a wall clock: deadlines are `Instant`s.
+//! Not for: the reactor's timers (`crate::reactor`, on the same heap) or a
+//! wall clock: deadlines are `Instant`s.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -15,37 +16,51 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::executor::Core;
+use crate::slab::{Key, Slab};
+use crate::time::TimerHeap;
 
-/// The runtime's timers, ordered by deadline, then by the order they were set.
+/// The runtime's timers: the library's one timer heap ([`TimerHeap`],
+/// ordered by deadline, then by the order they were set) over a slab of
+/// the live timers' wakers. A cancel removes the slab entry at once (the
+/// waker goes with it); its heap entry, which then names nothing, is
+/// dropped when it reaches the top, or in a bulk prune once the stale
+/// entries outnumber the live ones.
 #[derive(Default)]
 pub(crate) struct Timers {
-    map: BTreeMap<(Instant, u64), Waker>,
-    seq: u64,
+    heap: TimerHeap<Key>,
+    live: Slab<Waker>,
 }
 
 impl Timers {
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.map.keys().next().map(|k| k.0)
+    /// The earliest live deadline (stale entries at the top are dropped on
+    /// the way, so the loop never wakes for a cancelled timer).
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        loop {
+            let first = *self.heap.first()?;
+            if self.live.get(first.key).is_some() {
+                return Some(first.at);
+            }
+            self.heap.pop_due(first.at);
+        }
     }
 
-    fn insert(&mut self, deadline: Instant, waker: Waker) -> (Instant, u64) {
-        self.seq += 1;
-        let key = (deadline, self.seq);
-        self.map.insert(key, waker);
+    fn insert(&mut self, deadline: Instant, waker: Waker) -> Key {
+        let key = self.live.insert(waker);
+        self.heap.push(deadline, key);
         key
     }
 
-    fn remove(&mut self, key: (Instant, u64)) {
-        self.map.remove(&key);
+    fn remove(&mut self, key: Key) {
+        if self.live.remove(key).is_some() && self.heap.len() > 2 * self.live.len() + 64 {
+            let live = &self.live;
+            self.heap.retain(|d| live.get(d.key).is_some());
+        }
     }
 
     /// Moves the wakers of every timer due at `now` into `out`, in order.
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Waker>) {
-        while let Some(entry) = self.map.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            out.push(entry.remove());
+        while let Some(due) = self.heap.pop_due(now) {
+            out.extend(self.live.remove(due.key));
         }
     }
 }
@@ -56,7 +71,7 @@ impl Timers {
 pub struct Sleep {
     deadline: Instant,
     /// The timer's key in the runtime that polled it, and that runtime.
-    entry: Option<((Instant, u64), u64)>,
+    entry: Option<(Key, u64)>,
 }
 
 /// Completes after `duration` (at least: never early).
@@ -119,7 +134,7 @@ impl Future for Sleep {
         let mut timers = core.timers.borrow_mut();
         if let Some((key, runtime)) = self.entry
             && runtime == core.id()
-            && let Some(w) = timers.map.get_mut(&key)
+            && let Some(w) = timers.live.get_mut(key)
         {
             if !w.will_wake(cx.waker()) {
                 *w = cx.waker().clone();
@@ -244,5 +259,45 @@ impl Interval {
     /// The period between ticks.
     pub fn period(&self) -> Duration {
         self.period
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_timer_neither_wakes_the_loop_nor_piles_up() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let early = t.insert(now + Duration::from_millis(10), Waker::noop().clone());
+        t.insert(now + Duration::from_millis(20), Waker::noop().clone());
+        t.remove(early);
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(20)));
+        // Churn: set and cancel many; the heap keeps at most about twice
+        // the live timers (plus a constant) of stale entries.
+        for i in 0..10_000u64 {
+            let k = t.insert(now + Duration::from_millis(i), Waker::noop().clone());
+            t.remove(k);
+        }
+        assert!(
+            t.heap.len() <= 2 * t.live.len() + 65,
+            "{} entries",
+            t.heap.len()
+        );
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn timers_due_together_all_fire_and_leave_nothing() {
+        let mut t = Timers::default();
+        let at = Instant::now();
+        let wakers: Vec<Waker> = (0..3).map(|_| Waker::noop().clone()).collect();
+        let keys: Vec<Key> = wakers.iter().map(|w| t.insert(at, w.clone())).collect();
+        let mut out = Vec::new();
+        t.expire(at, &mut out);
+        assert_eq!(out.len(), 3);
+        assert!(keys.iter().all(|k| t.live.get(*k).is_none()));
+        assert_eq!(t.next_deadline(), None);
     }
 }
