@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# File throughput (issue 30): iomux::rt::fs on the epoll and io_uring
-# drivers (both through the blocking pool for now) against tokio::fs
+# File throughput (issue 30): iomux::rt::fs on the epoll driver (the
+# blocking pool) and the io_uring driver (reads and writes as requests of the
+# runtime's ring) against tokio::fs
 # (current_thread), one 256 MiB file written then read back sequentially in
 # 1 MiB chunks, rounds alternating the engines' order; medians and ratios.
 #

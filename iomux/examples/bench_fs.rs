@@ -1,6 +1,7 @@
-//! File throughput: `iomux::rt::fs` (on the epoll and io_uring drivers,
-//! both through the blocking pool today) against `tokio::fs` (current
-//! thread runtime), writing then reading one file sequentially in chunks.
+//! File throughput: `iomux::rt::fs` (on the epoll driver through the
+//! blocking pool, on the io_uring driver as requests of the runtime's ring)
+//! against `tokio::fs` (current thread runtime), writing then reading one
+//! file sequentially in chunks.
 //!
 //! ```text
 //! cargo run --release --example bench_fs -- [--mib 256] [--chunk-kib 1024] [--rounds 5] [--dir /tmp] [--fsync] [--only rt-epoll|rt-uring|tokio]
