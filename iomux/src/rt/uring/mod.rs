@@ -256,6 +256,30 @@ impl UringDriver {
         self.push::<Ignored>(0, |ud| op::cancel(user_data_of(code, op), ud));
     }
 
+    /// Cancels request `op` and runs the loop (at most `DRAIN_BOUND`)
+    /// until `ended` says its last completion came: for taking an fd out
+    /// of the driver, which no request may still refer to. The wakers of
+    /// completions that came meanwhile go to `wakers`.
+    fn cancel_and_wait(
+        &mut self,
+        op: Key,
+        ended: impl Fn(&UringDriver) -> bool,
+        wakers: &mut Vec<Waker>,
+    ) -> io::Result<()> {
+        self.cancel(op);
+        let bound = Instant::now() + DRAIN_BOUND;
+        while !ended(self) {
+            if Instant::now() >= bound {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "a receive in flight did not end when cancelled",
+                ));
+            }
+            self.park(Some(Instant::now() + Duration::from_millis(10)), wakers)?;
+        }
+        Ok(())
+    }
+
     fn arm_unpark(&mut self) {
         let fd = Target::Fd(self.unpark_fd.as_raw_fd());
         let buf = self.unpark_buf.as_mut_ptr();

@@ -18,7 +18,6 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
 
 use super::{BGID, Op, UringDriver, errno, polled_with_driver, with_driver};
 use crate::rt::executor::{Core, gone};
@@ -712,17 +711,11 @@ impl UringDriver {
             // Paused: its end does not arm it again.
             s.rx_paused = true;
             s.rx_releasing = true;
-            self.cancel(op);
-            let bound = Instant::now() + super::DRAIN_BOUND;
-            while self.streams.get(key).is_some_and(|s| s.rx_op.is_some()) {
-                if Instant::now() >= bound {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the stream's receive in flight did not end when cancelled",
-                    ));
-                }
-                self.park(Some(Instant::now() + Duration::from_millis(10)), wakers)?;
-            }
+            self.cancel_and_wait(
+                op,
+                |d| d.streams.get(key).is_none_or(|s| s.rx_op.is_none()),
+                wakers,
+            )?;
         }
         let Some(s) = self.streams.get_mut(key) else {
             return Err(gone());

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
 
 use super::{Op, UringDriver, errno, polled_with_driver, with_driver};
 use crate::rt::executor::{Core, gone};
@@ -271,17 +270,11 @@ impl UringUdp {
             if let Some(op) = u.op {
                 u.paused = true;
                 u.releasing = true;
-                d.cancel(op);
-                let bound = Instant::now() + super::DRAIN_BOUND;
-                while d.udps.get(key).is_some_and(|u| u.op.is_some()) {
-                    if Instant::now() >= bound {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the socket's receive did not end when cancelled",
-                        ));
-                    }
-                    d.park(Some(Instant::now() + Duration::from_millis(10)), &mut wakers)?;
-                }
+                d.cancel_and_wait(
+                    op,
+                    |d| d.udps.get(key).is_none_or(|u| u.op.is_none()),
+                    &mut wakers,
+                )?;
             }
             let held = d.udps.get(key).map_or(0, |u| u.rx.len());
             if held > 0 {
