@@ -1,7 +1,8 @@
 //! The io_uring core (`iomux::uring`) on the running kernel: the features
 //! probe, the setup it chooses, a full SQ and an overflowing CQ losing
 //! nothing, multishot accept straight into the fixed-file table, multishot
-//! recv into an incremental provided-buffer ring, and cancel-any.
+//! recv into an incremental provided-buffer ring, recv bundles over both
+//! kinds of ring, and cancel-any.
 
 #![cfg(feature = "uring")]
 
@@ -301,4 +302,78 @@ fn an_incremental_buffer_returns_only_when_every_piece_is_released() {
     let piece = bufs.pick(c).expect("the returned buffer");
     assert_eq!(bufs.bytes(&piece), &[b'c'; 40][..]);
     bufs.release(piece);
+}
+
+/// Bundled receives of `total` bytes sent in one write, on a ring of
+/// 1 KiB buffers (classic or incremental): the pieces `pick_each` hands
+/// out, in order, are the bytes sent, and some completion spans buffers.
+fn bundles_read_back(incremental: bool) {
+    let f = Features::probe().unwrap();
+    if !f.recv_bundle || (incremental && !f.pbuf_ring_inc) {
+        eprintln!("skipped: the kernel lacks IORING_RECVSEND_BUNDLE (6.10) or IOU_PBUF_RING_INC");
+        return;
+    }
+    let mut ring = Ring::open(&Options::new("a test")).unwrap();
+    let new = if incremental {
+        BufRing::incremental
+    } else {
+        BufRing::new
+    };
+    let mut bufs = new(&ring, 6, 16, 1024).unwrap();
+    let (mut peer, sock) = std::os::unix::net::UnixStream::pair().unwrap();
+    ring.push(op::recv_multi_bundle(
+        Target::Fd(sock.as_raw_fd()),
+        6,
+        UserData::new(1, 0, 0),
+    ));
+    ring.submit().unwrap();
+    let sent: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut got = Vec::new();
+    let mut widest = 0;
+    let mut offset = 0;
+    // Each round sends 5,000 bytes (under the ring's 16 KiB) and reads
+    // them back, the buffers returned before the next round.
+    for round in sent.chunks(5_000) {
+        peer.write_all(round).unwrap();
+        let want = got.len() + round.len();
+        let mut held = Vec::new();
+        let all = reap_until(&mut ring, |c| {
+            c.iter().map(|c| c.result().max(0) as usize).sum::<usize>() + got.len() >= want
+        });
+        for c in &all {
+            assert!(c.result() > 0, "a failed receive: {c:?}");
+            let mut pieces = 0;
+            bufs.pick_each(c, |b| {
+                pieces += 1;
+                held.push(b);
+            });
+            widest = widest.max(pieces);
+        }
+        for b in held {
+            got.extend_from_slice(bufs.bytes(&b));
+            bufs.release(b);
+        }
+        bufs.publish();
+        assert_eq!(
+            got[offset..],
+            sent[offset..want],
+            "the bytes of the round at {offset}"
+        );
+        offset = want;
+    }
+    assert_eq!(got, sent);
+    assert!(
+        widest > 1,
+        "no completion spanned two buffers: bundles not taken"
+    );
+}
+
+#[test]
+fn bundled_receives_on_a_classic_ring_read_back_in_order() {
+    bundles_read_back(false);
+}
+
+#[test]
+fn bundled_receives_on_an_incremental_ring_read_back_in_order() {
+    bundles_read_back(true);
 }

@@ -23,6 +23,14 @@
 //! work for both kinds; [`BufRing::get`] and [`BufRing::give_back`] only
 //! for a classic ring.
 //!
+//! **Bundles.** A receive with IORING_RECVSEND_BUNDLE (6.10) may fill
+//! several buffers in one completion, which names only the first: the
+//! others are the entries that followed it in the ring. So the ring keeps
+//! its own copy of the kernel's head, moved as completions are picked (a
+//! completion consumed the buffers from the head on, in the order the
+//! completions were posted), and [`BufRing::pick_each`] walks from it. A
+//! ring read with `get` does not track the head and takes no bundles.
+//!
 //! Dropped, the entry array and the buffers are deliberately not freed: the
 //! kernel may still touch them while it tears a closed ring down
 //! asynchronously (a server's ring lives as long as its process anyway).
@@ -86,6 +94,9 @@ pub struct BufRing {
     bgid: u16,
     /// Our tail, published to the kernel by `publish`.
     tail: u16,
+    /// Our copy of the kernel's head: the entry its next receive takes
+    /// first (moved by `pick_each`).
+    head: u16,
     unpublished: bool,
     /// Incremental: each buffer's pieces.
     used: Option<Box<[Pieces]>>,
@@ -144,6 +155,7 @@ impl BufRing {
             size,
             bgid,
             tail: 0,
+            head: 0,
             unpublished: false,
             used: inc.then(|| vec![Pieces::default(); count as usize].into_boxed_slice()),
         };
@@ -172,22 +184,102 @@ impl BufRing {
     }
 
     /// The piece of a provided buffer that `c` filled, if it names one
-    /// (only a successful receive does). Pieces must be picked in the order
-    /// their completions were reaped.
+    /// (only a successful receive does): a receive without a bundle fills
+    /// one piece. Pieces must be picked in the order their completions
+    /// were reaped.
     pub fn pick(&mut self, c: &Completion) -> Option<Buf> {
-        let bid = c.buffer()?;
-        let len = c.result().max(0) as u32;
-        assert!(bid < self.count, "a buffer id from another group");
+        let mut one = None;
+        self.pick_each(c, |b| {
+            debug_assert!(one.is_none(), "pick on a bundle: use pick_each");
+            one = Some(b);
+        });
+        one
+    }
+
+    /// Hands `each` the pieces `c` filled, in order: one for a plain
+    /// receive, one per buffer for a bundle (IORING_RECVSEND_BUNDLE).
+    /// Completions must be picked in the order they were reaped.
+    pub fn pick_each(&mut self, c: &Completion, mut each: impl FnMut(Buf)) {
+        let Some(first) = c.buffer() else { return };
+        assert!(first < self.count, "a buffer id from another group");
+        if self.bid_at(self.head) != first && !self.resync(first) {
+            // Not where the head says: take the named buffer alone.
+            debug_assert!(false, "buffer {first} is not in the ring");
+            log::error!(
+                "iomux::uring: buffer {first} of group {} is not at the head",
+                self.bgid
+            );
+            let len = c.result().max(0) as u32;
+            each(self.piece(first, len, c.buffer_more()));
+            return;
+        }
+        let mut left = c.result().max(0) as u32;
+        loop {
+            let bid = self.bid_at(self.head);
+            let start = self.used.as_ref().map_or(0, |u| u[bid as usize].used);
+            let take = left.min(self.size as u32 - start);
+            left -= take;
+            // Every buffer of a bundle but the last is full; the last stays
+            // at the head while an incremental ring keeps filling it.
+            let kept = left == 0 && c.buffer_more();
+            each(self.piece(bid, take, kept));
+            if !kept {
+                self.head = self.head.wrapping_add(1);
+            }
+            if left == 0 {
+                return;
+            }
+            if self.head == self.tail {
+                debug_assert!(false, "a bundle longer than the ring");
+                log::error!(
+                    "iomux::uring: group {}: a bundle longer than the ring",
+                    self.bgid
+                );
+                return;
+            }
+        }
+    }
+
+    /// The buffer id in the ring entry at position `at`.
+    fn bid_at(&self, at: u16) -> u16 {
+        let slot = (at & (self.count - 1)) as usize;
+        // SAFETY: `slot` < count; the kernel never writes an entry's bid.
+        unsafe { (*self.entries.as_ptr().add(slot)).bid() }
+    }
+
+    /// Moves our head forward to the entry holding `bid` if it lies
+    /// before the tail (the kernel took entries no completion named);
+    /// false if it is not there.
+    fn resync(&mut self, bid: u16) -> bool {
+        let mut at = self.head;
+        while at != self.tail {
+            if self.bid_at(at) == bid {
+                debug_assert!(false, "the kernel's head moved without a completion");
+                log::warn!(
+                    "iomux::uring: group {}: head moved over {} entries",
+                    self.bgid,
+                    at.wrapping_sub(self.head)
+                );
+                self.head = at;
+                return true;
+            }
+            at = at.wrapping_add(1);
+        }
+        false
+    }
+
+    /// A piece of `len` bytes of buffer `bid`, counted; `kept`: the kernel
+    /// goes on filling the buffer.
+    fn piece(&mut self, bid: u16, len: u32, kept: bool) -> Buf {
         match &mut self.used {
-            None => Some(Buf { bid, start: 0, len }),
+            None => Buf { bid, start: 0, len },
             Some(used) => {
                 let p = &mut used[bid as usize];
                 let start = p.used;
-                let last = !c.buffer_more();
-                p.used = if last { 0 } else { start + len };
+                p.used = if kept { start + len } else { 0 };
                 p.held += 1;
-                p.done |= last;
-                Some(Buf { bid, start, len })
+                p.done |= !kept;
+                Buf { bid, start, len }
             }
         }
     }

@@ -29,17 +29,21 @@ pub enum Lever {
     /// `incremental`: provided buffers consumed a piece at a time
     /// (IOU_PBUF_RING_INC).
     Incremental,
+    /// `recv_bundle`: a stream's receive may fill several provided
+    /// buffers in one completion (IORING_RECVSEND_BUNDLE, 6.10).
+    RecvBundle,
 }
 
 impl Lever {
     /// Every lever, in the order the benchmark script turns them off.
-    pub const ALL: [Lever; 6] = [
+    pub const ALL: [Lever; 7] = [
         Lever::DeferTaskrun,
         Lever::RegisteredRingFd,
         Lever::NoSqArray,
         Lever::FixedFiles,
         Lever::MultishotRecv,
         Lever::Incremental,
+        Lever::RecvBundle,
     ];
 
     /// The lever's name in `IOMUX_URING_OFF`.
@@ -51,6 +55,7 @@ impl Lever {
             Lever::FixedFiles => "fixed_files",
             Lever::MultishotRecv => "multishot_recv",
             Lever::Incremental => "incremental",
+            Lever::RecvBundle => "recv_bundle",
         }
     }
 

@@ -68,6 +68,19 @@ pub fn recv_multi(target: Target, group: u16, user_data: UserData) -> Sqe {
     ))
 }
 
+/// [`recv_multi`] with IORING_RECVSEND_BUNDLE (6.10): a completion may
+/// fill several buffers of the group, the first named, the others the
+/// entries after it in the ring (read them with
+/// [`BufRing::pick_each`](super::BufRing::pick_each)).
+pub fn recv_multi_bundle(target: Target, group: u16, user_data: UserData) -> Sqe {
+    Sqe(on_target!(
+        target,
+        RecvMultiBundle::new(_, group)
+            .build()
+            .user_data(user_data.raw())
+    ))
+}
+
 /// A multishot recvmsg (6.0) into buffers of provided-buffer group
 /// `group`: a completion per datagram, its buffer holding a header, the
 /// sender's address and the payload (read it with
@@ -102,6 +115,15 @@ pub fn recv_select(target: Target, group: u16, user_data: UserData) -> Sqe {
             .build()
             .flags(Flags::BUFFER_SELECT)
             .user_data(user_data.raw())
+    ))
+}
+
+/// [`recv_select`] with IORING_RECVSEND_BUNDLE (6.10), as
+/// [`recv_multi_bundle`].
+pub fn recv_bundle(target: Target, group: u16, user_data: UserData) -> Sqe {
+    Sqe(on_target!(
+        target,
+        RecvBundle::new(_, group).build().user_data(user_data.raw())
     ))
 }
 

@@ -170,6 +170,11 @@ pub(crate) struct UringDriver {
     unpark_buf: Box<[u8; 8]>,
     /// Shutting down: nothing is armed again.
     closing: bool,
+    /// Streams receive in bundles (the lever is on and the kernel has
+    /// IORING_RECVSEND_BUNDLE).
+    bundle: bool,
+    /// The pieces of the completion being handled (kept for its capacity).
+    picked: Vec<Buf>,
 }
 
 fn errno(res: i32) -> io::Error {
@@ -228,6 +233,9 @@ impl UringDriver {
             unpark_fd: Arc::clone(&unpark_fd),
             unpark_buf: Box::new([0; 8]),
             closing: false,
+            bundle: Lever::RecvBundle.is_on()
+                && crate::uring::Features::probe().is_ok_and(|f| f.recv_bundle),
+            picked: Vec::new(),
         };
         driver.arm_unpark();
         Ok((driver, Unpark::EventFd(unpark_fd)))

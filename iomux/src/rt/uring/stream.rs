@@ -159,42 +159,50 @@ impl Op for Recv {
     const CODE: u8 = 5;
     fn complete(d: &mut UringDriver, owner: Key, c: Completion, wakers: &mut Vec<Waker>) {
         let (res, more) = (c.result(), c.more());
-        // Every piece is picked, in completion order (an incremental ring
-        // counts them), and released when read or unwanted.
-        let buf = d.bufs.as_mut().and_then(|b| b.pick(&c));
+        // Every piece is picked, in completion order (the ring follows the
+        // kernel's head, and a bundle names only its first buffer), and
+        // released when read or unwanted.
+        let mut pieces = std::mem::take(&mut d.picked);
+        if let Some(b) = d.bufs.as_mut() {
+            b.pick_each(&c, |p| pieces.push(p));
+        }
         let Some(s) = d.streams.get_mut(owner) else {
-            if let Some(buf) = buf {
-                d.release(buf);
+            for p in pieces.drain(..) {
+                d.release(p);
             }
+            d.picked = pieces;
             return;
         };
         if !more {
             s.rx_op = None;
         }
         match res {
-            n if n > 0 => match buf {
-                Some(buf) if !s.dropped => {
-                    s.rx.push_back(Chunk { buf, read: 0 });
-                    wakers.extend(s.reader.take());
-                    if s.rx.len() >= RX_HOLD
-                        && !s.rx_paused
-                        && let Some(op) = s.rx_op
-                    {
-                        s.rx_paused = true;
-                        d.cancel(op);
-                    }
+            n if n > 0 && pieces.is_empty() => {
+                s.rx_err = Some(io::Error::other("a receive completed without a buffer"));
+                wakers.extend(s.reader.take());
+            }
+            n if n > 0 && s.dropped => {
+                for p in pieces.drain(..) {
+                    d.release(p);
                 }
-                Some(buf) => d.release(buf),
-                None => {
-                    s.rx_err = Some(io::Error::other("a receive completed without a buffer"));
-                    wakers.extend(s.reader.take());
+            }
+            n if n > 0 => {
+                s.rx.extend(pieces.drain(..).map(|buf| Chunk { buf, read: 0 }));
+                wakers.extend(s.reader.take());
+                if s.rx.len() >= RX_HOLD
+                    && !s.rx_paused
+                    && let Some(op) = s.rx_op
+                {
+                    s.rx_paused = true;
+                    d.cancel(op);
                 }
-            },
+            }
             0 => {
-                if let Some(buf) = buf {
-                    d.release(buf);
+                for p in pieces.drain(..) {
+                    d.release(p);
                 }
                 let Some(s) = d.streams.get_mut(owner) else {
+                    d.picked = pieces;
                     return;
                 };
                 s.rx_eof = true;
@@ -212,6 +220,11 @@ impl Op for Recv {
                 wakers.extend(s.reader.take());
             }
         }
+        // A failed receive names no buffer; anything left goes back.
+        for p in pieces.drain(..) {
+            d.release(p);
+        }
+        d.picked = pieces;
         if !more {
             // The multishot ended (cancelled for holding too much, or by
             // the kernel): receive again unless the stream is done, still
@@ -320,11 +333,13 @@ impl UringDriver {
         }
         s.rx_paused = false;
         let target = s.target.unwrap_or(Target::Fd(s.raw));
-        let op = if Lever::MultishotRecv.is_on() {
-            self.push::<Recv>(key, |ud| op::recv_multi(target, BGID, ud))
-        } else {
-            self.push::<Recv>(key, |ud| op::recv_select(target, BGID, ud))
+        let recv = match (Lever::MultishotRecv.is_on(), self.bundle) {
+            (true, false) => op::recv_multi,
+            (true, true) => op::recv_multi_bundle,
+            (false, false) => op::recv_select,
+            (false, true) => op::recv_bundle,
         };
+        let op = self.push::<Recv>(key, |ud| recv(target, BGID, ud));
         if let Some(s) = self.streams.get_mut(key) {
             s.rx_op = Some(op);
         }
