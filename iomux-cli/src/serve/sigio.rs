@@ -24,19 +24,21 @@
 //!   statistics count signals, overflows and scans.
 //! - The hidden environment variable IOMUX_SIGIO_QUEUE=n lowers
 //!   RLIMIT_SIGPENDING to n to exercise the overflow path.
+//! - Deadlines (header, keep-alive, send, linger) are on the library's
+//!   timer heap (`iomux::time::TimerHeap`): the wait ends at the earliest,
+//!   and a connection is closed when its own deadline passes.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
+use iomux::time::TimerHeap;
+
 use super::model_common::{self, Progress, Session, Sessions};
 use super::shutdown;
 use super::{ServeArgs, announce};
 use crate::CliResult;
-
-/// How often connection deadlines are checked (keep-alive, header timeouts).
-const SWEEP: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
 struct Stats {
@@ -50,9 +52,21 @@ struct Server {
     sessions: Sessions,
     signal: libc::c_int,
     /// Connections by fd: the signal names the fd.
-    conns: Vec<Option<(TcpStream, Session)>>,
+    conns: Vec<Option<Conn>>,
+    /// Connection deadlines by fd. An entry is checked against its
+    /// connection's deadline when it comes due (deadlines move as the
+    /// connection works; an fd may have been reused), so none is removed
+    /// early.
+    deadlines: TimerHeap<RawFd>,
     scratch: Vec<u8>,
     stats: Stats,
+}
+
+struct Conn {
+    sock: TcpStream,
+    session: Session,
+    /// The earliest deadline of this connection in the heap, if any.
+    queued: Option<Instant>,
 }
 
 /// Runs the signal-driven server until SIGINT or SIGTERM.
@@ -75,6 +89,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
         listener: iomux::socket::listen(args.addr)?,
         signal,
         conns: Vec::new(),
+        deadlines: TimerHeap::new(),
         scratch: vec![0u8; 64 * 1024],
         stats: Stats::default(),
     };
@@ -83,14 +98,15 @@ pub fn run(args: &ServeArgs) -> CliResult {
     server.accept_all();
 
     let only_rt = shutdown::signal_set(&[signal]);
-    let mut next_sweep = Instant::now() + SWEEP;
     let mut draining: Option<Instant> = None;
     let mut cut = 0;
     loop {
-        let wait = draining.map_or(SWEEP, |d| {
-            d.saturating_duration_since(Instant::now()).min(SWEEP)
-        });
-        match take(&wait_set, Some(wait))? {
+        let until = match (server.deadlines.peek(), draining) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = until.map(|t| t.saturating_duration_since(Instant::now()));
+        match take(&wait_set, wait)? {
             None => {}
             Some((sig, fd)) if sig == signal => {
                 server.stats.signals += 1;
@@ -121,10 +137,7 @@ pub fn run(args: &ServeArgs) -> CliResult {
             }
         }
         let now = Instant::now();
-        if now >= next_sweep {
-            server.sweep_deadlines(now);
-            next_sweep = now + SWEEP;
-        }
+        server.expire(now);
         if let Some(deadline) = draining {
             let open = server.conns.iter().flatten().count();
             if open == 0 {
@@ -166,7 +179,11 @@ impl Server {
                     if self.conns.len() <= slot {
                         self.conns.resize_with(slot + 1, || None);
                     }
-                    self.conns[slot] = Some((sock, self.sessions.open()));
+                    self.conns[slot] = Some(Conn {
+                        sock,
+                        session: self.sessions.open(),
+                        queued: None,
+                    });
                     // Data that arrived before O_ASYNC was set raised no signal.
                     self.service(fd);
                 }
@@ -181,11 +198,47 @@ impl Server {
     /// Serves one socket until EAGAIN: the signal will not come again for
     /// data that is already there.
     fn service(&mut self, fd: RawFd) {
-        let Some(Some((sock, s))) = self.conns.get_mut(fd as usize) else {
+        let Some(Some(c)) = self.conns.get_mut(fd as usize) else {
             return; // a stale signal for a connection closed meanwhile
         };
-        if model_common::pump(sock, s, &mut self.scratch, usize::MAX) == Progress::Done {
+        if model_common::pump(&mut c.sock, &mut c.session, &mut self.scratch, usize::MAX)
+            == Progress::Done
+        {
             self.close(fd);
+        } else {
+            self.schedule(fd);
+        }
+    }
+
+    /// Queues connection `fd`'s deadline unless an entry at or before it
+    /// is queued already (that one, when due, queues the deadline then).
+    fn schedule(&mut self, fd: RawFd) {
+        let Some(Some(c)) = self.conns.get_mut(fd as usize) else {
+            return;
+        };
+        if let Some(d) = c.session.deadline()
+            && c.queued.is_none_or(|q| d < q)
+        {
+            c.queued = Some(d);
+            self.deadlines.push(d, fd);
+        }
+    }
+
+    /// Closes the connections whose deadline has passed at `now`.
+    fn expire(&mut self, now: Instant) {
+        while let Some(due) = self.deadlines.pop_due(now) {
+            let fd = due.key;
+            let Some(Some(c)) = self.conns.get_mut(fd as usize) else {
+                continue; // closed since
+            };
+            if c.queued == Some(due.at) {
+                c.queued = None;
+            }
+            if c.session.deadline().is_some_and(|d| d <= now) {
+                self.close(fd);
+            } else {
+                self.schedule(fd);
+            }
         }
     }
 
@@ -195,10 +248,15 @@ impl Server {
     fn drain(&mut self) {
         let _ = rustix::net::shutdown(&self.listener, rustix::net::Shutdown::Both);
         for fd in 0..self.conns.len() {
-            if let Some((sock, s)) = &mut self.conns[fd]
-                && model_common::drain_last(sock, s, &mut self.scratch) == Progress::Done
+            let Some(c) = &mut self.conns[fd] else {
+                continue;
+            };
+            if model_common::drain_last(&mut c.sock, &mut c.session, &mut self.scratch)
+                == Progress::Done
             {
                 self.close(fd as RawFd);
+            } else {
+                self.schedule(fd as RawFd);
             }
         }
     }
@@ -209,16 +267,6 @@ impl Server {
         for fd in 0..self.conns.len() {
             if self.conns[fd].is_some() {
                 self.service(fd as RawFd);
-            }
-        }
-    }
-
-    fn sweep_deadlines(&mut self, now: Instant) {
-        for fd in 0..self.conns.len() {
-            let expired =
-                matches!(&self.conns[fd], Some((_, s)) if s.deadline().is_some_and(|d| d <= now));
-            if expired {
-                self.close(fd as RawFd);
             }
         }
     }
