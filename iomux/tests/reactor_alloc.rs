@@ -1,6 +1,10 @@
 //! The reactor's hot path allocates nothing: once a connection's buffers
 //! have grown to their working size, a request/response round trip
 //! through wait → read → handler → write makes no heap allocation.
+//!
+//! On the readiness driver. The completion driver's path (a completion's
+//! bytes copied into the connection's input, the reply moved into its
+//! send) is not covered here yet.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use iomux::conn::Handler;
-use iomux::reactor::{Config, EventLoop};
+use iomux::reactor::EventLoop;
 use iomux::{Interest, Mode};
 
 /// What one watch callback read: which pipe, which bytes.
@@ -33,15 +33,16 @@ fn turn_until(el: &mut EventLoop, what: &str, mut done: impl FnMut() -> bool) {
     while !done() {
         assert!(
             Instant::now() < end,
-            "{}: timed out waiting for {what}",
+            "{}/{}: timed out waiting for {what}",
+            el.driver(),
             el.backend()
         );
         el.turn(Some(Duration::from_millis(10))).unwrap();
     }
 }
 
-fn watched_fds_call_back_and_never_reach_connections(backend: iomux::Backend) {
-    let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
+fn watched_fds_call_back_and_never_reach_connections(backend: common::Variant) {
+    let mut el = EventLoop::new(backend.config()).unwrap();
     // Connections and watches side by side, many of each, so that a
     // token mix-up would show as bytes in the wrong place.
     let seen_by_conns = Arc::new(Mutex::new(0));
@@ -120,10 +121,10 @@ fn watched_fds_call_back_and_never_reach_connections(backend: iomux::Backend) {
         *seen_by_conns.lock().unwrap() == 4
     });
 }
-on_every_backend!(watched_fds_call_back_and_never_reach_connections);
+on_every_reactor_driver!(watched_fds_call_back_and_never_reach_connections);
 
-fn a_oneshot_watch_rearms_from_its_own_callback(backend: iomux::Backend) {
-    let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
+fn a_oneshot_watch_rearms_from_its_own_callback(backend: common::Variant) {
+    let mut el = EventLoop::new(backend.config()).unwrap();
     let (reader, mut writer) = UnixStream::pair().unwrap();
     reader.set_nonblocking(true).unwrap();
     let calls = Rc::new(RefCell::new(0));
@@ -159,4 +160,4 @@ fn a_oneshot_watch_rearms_from_its_own_callback(backend: iomux::Backend) {
         "{backend}: unwatched from its own callback"
     );
 }
-on_every_backend!(a_oneshot_watch_rearms_from_its_own_callback);
+on_every_reactor_driver!(a_oneshot_watch_rearms_from_its_own_callback);
