@@ -113,6 +113,31 @@ pub struct Stats {
     /// so closed with their work unfinished
     /// ([`EventLoop::shutdown_gracefully`]).
     pub cut: u64,
+    /// The completion driver's counters (all zero on the readiness driver).
+    pub completion: CompletionStats,
+}
+
+/// Counters of the completion driver's ring ([`Stats::completion`]).
+///
+/// Non-exhaustive: counters get added; read the fields, build none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompletionStats {
+    /// Sockets that went into the ring's fixed-file table.
+    pub fixed: u64,
+    /// Completions handled.
+    pub completions: u64,
+    /// `io_uring_enter` calls.
+    pub enters: u64,
+    /// Sends the kernel took only part of (the rest went again).
+    pub short_sends: u64,
+    /// Multishot recvs that ended and were armed again (buffers ran out,
+    /// a CQ overflow, back-pressure).
+    pub recv_rearms: u64,
+    /// Enters that found completions in the kernel's overflow list.
+    pub overflows: u64,
+    /// Pushes that found the submission queue full.
+    pub sq_full: u64,
 }
 
 /// Buffers the loop reuses turn after turn, so that a turn allocates
@@ -584,6 +609,9 @@ impl EventLoop {
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
+        if let Io::Completion(u) = &self.io {
+            s.completion = u.stats();
+        }
         // `stats.shed` holds the counts of listeners already closed.
         s.shed += self
             .listeners

@@ -52,5 +52,7 @@ mod token;
 
 pub use config::Config;
 pub use driver::Driver;
-pub use event_loop::{Backpressure, EventLoop, LoopHandle, Stats, Task, TimerId, WatchId};
+pub use event_loop::{
+    Backpressure, CompletionStats, EventLoop, LoopHandle, Stats, Task, TimerId, WatchId,
+};
 pub use group::{LoopGroup, Sharing};

@@ -35,7 +35,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use super::{EventLoop, Io};
+use super::{CompletionStats, EventLoop, Io};
 use crate::reactor::config::{Config, RING_ENTRIES};
 use crate::reactor::driver::COMPLETION_NEEDS;
 use crate::slab::Key;
@@ -79,18 +79,6 @@ fn key_of(ud: UserData) -> Key {
     (u64::from(ud.generation()) << 32) | u64::from(ud.slot())
 }
 
-/// Counters of the completion driver.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Counters {
-    /// Sockets that went into the fixed-file table.
-    pub fixed: u64,
-    pub completions: u64,
-    pub short_sends: u64,
-    /// Multishot recvs that ended and were armed again (ENOBUFS, CQ
-    /// overflow, back-pressure).
-    pub recv_rearms: u64,
-}
-
 /// A closed connection's socket, kept until the kernel lets go of it.
 struct Zombie {
     sock: std::os::fd::OwnedFd,
@@ -118,7 +106,8 @@ pub(in crate::reactor) struct Uring {
     /// Numbers listeners, so that a late completion of a closed one does
     /// not reach the next in its place.
     serial: u32,
-    counters: Counters,
+    /// The loop's own counts (the ring keeps the rest: `stats`).
+    counters: CompletionStats,
 }
 
 impl Uring {
@@ -159,8 +148,19 @@ impl Uring {
             wake,
             wake_armed: false,
             serial: 0,
-            counters: Counters::default(),
+            counters: CompletionStats::default(),
         })
+    }
+
+    /// The driver's counters so far.
+    pub(super) fn stats(&self) -> CompletionStats {
+        let ring = self.ring.stats();
+        CompletionStats {
+            enters: ring.enters,
+            overflows: ring.cq_overflows,
+            sq_full: ring.sq_full,
+            ..self.counters
+        }
     }
 
     /// Puts `sock` in the fixed-file table, if there is room; its slot.
