@@ -248,7 +248,9 @@ impl EventLoop {
         conn.session.set_paused(!on);
         // Data that came while paused raised its edge then: read it on the
         // loop's next pass rather than wait for an edge that will not come.
-        let reread = on && was_paused && edge;
+        // On the completion driver what came is in the session already.
+        let arrived = conn.ring.as_ref().is_some_and(|r| r.data > 0 || r.eof);
+        let reread = on && was_paused && (edge || arrived);
         if conn.in_callback {
             // Its own callback: interest is brought up to date on return.
             if reread {
