@@ -161,3 +161,45 @@ fn a_oneshot_watch_rearms_from_its_own_callback(backend: common::Variant) {
     );
 }
 on_every_reactor_driver!(a_oneshot_watch_rearms_from_its_own_callback);
+
+/// An edge watch reports each arrival once, read or not; a level watch
+/// keeps reporting what is left unread. (The completion driver: a
+/// multishot poll for edges, a poll re-armed after each callback for
+/// level.) Where the backend has no edges (poll, select) only level runs.
+fn edge_reports_arrivals_level_reports_what_is_left(backend: common::Variant) {
+    let edges = backend.is_completion() || backend.backend.supports_edge();
+    for mode in [Mode::Level, Mode::Edge] {
+        if mode == Mode::Edge && !edges {
+            continue;
+        }
+        let mut el = EventLoop::new(backend.config()).unwrap();
+        let (reader, mut writer) = UnixStream::pair().unwrap();
+        reader.set_nonblocking(true).unwrap();
+        let calls = Rc::new(RefCell::new(0));
+        let count = Rc::clone(&calls);
+        // Reads nothing: what arrived stays readable.
+        el.watch(reader, Interest::READABLE, mode, move |_, _, _| {
+            *count.borrow_mut() += 1;
+        })
+        .unwrap();
+        writer.write_all(b"1").unwrap();
+        turn_until(&mut el, "the first report", || *calls.borrow() >= 1);
+        for _ in 0..3 {
+            el.turn(Some(common::MUST_NOT)).unwrap();
+        }
+        let after_one = *calls.borrow();
+        if mode == Mode::Edge {
+            assert_eq!(after_one, 1, "{backend} {mode:?}: one arrival, one report");
+            writer.write_all(b"2").unwrap();
+            turn_until(&mut el, "the second arrival's report", || {
+                *calls.borrow() == 2
+            });
+        } else {
+            assert!(
+                after_one >= 4,
+                "{backend} {mode:?}: unread input reported {after_one} times in 4 turns"
+            );
+        }
+    }
+}
+on_every_reactor_driver!(edge_reports_arrivals_level_reports_what_is_left);
