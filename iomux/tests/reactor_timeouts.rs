@@ -77,6 +77,10 @@ fn send_timeout(backend: common::Variant, mode: Mode) {
                 last_progress = Instant::now();
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            // io_uring teardown's task work in this thread (a ring made
+            // here, by a feature probe or a loop) interrupts a blocking
+            // write: it made no progress, write again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             // On a slow machine the timeout may pass while we still fill,
             // but never before LIMIT has passed.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
