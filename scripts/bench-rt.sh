@@ -9,6 +9,10 @@
 #   rt-uring   iomux/examples/rt_echo.rs --driver uring   (iomux::rt, completions)
 #   tokio      bench/servers tokio-echo   (tokio current_thread)
 #   monoio     bench/servers monoio-echo  (monoio, 1 thread, io_uring driver)
+#   reactor-uring   iomux serve --model uring --proto echo --threads 1
+#                   (the reactor on its completion driver, issue 29)
+#   reactor-epoll   iomux serve --model epoll --proto echo --threads 1
+#                   (the reactor on the readiness driver, for comparison)
 # HTTP, 100 connections, `GET /plaintext` -> `Hello, World!`, hyper 1.x
 # http1 on each runtime, measured by `wrk -t1 -c100` (client-bound: wrk
 # saturates its core first) and by `iomux load --engine uring --proto http`
@@ -42,7 +46,8 @@
 #      RT_FEATURES="" / HYPER_FEATURES="hyper" (cargo features of the iomux
 #      examples), IOMUX=path (a prebuilt iomux CLI), RAW=path (keep the raw
 #      per-run lines there), RT_ECHO=path / HYPER_HELLO=path (prebuilt
-#      examples, e.g. from another worktree: then they are not built here).
+#      examples, e.g. from another worktree: then they are not built here),
+#      PEERS=dir (prebuilt tokio-echo, monoio-echo and hyper-tokio, likewise).
 set -euo pipefail
 ROUNDS=${1:-${ROUNDS:-3}}
 DURATION=${2:-${DURATION:-5s}}
@@ -64,14 +69,17 @@ bench_setup bench-rt
 
 need wrk wrk
 IOMUX=${IOMUX:-$(build_iomux)}
-PEERS=$HERE/bench/servers/target/release
+PEERS_PREBUILT=${PEERS:-}
+PEERS=${PEERS:-$HERE/bench/servers/target/release}
 EXAMPLES=$HERE/target/release/examples
 
 # Builds what SERVERS needs; a build that fails leaves its servers out.
 build_ok_peers=0 build_ok_rt=0 build_ok_hyper=0
 RT_ECHO_BUILT=$EXAMPLES/rt_echo HYPER_HELLO_BUILT=$EXAMPLES/hyper_hello
 wants() { [[ " $SERVERS " == *" $1 "* ]]; }
-if wants tokio || wants monoio || wants hyper-tokio; then
+if [[ -n $PEERS_PREBUILT ]]; then
+    build_ok_peers=1
+elif wants tokio || wants monoio || wants hyper-tokio; then
     if (cd "$HERE/bench/servers" && cargo build --release -q) >"$WORK/build-peers.log" 2>&1; then
         build_ok_peers=1
     else
@@ -115,6 +123,7 @@ server_cmd() {
         tokio) [[ $build_ok_peers == 1 ]] && echo "$PEERS/tokio-echo" ;;
         monoio) [[ $build_ok_peers == 1 ]] && echo "$PEERS/monoio-echo" ;;
         hyper-tokio) [[ $build_ok_peers == 1 ]] && echo "$PEERS/hyper-tokio" ;;
+        reactor-uring | reactor-epoll) echo "$IOMUX serve --model ${1#reactor-} --proto echo --threads 1" ;;
         *) echo "unknown server $1" >&2; exit 2 ;;
     esac
     return 0
@@ -273,7 +282,8 @@ titles = {
 }
 # Issue 28's targets: (numerator, denominator, metric, bound) where metric
 # "rps" must be >= bound and "cpu" (server CPU per request) <= bound.
-echo_targets = [("rt-uring", "tokio", "cpu", 0.90), ("rt-uring", "tokio", "rps", 1.08),
+echo_targets = [("reactor-uring", "tokio", "cpu", 0.88),
+                ("rt-uring", "tokio", "cpu", 0.90), ("rt-uring", "tokio", "rps", 1.08),
                 ("rt-uring", "monoio", "cpu", 0.95), ("rt-epoll", "tokio", "cpu", 1.00)]
 fixed_targets = [("rt-uring", "tokio", "cpu", 1.00), ("rt-epoll", "tokio", "cpu", 1.00),
                  ("rt-uring", "monoio", "cpu", 0.95)]

@@ -10,20 +10,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Echo;
-use iomux::reactor::{Config, EventLoop};
+use iomux::reactor::EventLoop;
 
 const INTERVAL: Duration = Duration::from_millis(100);
 /// Far longer than any test here may take: a sleep of this length is a bug.
 const LONG: Duration = Duration::from_secs(10);
 
-fn collecting(interval: Duration) -> EventLoop {
-    EventLoop::new(Config::default().with_collect_interval(interval)).unwrap()
+fn collecting(v: common::Variant, interval: Duration) -> EventLoop {
+    EventLoop::new(v.config().with_collect_interval(interval)).unwrap()
 }
 
 #[test]
 fn waits_are_spaced_by_the_interval() {
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        waits_are_spaced_by_the_interval_on(v);
+    }
+}
+
+fn waits_are_spaced_by_the_interval_on(v: common::Variant) {
     const ROUNDS: u32 = 5;
-    let mut el = collecting(INTERVAL);
+    let mut el = collecting(v, INTERVAL);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server_side, _) = listener.accept().unwrap();
@@ -64,7 +70,13 @@ fn waits_are_spaced_by_the_interval() {
 
 #[test]
 fn timers_are_not_held_back() {
-    let mut el = collecting(LONG);
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        timers_are_not_held_back_on(v);
+    }
+}
+
+fn timers_are_not_held_back_on(v: common::Variant) {
+    let mut el = collecting(v, LONG);
     // A first wait, so that the next turn has an interval to sleep off.
     el.turn(Some(Duration::ZERO)).unwrap();
     let start = Instant::now();
@@ -87,7 +99,13 @@ fn timers_are_not_held_back() {
 
 #[test]
 fn queued_work_does_not_sleep() {
-    let mut el = collecting(LONG);
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        queued_work_does_not_sleep_on(v);
+    }
+}
+
+fn queued_work_does_not_sleep_on(v: common::Variant) {
+    let mut el = collecting(v, LONG);
     el.turn(Some(Duration::ZERO)).unwrap();
     let ran = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&ran);

@@ -11,16 +11,14 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use common::Echo;
-use iomux::reactor::{Config, LoopGroup, Sharing, Stats};
-use iomux::{Backend, Mode};
+use iomux::Mode;
+use iomux::reactor::{LoopGroup, Sharing, Stats};
 
 /// Every wait of these tests.
 const WAIT: Duration = Duration::from_secs(10);
 
-fn group(backend: Backend, loops: usize, sharing: Sharing) -> LoopGroup {
-    let cfg = Config::default()
-        .with_backend(backend)
-        .with_mode(Mode::Level);
+fn group(backend: common::Variant, loops: usize, sharing: Sharing) -> LoopGroup {
+    let cfg = backend.config().with_mode(Mode::Level);
     LoopGroup::bind_with(
         "127.0.0.1:0".parse().unwrap(),
         loops,
@@ -57,7 +55,7 @@ fn assert_eof(s: &mut TcpStream, what: &str) {
     }
 }
 
-fn in_flight_answered_then_eof(backend: Backend) {
+fn in_flight_answered_then_eof(backend: common::Variant) {
     for sharing in [Sharing::ReusePort, Sharing::RoundRobin] {
         let group = group(backend, 2, sharing);
         let addr = group.local_addr();
@@ -103,9 +101,9 @@ fn in_flight_answered_then_eof(backend: Backend) {
         );
     }
 }
-on_every_backend!(in_flight_answered_then_eof);
+on_every_reactor_driver!(in_flight_answered_then_eof);
 
-fn never_reader_cut_at_deadline(backend: Backend) {
+fn never_reader_cut_at_deadline(backend: common::Variant) {
     let group = group(backend, 1, Sharing::ReusePort);
     let s = connect(&group);
     // The loop echoes into a peer that reads nothing until its output
@@ -139,4 +137,4 @@ fn never_reader_cut_at_deadline(backend: Backend) {
         "{backend}: the loop ended {took:?} after the request, before its {bound:?} deadline"
     );
 }
-on_every_backend!(never_reader_cut_at_deadline);
+on_every_reactor_driver!(never_reader_cut_at_deadline);

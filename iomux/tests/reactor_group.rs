@@ -11,14 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Echo;
-use iomux::reactor::{Config, LoopGroup, Sharing};
+use iomux::reactor::{LoopGroup, Sharing};
 use iomux::{Backend, Mode};
 
 /// Echo on `loops` loops of `backend` sharing a free port on loopback.
-fn bind(backend: Backend, loops: usize, sharing: Sharing) -> std::io::Result<LoopGroup> {
-    let cfg = Config::default()
-        .with_backend(backend)
-        .with_mode(Mode::Level);
+fn bind(backend: common::Variant, loops: usize, sharing: Sharing) -> std::io::Result<LoopGroup> {
+    let cfg = backend.config().with_mode(Mode::Level);
     LoopGroup::bind_with(
         "127.0.0.1:0".parse().unwrap(),
         loops,
@@ -28,7 +26,7 @@ fn bind(backend: Backend, loops: usize, sharing: Sharing) -> std::io::Result<Loo
     )
 }
 
-fn serve(backend: Backend, sharing: Sharing) {
+fn serve(backend: common::Variant, sharing: Sharing) {
     let group = bind(backend, 3, sharing).unwrap();
     assert_eq!(group.handles().len(), 3);
     let mut conns: Vec<TcpStream> = (0..30)
@@ -46,34 +44,58 @@ fn serve(backend: Backend, sharing: Sharing) {
     group.join().unwrap();
 }
 
-fn reuseport_on_every_backend(backend: Backend) {
+fn reuseport_on_every_backend(backend: common::Variant) {
     serve(backend, Sharing::ReusePort);
 }
-on_backends!(reuseport_on_every_backend: select = Select, poll = Poll, epoll = Epoll);
+on_reactor_drivers!(reuseport_on_every_backend: select = Select, poll = Poll, epoll = Epoll);
+
+#[test]
+fn exclusive_sharing_on_the_completion_driver() {
+    // Nothing to ask for: each multishot accept takes one connection.
+    if let Some(v) = common::completion() {
+        serve(v, Sharing::Exclusive);
+    }
+}
 
 #[test]
 fn exclusive_shared_listener_on_epoll() {
-    serve(Backend::Epoll, Sharing::Exclusive);
-    let refused = bind(Backend::Poll, 2, Sharing::Exclusive);
+    serve(
+        common::Variant::readiness(Backend::Epoll),
+        Sharing::Exclusive,
+    );
+    let refused = bind(
+        common::Variant::readiness(Backend::Poll),
+        2,
+        Sharing::Exclusive,
+    );
     assert_eq!(
         refused.err().map(|e| e.kind()),
         Some(std::io::ErrorKind::Unsupported)
     );
 }
 
-fn round_robin_on_every_backend(backend: Backend) {
-    if backend == Backend::IoUring && iomux::Poller::with_backend(backend).is_err() {
+fn round_robin_on_every_backend(backend: common::Variant) {
+    if !backend.is_completion()
+        && backend.backend == Backend::IoUring
+        && iomux::Poller::with_backend(backend.backend).is_err()
+    {
         return; // reported by the io_uring tests
     }
     serve(backend, Sharing::RoundRobin);
 }
-on_every_backend!(round_robin_on_every_backend);
+on_every_reactor_driver!(round_robin_on_every_backend);
 
 /// One acceptor deals connections out in turn: with 3 loops and 30
 /// connections made one after the other, each loop serves exactly 10.
 #[test]
 fn round_robin_spreads_exactly() {
-    let group = bind(Backend::Poll, 3, Sharing::RoundRobin).unwrap();
+    for v in common::reactor_variants(&[Backend::Poll]) {
+        round_robin_spreads_exactly_on(v);
+    }
+}
+
+fn round_robin_spreads_exactly_on(v: common::Variant) {
+    let group = bind(v, 3, Sharing::RoundRobin).unwrap();
     let mut conns = Vec::new();
     for i in 0..30u8 {
         // Each connection answers before the next is made, so the accepts
@@ -89,12 +111,16 @@ fn round_robin_spreads_exactly() {
     group.stop();
     let stats = group.join_stats().unwrap();
     let accepted: Vec<u64> = stats.iter().map(|s| s.accepted).collect();
-    assert_eq!(accepted, vec![10, 10, 10], "connections served per loop");
+    assert_eq!(
+        accepted,
+        vec![10, 10, 10],
+        "{v}: connections served per loop"
+    );
 }
 
 #[test]
 fn round_robin_skips_a_loop_that_died() {
-    for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
+    for backend in common::reactor_variants(&[Backend::Select, Backend::Poll, Backend::Epoll]) {
         let group = bind(backend, 3, Sharing::RoundRobin).unwrap();
         let dead = group.handles()[1].clone();
         // A bug outside any handler kills loop 1's thread (the panic

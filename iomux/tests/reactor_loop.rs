@@ -1,27 +1,42 @@
 //! The event loop's own services: one loop per thread, timers that never
 //! fire early and can be cancelled, tasks posted from other threads.
 
+#[macro_use]
+mod common;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use iomux::reactor::{Config, EventLoop};
+use iomux::reactor::EventLoop;
 
 #[test]
 fn one_loop_per_thread() {
-    let first = EventLoop::new(Config::default()).unwrap();
-    let second = EventLoop::new(Config::default());
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        one_loop_per_thread_on(v);
+    }
+}
+
+fn one_loop_per_thread_on(v: common::Variant) {
+    let first = EventLoop::new(v.config()).unwrap();
+    let second = EventLoop::new(v.config());
     assert_eq!(
         second.err().map(|e| e.kind()),
         Some(std::io::ErrorKind::AlreadyExists)
     );
     drop(first);
-    EventLoop::new(Config::default()).expect("a new loop once the first is gone");
+    EventLoop::new(v.config()).expect("a new loop once the first is gone");
 }
 
 #[test]
 fn timers_fire_in_order_never_early_and_cancel() {
-    let mut el = EventLoop::new(Config::default()).unwrap();
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        timers_fire_in_order_never_early_and_cancel_on(v);
+    }
+}
+
+fn timers_fire_in_order_never_early_and_cancel_on(v: common::Variant) {
+    let mut el = EventLoop::new(v.config()).unwrap();
     let fired: Rc<RefCell<Vec<(u32, Instant)>>> = Rc::default();
     let start = Instant::now();
     let mut due = Vec::new();
@@ -52,9 +67,15 @@ fn timers_fire_in_order_never_early_and_cancel() {
 
 #[test]
 fn tasks_from_other_threads_wake_the_loop() {
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        tasks_from_other_threads_wake_the_loop_on(v);
+    }
+}
+
+fn tasks_from_other_threads_wake_the_loop_on(v: common::Variant) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let mut el = EventLoop::new(Config::default()).unwrap();
+    let mut el = EventLoop::new(v.config()).unwrap();
     let handle = el.handle();
     let ran = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&ran);

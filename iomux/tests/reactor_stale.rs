@@ -2,6 +2,15 @@
 //! loop closes a second connection whose event is later in the same batch,
 //! and the fd number is reused by a new connection at once. The second
 //! event must be dropped, not delivered to the newcomer.
+//!
+//! The batches are the readiness driver's (`turn_with` shows each event
+//! before it is dispatched); the completion driver has none to show, and
+//! drops a stale completion by the generation in its user data. What both
+//! share runs on both: ids of reused slots finding nothing, and a
+//! connection closed with bytes on their way reaching no newcomer.
+
+#[macro_use]
+mod common;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -135,8 +144,14 @@ fn epoll_edge() {
 /// stale id must find nothing in any of them (nor through a handle).
 #[test]
 fn ids_of_reused_slots_find_nothing() {
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        ids_of_reused_slots_find_nothing_on(v);
+    }
+}
+
+fn ids_of_reused_slots_find_nothing_on(v: common::Variant) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let mut el = EventLoop::new(Config::default()).unwrap();
+    let mut el = EventLoop::new(v.config()).unwrap();
     let handle = el.handle();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let log = Log::default();
@@ -186,3 +201,66 @@ fn ids_of_reused_slots_find_nothing() {
     el.unwatch(w2).unwrap();
     assert!(log.lock().unwrap().is_empty());
 }
+
+/// A connection closed while bytes for it are on their way (on the
+/// completion driver: its multishot recv still in the kernel, the bytes in
+/// the socket, no completion reaped yet): nothing of it reaches the
+/// connection that takes its slot next, the newcomer gets exactly its own
+/// bytes, and the closed socket is closed for real (its peer reads EOF) once
+/// the kernel has let go of it.
+fn closed_with_bytes_in_flight_reaches_no_newcomer(v: common::Variant) {
+    use std::io::Read;
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let log: Log = Arc::default();
+    let rec = |name| {
+        Box::new(Recorder {
+            name,
+            log: Arc::clone(&log),
+        })
+    };
+    let mut el = EventLoop::new(v.config()).unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (mut ca, sa) = pair(&l);
+    let a = el.add_connection(sa, rec("a")).unwrap();
+    // A turn: on the completion driver its recv is armed now.
+    el.turn(Some(Duration::ZERO)).unwrap();
+    ca.write_all(b"late for a").unwrap();
+    assert!(el.close(a));
+    let (mut cb, sb) = pair(&l);
+    let b = el.add_connection(sb, rec("b")).unwrap();
+    assert_ne!(a, b, "{v}: a new id for the newcomer (in the slot a left)");
+    cb.write_all(b"for b").unwrap();
+    let end = std::time::Instant::now() + common::MUST;
+    while log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, d)| d.len())
+        .sum::<usize>()
+        < 5
+    {
+        assert!(std::time::Instant::now() < end, "{v}: b's bytes never came");
+        el.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    for _ in 0..3 {
+        el.turn(Some(common::MUST_NOT)).unwrap();
+    }
+    let got = log.lock().unwrap().clone();
+    assert_eq!(got, vec![("b", b"for b".to_vec())], "{v}");
+    // The closed socket's peer sees it closed (EOF, or a reset for the
+    // unread bytes), within the bound.
+    ca.set_read_timeout(Some(common::MUST)).unwrap();
+    let mut buf = [0u8; 16];
+    loop {
+        match ca.read(&mut buf) {
+            Ok(0) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            // io_uring teardown's task work in this thread interrupts a
+            // blocking read: read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => panic!("{v}: the closed connection's peer read {other:?}"),
+        }
+    }
+    assert_eq!(el.connections(), 1, "{v}");
+}
+on_every_reactor_driver!(closed_with_bytes_in_flight_reaches_no_newcomer);

@@ -3,13 +3,16 @@
 //! leave lazy entries behind; the loop prunes them in bulk, and a prune
 //! never loses a live timer or deadline.
 
+#[macro_use]
+mod common;
+
 use std::cell::Cell;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use iomux::conn::{Action, Handler};
-use iomux::reactor::{Config, EventLoop};
+use iomux::reactor::EventLoop;
 
 /// Stale entries made by each test; unpruned, the heap would hold them all.
 const CHURN: usize = 50_000;
@@ -43,7 +46,13 @@ fn turn_until(l: &mut EventLoop, what: &str, mut done: impl FnMut(&EventLoop) ->
 
 #[test]
 fn cancelled_timers_are_pruned_and_live_ones_still_fire() {
-    let mut l = EventLoop::new(Config::default()).unwrap();
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        cancelled_timers_are_pruned_and_live_ones_still_fire_on(v);
+    }
+}
+
+fn cancelled_timers_are_pruned_and_live_ones_still_fire_on(v: common::Variant) {
+    let mut l = EventLoop::new(v.config()).unwrap();
     let due = Instant::now() + Duration::from_millis(300);
     let fired_at = Rc::new(Cell::new(None));
     let f = Rc::clone(&fired_at);
@@ -72,7 +81,13 @@ fn cancelled_timers_are_pruned_and_live_ones_still_fire() {
 
 #[test]
 fn closed_connections_are_pruned_and_live_deadlines_still_close() {
-    let mut l = EventLoop::new(Config::default()).unwrap();
+    for v in common::reactor_variants(&[iomux::Backend::Epoll]) {
+        closed_connections_are_pruned_and_live_deadlines_still_close_on(v);
+    }
+}
+
+fn closed_connections_are_pruned_and_live_deadlines_still_close_on(v: common::Variant) {
+    let mut l = EventLoop::new(v.config()).unwrap();
     let (mine, _peer) = UnixStream::pair().unwrap();
     let soon = Instant::now() + Duration::from_millis(300);
     let live = l.add_connection(mine, Box::new(Idle { at: soon })).unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use iomux::Backend;
 use iomux::conn::{Context, Handler};
-use iomux::reactor::{Config, EventLoop};
+use iomux::reactor::EventLoop;
 use iomux::socket::PeerAddr;
 
 /// Says what kind of peer it has, then echoes.
@@ -30,16 +30,16 @@ impl Handler for Who {
 fn unix_listeners_serve_on_every_backend() {
     let dir = std::env::temp_dir().join(format!("iomux-unix-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for backend in [
+    for backend in common::reactor_variants(&[
         Backend::Select,
         Backend::Poll,
         Backend::Epoll,
         Backend::IoUring,
-    ] {
-        let path = dir.join(format!("{backend}.sock"));
+    ]) {
+        let path = dir.join(format!("{}-{}.sock", backend.driver, backend.backend));
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).unwrap();
-        let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
+        let mut el = EventLoop::new(backend.config()).unwrap();
         let peer = Arc::new(Mutex::new(None));
         let seen = Arc::clone(&peer);
         el.add_unix_listener(listener, Arc::new(move || Box::new(Who(Arc::clone(&seen)))))

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use iomux::conn::Handler;
-use iomux::reactor::{Config, EventLoop};
+use iomux::reactor::EventLoop;
 use iomux::{Interest, Mode};
 
 /// What one watch callback read: which pipe, which bytes.
@@ -33,15 +33,16 @@ fn turn_until(el: &mut EventLoop, what: &str, mut done: impl FnMut() -> bool) {
     while !done() {
         assert!(
             Instant::now() < end,
-            "{}: timed out waiting for {what}",
+            "{}/{}: timed out waiting for {what}",
+            el.driver(),
             el.backend()
         );
         el.turn(Some(Duration::from_millis(10))).unwrap();
     }
 }
 
-fn watched_fds_call_back_and_never_reach_connections(backend: iomux::Backend) {
-    let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
+fn watched_fds_call_back_and_never_reach_connections(backend: common::Variant) {
+    let mut el = EventLoop::new(backend.config()).unwrap();
     // Connections and watches side by side, many of each, so that a
     // token mix-up would show as bytes in the wrong place.
     let seen_by_conns = Arc::new(Mutex::new(0));
@@ -120,10 +121,10 @@ fn watched_fds_call_back_and_never_reach_connections(backend: iomux::Backend) {
         *seen_by_conns.lock().unwrap() == 4
     });
 }
-on_every_backend!(watched_fds_call_back_and_never_reach_connections);
+on_every_reactor_driver!(watched_fds_call_back_and_never_reach_connections);
 
-fn a_oneshot_watch_rearms_from_its_own_callback(backend: iomux::Backend) {
-    let mut el = EventLoop::new(Config::default().with_backend(backend)).unwrap();
+fn a_oneshot_watch_rearms_from_its_own_callback(backend: common::Variant) {
+    let mut el = EventLoop::new(backend.config()).unwrap();
     let (reader, mut writer) = UnixStream::pair().unwrap();
     reader.set_nonblocking(true).unwrap();
     let calls = Rc::new(RefCell::new(0));
@@ -159,4 +160,46 @@ fn a_oneshot_watch_rearms_from_its_own_callback(backend: iomux::Backend) {
         "{backend}: unwatched from its own callback"
     );
 }
-on_every_backend!(a_oneshot_watch_rearms_from_its_own_callback);
+on_every_reactor_driver!(a_oneshot_watch_rearms_from_its_own_callback);
+
+/// An edge watch reports each arrival once, read or not; a level watch
+/// keeps reporting what is left unread. (The completion driver: a
+/// multishot poll for edges, a poll re-armed after each callback for
+/// level.) Where the backend has no edges (poll, select) only level runs.
+fn edge_reports_arrivals_level_reports_what_is_left(backend: common::Variant) {
+    let edges = backend.is_completion() || backend.backend.supports_edge();
+    for mode in [Mode::Level, Mode::Edge] {
+        if mode == Mode::Edge && !edges {
+            continue;
+        }
+        let mut el = EventLoop::new(backend.config()).unwrap();
+        let (reader, mut writer) = UnixStream::pair().unwrap();
+        reader.set_nonblocking(true).unwrap();
+        let calls = Rc::new(RefCell::new(0));
+        let count = Rc::clone(&calls);
+        // Reads nothing: what arrived stays readable.
+        el.watch(reader, Interest::READABLE, mode, move |_, _, _| {
+            *count.borrow_mut() += 1;
+        })
+        .unwrap();
+        writer.write_all(b"1").unwrap();
+        turn_until(&mut el, "the first report", || *calls.borrow() >= 1);
+        for _ in 0..3 {
+            el.turn(Some(common::MUST_NOT)).unwrap();
+        }
+        let after_one = *calls.borrow();
+        if mode == Mode::Edge {
+            assert_eq!(after_one, 1, "{backend} {mode:?}: one arrival, one report");
+            writer.write_all(b"2").unwrap();
+            turn_until(&mut el, "the second arrival's report", || {
+                *calls.borrow() == 2
+            });
+        } else {
+            assert!(
+                after_one >= 4,
+                "{backend} {mode:?}: unread input reported {after_one} times in 4 turns"
+            );
+        }
+    }
+}
+on_every_reactor_driver!(edge_reports_arrivals_level_reports_what_is_left);

@@ -161,6 +161,7 @@ fn no_ring_is_set_up_outside_the_core() {
         "iomux/src/backend/uring.rs",
         "iomux/src/rt/uring.rs",
         "iomux-cli/src/serve/uring.rs",
+        "iomux/src/reactor/event_loop/completion.rs",
         "iomux-cli/src/load/uring_engine.rs",
         "iomux/src/uring/setup.rs",
     ] {

@@ -1,22 +1,20 @@
 //! Clean shutdown on SIGINT and SIGTERM, for every model, and the signal
 //! plumbing the models share.
 //!
-//! Three ways to hear the signal, one mask: SIGINT and SIGTERM are blocked
+//! Two ways to hear the signal, one mask: SIGINT and SIGTERM are blocked
 //! in the main thread before any other starts, so no handler ever runs and
 //! no syscall is interrupted.
-//! - [`Shutdown::install`] (the reactor, blocking and non-blocking
-//!   models): blocks both signals in
+//! - [`Shutdown::install`] (the reactor on either driver, so also uring;
+//!   the blocking and non-blocking models): blocks both signals in
 //!   the calling thread and starts one thread that waits for them with
 //!   sigwaitinfo(2). When one arrives it sets a flag (for polling models:
 //!   [`Shutdown::requested`]) and runs the callbacks given to
 //!   [`Shutdown::on_signal`] (start the graceful stop). A second signal
 //!   exits the process at once.
-//! - [`signalfd`] (uring): a signalfd the ring polls like any other fd.
 //! - [`signal_set`] and [`block`] for models that take more signals
 //!   synchronously themselves (sigio's real-time signals).
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -88,22 +86,6 @@ pub fn report_cut(cut: u64, grace: std::time::Duration) {
 /// SIGINT and SIGTERM.
 fn stop_signals() -> libc::sigset_t {
     signal_set(&[libc::SIGINT, libc::SIGTERM])
-}
-
-/// Blocks SIGINT and SIGTERM in this thread (and so in the threads it
-/// starts) and returns a signalfd that becomes readable when one arrives.
-pub fn signalfd() -> io::Result<OwnedFd> {
-    let set = stop_signals();
-    block(&set)?;
-    // SAFETY: `set` is an initialised sigset_t; signalfd reads it and
-    // returns a new fd (or -1), which we then own.
-    unsafe {
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
 }
 
 impl Shutdown {

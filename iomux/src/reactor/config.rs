@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::Driver;
 use crate::conn::Limits;
 use crate::{Backend, Mode};
 
@@ -14,7 +15,10 @@ use crate::{Backend, Mode};
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Config {
-    /// The readiness mechanism.
+    /// Readiness through the Poller (the default) or io_uring completions
+    /// ([`Driver`]).
+    pub driver: Driver,
+    /// The readiness mechanism (the readiness driver's).
     pub backend: Backend,
     /// How connections are registered. `Edge` reads until EAGAIN (within
     /// `edge_budget`); `Level` reads once per event; the oneshot modes re-arm
@@ -59,11 +63,22 @@ pub struct Config {
     pub release_idle_after: Option<Duration>,
     /// Each connection's buffer sizes, back-pressure and timeouts.
     pub limits: Limits,
+    /// The completion driver's submission queue entries (its completion
+    /// queue gets eight times as many, room for a burst of multishot
+    /// completions; only twice as many below the default, so that a test
+    /// can make the completion queue overflow). A full SQ is submitted and
+    /// the loop goes on; overflowed completions are kept by the kernel and
+    /// collected by the next enter.
+    pub ring_entries: u32,
 }
+
+/// The default [`Config::ring_entries`].
+pub(crate) const RING_ENTRIES: u32 = 4096;
 
 impl Default for Config {
     fn default() -> Config {
         Config {
+            driver: Driver::Readiness,
             backend: Backend::Epoll,
             mode: Mode::Level,
             events: 1024,
@@ -73,6 +88,7 @@ impl Default for Config {
             release_idle_after: Some(Duration::from_secs(1)),
             collect_interval: Duration::ZERO,
             limits: Limits::default(),
+            ring_entries: RING_ENTRIES,
         }
     }
 }
@@ -82,6 +98,21 @@ impl Default for Config {
 /// `Config::default().with_backend(…)`. The fields stay public to read
 /// and assign.
 impl Config {
+    /// This with [`driver`](Self::driver) set to `driver`.
+    #[must_use]
+    pub fn with_driver(mut self, driver: Driver) -> Self {
+        self.driver = driver;
+        self
+    }
+
+    /// This with [`ring_entries`](Self::ring_entries) set to `ring_entries`
+    /// (at least 1).
+    #[must_use]
+    pub fn with_ring_entries(mut self, ring_entries: u32) -> Self {
+        self.ring_entries = ring_entries.max(1);
+        self
+    }
+
     /// This with [`backend`](Self::backend) set to `backend`.
     #[must_use]
     pub fn with_backend(mut self, backend: Backend) -> Self {

@@ -19,11 +19,15 @@ use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, Shutdown};
 
+mod completion;
+
+pub(crate) use completion::CompletionIo;
+
 use super::event_loop::DrainNotice;
 use crate::Interest;
 use crate::conn::Limits;
-use crate::conn::Session;
 use crate::conn::{CloseReason, Handler};
+use crate::conn::{Phase, Session, Step};
 use crate::socket::PeerAddr;
 
 /// What one recv(2) found.
@@ -76,6 +80,9 @@ pub(crate) struct Connection {
     pub published: usize,
     /// Who waits for the output to drain (`EventLoop::when_drained`).
     pub drain_waiters: Vec<DrainNotice>,
+    /// On the completion driver: its requests in the kernel and what they
+    /// brought (`None` on the readiness driver).
+    pub ring: Option<Box<CompletionIo>>,
 }
 
 impl Connection {
@@ -99,6 +106,7 @@ impl Connection {
             busy: true,
             published: 0,
             drain_waiters: Vec::new(),
+            ring: None,
         }
     }
 
@@ -106,9 +114,27 @@ impl Connection {
         &self.sock
     }
 
-    /// Whether it reads now: not closing, not paused, below its limits.
+    /// Whether it reads now: not closing, not paused, below its limits
+    /// (the high-water mark counting a send in flight).
     pub fn wants_read(&self, limits: &Limits) -> bool {
-        self.doomed.is_none() && self.session.wants_read(limits)
+        self.doomed.is_none()
+            && self.session.wants_read(limits)
+            && (self.session.phase() != Phase::Open || self.unsent() < limits.high_water)
+    }
+
+    /// Output not yet taken by the kernel: the session's, and on the
+    /// completion driver the send in flight.
+    pub fn unsent(&self) -> usize {
+        self.session.unsent() + self.ring.as_ref().map_or(0, |r| r.in_flight())
+    }
+
+    /// What the session wants once its output is out; while a send is in
+    /// flight it is not out yet, so serving goes on.
+    pub fn next_step(&self) -> Step {
+        if self.ring.as_ref().is_some_and(|r| r.in_flight() > 0) {
+            return Step::Serve;
+        }
+        self.session.next_step()
     }
 
     /// Takes the handler out for one of its callbacks (`EventLoop::call`).
@@ -148,7 +174,7 @@ impl Connection {
     /// `on_peer_closed`; `None` once the session no longer takes input
     /// (closing or lingering: input is discarded).
     pub fn begin_input(&mut self) -> Option<Taken> {
-        if self.session.phase() != crate::conn::Phase::Open {
+        if self.session.phase() != Phase::Open {
             return None;
         }
         let (input, start) = self.session.take_input();
@@ -169,7 +195,16 @@ impl Connection {
     /// When the connection must be closed if nothing happens before.
     pub fn deadline(&self) -> Option<Instant> {
         let handler = self.handler.as_deref();
-        self.session.deadline(|| handler.and_then(|h| h.deadline()))
+        let Some(ring) = self.ring.as_deref() else {
+            return self.session.deadline(|| handler.and_then(|h| h.deadline()));
+        };
+        // A send in flight is output waiting for the peer, as unsent output
+        // is: its timeout governs, not the protocol's.
+        let sending = ring.in_flight() > 0;
+        let own = self
+            .session
+            .deadline(|| handler.filter(|_| !sending).and_then(|h| h.deadline()));
+        own.into_iter().chain(ring.send_deadline).min()
     }
 
     /// One recv(2) into the session's input buffer. A connection without
@@ -178,7 +213,20 @@ impl Connection {
     /// allocates nothing, and what came is copied into an input buffer of
     /// its own size: idle connections cost no buffer memory, not even in
     /// the heap the allocator keeps after a free.
-    pub fn recv(&mut self, limits: &Limits) -> Result<Received, CloseReason> {
+    ///
+    /// On the completion driver it gives what the multishot recv brought
+    /// (already in the session's input) instead, and makes the system call
+    /// only when `direct` (a graceful stop's last read: what the socket
+    /// holds that no completion has announced yet).
+    pub fn recv(&mut self, limits: &Limits, direct: bool) -> Result<Received, CloseReason> {
+        if let Some(ring) = self.ring.as_deref_mut() {
+            if let Some(got) = ring.take_received() {
+                return Ok(got);
+            }
+            if !direct {
+                return Ok(Received::Again);
+            }
+        }
         loop {
             let unbuffered = !self.session.holds_input();
             let got = if unbuffered {
@@ -207,7 +255,7 @@ impl Connection {
                     // The session learns of it once the handler has seen
                     // what is left of the input (the `Eof` arm of the
                     // loop's pass, `event_loop/driving.rs`).
-                    if self.session.phase() == crate::conn::Phase::Open {
+                    if self.session.phase() == Phase::Open {
                         self.peer_closed_first = true;
                     }
                     return Ok(Received::Eof);
@@ -230,7 +278,22 @@ impl Connection {
     /// Sends pending output with one send(2); on a short write the rest
     /// waits for writability. Never raises SIGPIPE. Returns true when this
     /// emptied output that had been waiting for the peer.
+    ///
+    /// On the completion driver it only moves the output into the send the
+    /// loop submits next (`CompletionIo::sending`), if none is in flight:
+    /// what is written meanwhile joins the following one. The loop learns
+    /// of the drain from the send's completion.
     pub fn flush(&mut self, limits: &Limits) -> Result<bool, CloseReason> {
+        if let Some(ring) = self.ring.as_deref_mut() {
+            if ring.in_flight() == 0 && self.session.wants_write() {
+                ring.sending.clear();
+                ring.sent = 0;
+                // The session's output is never partly written on this
+                // driver (sends go from `sending`), so all of it is pending.
+                std::mem::swap(&mut ring.sending, self.session.output());
+            }
+            return Ok(false);
+        }
         let mut drained = false;
         while self.session.wants_write() {
             match rustix::net::send(&self.sock, self.session.pending(), SendFlags::NOSIGNAL) {
@@ -265,6 +328,32 @@ impl Connection {
     /// Closes the socket and gives the handler back (for its `on_close`).
     pub fn into_handler(self) -> Option<Box<dyn Handler>> {
         self.handler
+    }
+
+    /// The socket, the handler and the completion state, apart: on the
+    /// completion driver the socket outlives the connection until the
+    /// kernel is done with it.
+    pub fn into_parts(self) -> (OwnedFd, Option<Box<dyn Handler>>, Option<Box<CompletionIo>>) {
+        (self.sock, self.handler, self.ring)
+    }
+
+    /// Frees the buffers of an idle connection
+    /// ([`Session::release_idle_buffers`]), and the completion driver's
+    /// send buffer when no send is in flight.
+    pub fn release_idle_buffers(&mut self) {
+        self.session.release_idle_buffers();
+        if let Some(ring) = self.ring.as_deref_mut()
+            && !ring.send_inflight
+            && ring.in_flight() == 0
+        {
+            ring.sending = Vec::new();
+            ring.sent = 0;
+        }
+    }
+
+    /// Whether any buffer of it holds memory.
+    pub fn holds_buffers(&self) -> bool {
+        self.session.holds_buffers() || self.ring.as_ref().is_some_and(|r| r.sending.capacity() > 0)
     }
 
     /// The pending socket error (SO_ERROR) as a close reason.

@@ -5,6 +5,7 @@
 //! `LoopGroup`), nor async tasks (`iomux::rt`); one loop is one thread's
 //! poller, connections, timers and task queue.
 
+mod completion;
 mod draining;
 mod driving;
 mod idle;
@@ -19,18 +20,20 @@ pub use watch::WatchId;
 
 use std::cell::Cell;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use super::Driver;
 use super::config::Config;
-use super::connection::Connection;
+use super::connection::{CompletionIo, Connection};
 use super::token::{self, Named, WAKER};
 use crate::conn::{CloseReason, ConnId, Handler, HandlerFactory};
 use crate::slab::Slab;
 use crate::socket::PeerAddr;
 use crate::{Backend, Event, Events, Interest, Mode, Poller, Waker};
+use completion::Uring;
 use driving::Pass;
 use listening::Listener;
 pub(super) use sending::DrainNotice;
@@ -110,6 +113,31 @@ pub struct Stats {
     /// so closed with their work unfinished
     /// ([`EventLoop::shutdown_gracefully`]).
     pub cut: u64,
+    /// The completion driver's counters (all zero on the readiness driver).
+    pub completion: CompletionStats,
+}
+
+/// Counters of the completion driver's ring ([`Stats::completion`]).
+///
+/// Non-exhaustive: counters get added; read the fields, build none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompletionStats {
+    /// Sockets that went into the ring's fixed-file table.
+    pub fixed: u64,
+    /// Completions handled.
+    pub completions: u64,
+    /// `io_uring_enter` calls.
+    pub enters: u64,
+    /// Sends the kernel took only part of (the rest went again).
+    pub short_sends: u64,
+    /// Multishot recvs that ended and were armed again (buffers ran out,
+    /// a CQ overflow, back-pressure).
+    pub recv_rearms: u64,
+    /// Enters that found completions in the kernel's overflow list.
+    pub overflows: u64,
+    /// Pushes that found the submission queue full.
+    pub sq_full: u64,
 }
 
 /// Buffers the loop reuses turn after turn, so that a turn allocates
@@ -149,7 +177,7 @@ struct Shared {
     id: u32,
     queue: Mutex<Queue>,
     has_tasks: AtomicBool,
-    waker: Waker,
+    waker: Wake,
     /// `Limits::high_water` and `Config::max_posted_tasks`, for senders.
     high_water: usize,
     max_tasks: usize,
@@ -284,6 +312,50 @@ impl Shared {
     }
 }
 
+/// How a posted task wakes the loop's thread.
+enum Wake {
+    /// A `Waker` registered with the loop's poller.
+    Poller(Waker),
+    /// An eventfd the loop's ring polls (`completion/mod.rs`).
+    Ring(OwnedFd),
+}
+
+impl Wake {
+    fn wake(&self) -> io::Result<()> {
+        match self {
+            Wake::Poller(w) => w.wake(),
+            Wake::Ring(fd) => crate::eventfd::signal(fd.as_fd()),
+        }
+    }
+}
+
+/// What the loop waits on ([`Config::driver`]).
+enum Io {
+    /// Readiness: the poller, and the events of its last wait (put back
+    /// every turn).
+    Readiness(Poller, Option<Events>),
+    /// Completions: the ring and what it keeps.
+    Completion(Box<Uring>),
+}
+
+impl Io {
+    /// The poller, on a path only the readiness driver takes.
+    fn poller(&self) -> &Poller {
+        match self {
+            Io::Readiness(p, _) => p,
+            Io::Completion(_) => unreachable!("a readiness path on the completion driver"),
+        }
+    }
+
+    /// The ring, on the completion driver.
+    fn ring_mut(&mut self) -> Option<&mut Uring> {
+        match self {
+            Io::Readiness(..) => None,
+            Io::Completion(u) => Some(u),
+        }
+    }
+}
+
 /// How connection interest is kept in step with what the connection needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Policy {
@@ -299,13 +371,14 @@ enum Policy {
 /// A reactor: a [`Poller`], the connections and listeners registered with
 /// it, timers, and a queue of tasks from other threads. One per thread.
 pub struct EventLoop {
-    poller: Poller,
+    /// First, so that it is dropped first: on the completion driver the
+    /// kernel lets go of every request before what they point into goes.
+    io: Io,
     cfg: Config,
     policy: Policy,
     edge_reads: bool,
     /// When the last wait returned (for `Config::collect_interval`).
     last_wait: Option<Instant>,
-    events: Option<Events>,
     /// The open connections, under the slab keys their tokens carry
     /// (`token.rs`).
     conns: Slab<Connection>,
@@ -443,10 +516,26 @@ impl EventLoop {
             Mode::EdgeOneshot if !cfg.backend.supports_edge() => Mode::Oneshot,
             other => other,
         };
-        let poller = Poller::with_backend(cfg.backend)?;
-        let waker = Waker::new(&poller, WAKER)?;
+        let (io, waker) = match cfg.driver {
+            Driver::Readiness => {
+                let poller = Poller::with_backend(cfg.backend)?;
+                let waker = Waker::new(&poller, WAKER)?;
+                let events = Some(Events::with_capacity(cfg.events));
+                (Io::Readiness(poller, events), Wake::Poller(waker))
+            }
+            Driver::Completion => {
+                let wake = crate::eventfd::new()?;
+                let uring = Uring::open(&cfg, wake.as_raw_fd())?;
+                (Io::Completion(Box::new(uring)), Wake::Ring(wake))
+            }
+        };
+        let completion = cfg.driver == Driver::Completion;
         let native_edge = cfg.mode.is_edge() && cfg.backend.supports_edge();
-        let policy = if cfg.mode.is_oneshot() {
+        let policy = if completion {
+            // Nothing to keep in step: a connection's recv is armed or
+            // cancelled by the ring's own settling (`completion/conn.rs`).
+            Policy::Fixed
+        } else if cfg.mode.is_oneshot() {
             Policy::Rearm
         } else if native_edge {
             Policy::Fixed
@@ -454,12 +543,11 @@ impl EventLoop {
             Policy::Toggle
         };
         Ok(EventLoop {
-            poller,
+            io,
             cfg,
             policy,
-            edge_reads: asked.is_edge(),
+            edge_reads: asked.is_edge() && !completion,
             last_wait: None,
-            events: Some(Events::with_capacity(cfg.events)),
             conns: Slab::default(),
             listeners: Vec::new(),
             timers: Timers::default(),
@@ -504,14 +592,26 @@ impl EventLoop {
 
     /// The loop's readiness mechanism. (The poller itself stays private:
     /// its tokens are the loop's. Watch other fds with
-    /// [`watch`](Self::watch).)
+    /// [`watch`](Self::watch).) On the completion driver, which has no
+    /// poller, [`Backend::IoUring`]: what it waits on is a ring.
     pub fn backend(&self) -> Backend {
-        self.poller.backend()
+        match &self.io {
+            Io::Readiness(p, _) => p.backend(),
+            Io::Completion(_) => Backend::IoUring,
+        }
+    }
+
+    /// The loop's driver ([`Config::driver`]).
+    pub fn driver(&self) -> Driver {
+        self.cfg.driver
     }
 
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
+        if let Io::Completion(u) = &self.io {
+            s.completion = u.stats();
+        }
         // `stats.shed` holds the counts of listeners already closed.
         s.shed += self
             .listeners
@@ -558,11 +658,20 @@ impl EventLoop {
             Policy::Fixed => Interest::READABLE | Interest::WRITABLE,
             _ => Interest::READABLE,
         };
-        self.poller
-            .register(&sock, id.token(), interest, self.cfg.mode)?;
-        let inserted = self
-            .conns
-            .insert(Connection::new(sock, handler, peer, interest));
+        let ring = match &mut self.io {
+            Io::Readiness(poller, _) => {
+                poller.register(&sock, id.token(), interest, self.cfg.mode)?;
+                None
+            }
+            // Its recv is armed when it is first settled (`after_io`).
+            Io::Completion(u) => Some(Box::new(CompletionIo {
+                fixed: u.fix(&sock),
+                ..CompletionIo::default()
+            })),
+        };
+        let mut conn = Connection::new(sock, handler, peer, interest);
+        conn.ring = ring;
+        let inserted = self.conns.insert(conn);
         debug_assert_eq!(inserted, key, "the token named the slot it got");
         let (index, generation) = id.split();
         self.shared.mark(index, generation);
@@ -597,12 +706,26 @@ impl EventLoop {
             return false;
         };
         let waiting = std::mem::take(&mut conn.drain_waiters);
-        // Deregister before the fd closes: once closed, its number may be
-        // reused by the next accept.
-        let _ = self.poller.deregister(conn.sock());
+        let handler = match &mut self.io {
+            Io::Readiness(poller, _) => {
+                // Deregister before the fd closes: once closed, its number
+                // may be reused by the next accept.
+                let _ = poller.deregister(conn.sock());
+                conn.into_handler()
+            }
+            Io::Completion(u) => {
+                // Cancel before close: the socket stays open until the
+                // kernel has let go of it (`completion/conn.rs`).
+                let (sock, handler, ring) = conn.into_parts();
+                if let Some(ring) = ring {
+                    u.bury(token::conn_key(id), sock, ring);
+                }
+                handler
+            }
+        };
         self.shared.mark(id.split().0, 0);
         self.stats.closed += 1;
-        if let Some(handler) = conn.into_handler() {
+        if let Some(handler) = handler {
             self.closed(handler, reason);
         }
         for notice in waiting {
@@ -619,7 +742,7 @@ impl EventLoop {
     /// Bytes queued on a connection and not yet written; `None` if it is
     /// closed.
     pub fn unsent(&self, id: ConnId) -> Option<usize> {
-        Some(self.conn(id)?.session.unsent())
+        Some(self.conn(id)?.unsent())
     }
 
     /// Ids of the open connections.
@@ -667,6 +790,8 @@ impl EventLoop {
     /// Like [`turn`](Self::turn), calling `before` ahead of dispatching each
     /// event (for instrumentation and tests; `before` may close
     /// connections, which turns their later events in the batch stale).
+    /// On the completion driver there are no readiness events, and
+    /// `before` is never called.
     pub fn turn_with(
         &mut self,
         timeout: Option<Duration>,
@@ -691,21 +816,33 @@ impl EventLoop {
         if wait != Some(Duration::ZERO) && !self.cfg.collect_interval.is_zero() {
             wait = self.collect(wait);
         }
-        let mut events = self.events.take().expect("events are put back every turn");
-        let waited = self.poller.wait(&mut events, wait);
-        if !self.cfg.collect_interval.is_zero() {
-            self.last_wait = Some(Instant::now());
-        }
-        if let Err(e) = waited {
-            self.events = Some(events);
-            return Err(e);
-        }
-        let now = crate::time::tick();
-        for ev in events.iter() {
-            before(self, &ev);
-            self.dispatch(&ev);
-        }
-        self.events = Some(events);
+        let now = match &mut self.io {
+            Io::Readiness(poller, slot) => {
+                let mut events = slot.take().expect("events are put back every turn");
+                let waited = poller.wait(&mut events, wait);
+                if !self.cfg.collect_interval.is_zero() {
+                    self.last_wait = Some(Instant::now());
+                }
+                if let Err(e) = waited {
+                    self.put_back(events);
+                    return Err(e);
+                }
+                let now = crate::time::tick();
+                for ev in events.iter() {
+                    before(self, &ev);
+                    self.dispatch(&ev);
+                }
+                self.put_back(events);
+                now
+            }
+            Io::Completion(_) => {
+                let waited = self.complete(wait);
+                if !self.cfg.collect_interval.is_zero() {
+                    self.last_wait = Some(Instant::now());
+                }
+                waited?
+            }
+        };
         self.run_pending();
         // The turn's reading is never later than the real time, so no
         // timer runs early; one that came due meanwhile runs next turn.
@@ -734,11 +871,20 @@ impl EventLoop {
         wait.map(|w| w.saturating_sub(nap))
     }
 
+    /// Gives the readiness driver its events back after a turn.
+    fn put_back(&mut self, events: Events) {
+        if let Io::Readiness(_, slot) = &mut self.io {
+            *slot = Some(events);
+        }
+    }
+
     fn dispatch(&mut self, ev: &Event) {
         match token::decode(ev.token()) {
             Named::Conn(key) => self.conn_event(token::conn_id(self.shared.id, key), ev),
             Named::Watch(key) => self.watch_event(WatchId(key), ev),
-            Named::Listener(i) if i < self.listeners.len() => self.accept(i),
+            Named::Listener(i) if i < self.listeners.len() => {
+                self.accept(i);
+            }
             // The waker only ends the wait: its tasks run after the events.
             Named::Waker | Named::Listener(_) | Named::Nothing => {}
         }
@@ -769,10 +915,7 @@ impl EventLoop {
         for id in ids {
             self.close_with(id, CloseReason::Shutdown);
         }
-        for l in self.listeners.drain(..) {
-            self.stats.shed += l.acceptor.shed();
-            let _ = self.poller.deregister(&l.acceptor);
-        }
+        self.close_listeners();
     }
 }
 
@@ -788,6 +931,11 @@ impl Drop for EventLoop {
         drop(orphans);
         self.close_all();
         self.unwatch_all();
+        if let Some(ring) = self.io.ring_mut() {
+            // The kernel lets go of every request (and of what they point
+            // into, the sends' bytes) before the loop's memory is freed.
+            ring.shut_down();
+        }
         crate::time::clear();
         LOOP_ON_THIS_THREAD.with(|f| f.set(false));
         let me = self.shared.id;

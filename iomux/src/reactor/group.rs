@@ -81,7 +81,12 @@ impl LoopGroup {
         factory: HandlerFactory,
         sharing: Sharing,
     ) -> io::Result<LoopGroup> {
-        if sharing == Sharing::Exclusive && !cfg.backend.supports_exclusive() {
+        // The completion driver needs no flag: a multishot accept is woken
+        // for one connection, whichever ring it belongs to.
+        if sharing == Sharing::Exclusive
+            && cfg.driver == super::Driver::Readiness
+            && !cfg.backend.supports_exclusive()
+        {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!(

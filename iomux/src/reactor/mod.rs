@@ -1,4 +1,5 @@
-//! The reactor: one event loop per thread on top of the [`Poller`](crate::Poller).
+//! The reactor: one event loop per thread on top of the [`Poller`](crate::Poller),
+//! or of an io_uring ring ([`Driver::Completion`]).
 //!
 //! - [`EventLoop`]: wait → dispatch → expired timers → posted tasks.
 //! - connections (internal): input/output buffers, edge budget,
@@ -44,10 +45,14 @@
 mod config;
 mod connection;
 mod context;
+mod driver;
 mod event_loop;
 mod group;
 mod token;
 
 pub use config::Config;
-pub use event_loop::{Backpressure, EventLoop, LoopHandle, Stats, Task, TimerId, WatchId};
+pub use driver::Driver;
+pub use event_loop::{
+    Backpressure, CompletionStats, EventLoop, LoopHandle, Stats, Task, TimerId, WatchId,
+};
 pub use group::{LoopGroup, Sharing};

@@ -1,6 +1,7 @@
 //! The io_uring core: what every io_uring user in iomux is built on (the
-//! Poller's io_uring backend, the runtime's completion driver, and the
-//! command's `serve --model uring` and `load --engine uring`). No io_uring
+//! Poller's io_uring backend, the runtime's and the reactor's completion
+//! drivers (the reactor's serves `serve --model uring`), and the command's
+//! `load --engine uring`). No io_uring
 //! ring is set up anywhere else (`tests/uring_core_only.rs` checks).
 //!
 //! It owns, once:

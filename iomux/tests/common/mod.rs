@@ -212,3 +212,106 @@ pub fn on_runtime<F: std::future::Future<Output = ()>>(
             .block_on(test())
     });
 }
+
+/// One variant of the reactor's table: the readiness driver on a backend,
+/// or the completion driver (whose `backend` is not used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub backend: Backend,
+    pub driver: iomux::reactor::Driver,
+}
+
+impl Variant {
+    pub fn readiness(backend: Backend) -> Variant {
+        Variant {
+            backend,
+            driver: iomux::reactor::Driver::Readiness,
+        }
+    }
+
+    /// The completion driver.
+    pub const COMPLETION: Variant = Variant {
+        backend: Backend::IoUring,
+        driver: iomux::reactor::Driver::Completion,
+    };
+
+    /// `Config::default()` on this variant.
+    pub fn config(self) -> iomux::reactor::Config {
+        iomux::reactor::Config::default()
+            .with_backend(self.backend)
+            .with_driver(self.driver)
+    }
+
+    pub fn is_completion(self) -> bool {
+        self.driver == iomux::reactor::Driver::Completion
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_completion() {
+            f.write_str("completion driver")
+        } else {
+            write!(f, "{}", self.backend)
+        }
+    }
+}
+
+/// The completion driver, or `None` with the reason printed when this
+/// machine cannot run it (no io_uring, or a kernel without what it needs):
+/// the case is skipped, not failed.
+pub fn completion() -> Option<Variant> {
+    // The first check probes the kernel with rings of its own; their
+    // teardown runs task work in the thread that made them, which
+    // interrupts a blocking call there (EINTR). A thread of its own takes
+    // that, not the test's.
+    let checked = std::thread::spawn(|| iomux::reactor::Driver::Completion.check())
+        .join()
+        .expect("the completion driver's check panicked");
+    match checked {
+        Ok(()) => Some(Variant::COMPLETION),
+        Err(e) => {
+            eprintln!("skipped on the completion driver: {e}");
+            None
+        }
+    }
+}
+
+/// Every variant of the reactor this machine can run: the readiness
+/// driver on each backend listed, then the completion driver.
+pub fn reactor_variants(backends: &[Backend]) -> Vec<Variant> {
+    let mut all: Vec<Variant> = backends.iter().map(|b| Variant::readiness(*b)).collect();
+    all.extend(completion());
+    all
+}
+
+/// One `#[test]` per reactor variant for `fn $name(v: Variant)`: the
+/// readiness driver on every backend, and `completion` (skipped, with the
+/// reason printed, where io_uring is unavailable).
+#[allow(unused_macros)]
+macro_rules! on_every_reactor_driver {
+    ($name:ident) => {
+        on_reactor_drivers!($name: epoll = Epoll, poll = Poll, select = Select, io_uring = IoUring);
+    };
+}
+
+/// Like `on_every_reactor_driver!`, with the readiness backends listed.
+#[allow(unused_macros)]
+macro_rules! on_reactor_drivers {
+    ($name:ident: $($test:ident = $backend:ident),+ $(,)?) => {
+        mod $name {
+            $(
+                #[test]
+                fn $test() {
+                    super::$name(crate::common::Variant::readiness(iomux::Backend::$backend));
+                }
+            )+
+            #[test]
+            fn completion() {
+                if let Some(v) = crate::common::completion() {
+                    super::$name(v);
+                }
+            }
+        }
+    };
+}

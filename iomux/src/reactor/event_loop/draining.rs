@@ -9,7 +9,7 @@
 use std::io;
 use std::time::Instant;
 
-use super::{ConnId, EventLoop, LoopHandle, Pass};
+use super::{ConnId, EventLoop, Io, LoopHandle, Pass};
 use crate::conn::CloseReason;
 use crate::conn::Phase;
 
@@ -89,10 +89,17 @@ impl EventLoop {
         }
     }
 
-    fn close_listeners(&mut self) {
-        for l in self.listeners.drain(..) {
+    pub(super) fn close_listeners(&mut self) {
+        for (i, l) in self.listeners.drain(..).enumerate() {
             self.stats.shed += l.acceptor.shed();
-            let _ = self.poller.deregister(&l.acceptor);
+            match &mut self.io {
+                Io::Readiness(poller, _) => {
+                    let _ = poller.deregister(&l.acceptor);
+                }
+                // Its accept (or poll) is cancelled; what it still brings
+                // finds no listener and is closed.
+                Io::Completion(u) => u.stop_listening(i, &l.ring),
+            }
         }
     }
 }

@@ -45,6 +45,12 @@ pub(super) enum Pass<'e> {
     /// A graceful stop: read what the socket holds one last time, let the
     /// handler answer, then close once that is sent (`draining.rs`).
     Drain,
+    /// The completion driver's recv brought bytes or the FIN
+    /// (`CompletionIo::take_received`): offer them, then settle.
+    Received,
+    /// The completion driver's send completed; `drained`: output that had
+    /// to wait is all out (tell the handler). Queue what came meanwhile.
+    Sent { drained: bool },
 }
 
 /// How a run of reads goes.
@@ -128,7 +134,23 @@ impl EventLoop {
             }
             Pass::Settle => (None, edge),
             Pass::Drain => (Some(Reading::Last), edge),
+            Pass::Received => (Some(Reading::Last), edge),
+            Pass::Sent { drained } => {
+                if drained && !conn.in_callback {
+                    let handler = conn.begin_callback();
+                    conn = self.write_complete(id, handler)?;
+                } else {
+                    conn.flush(&limits)?;
+                }
+                (None, edge)
+            }
         };
+        // On the completion driver, what arrived while reading was paused
+        // waits in the session: offered once reading resumes, whatever
+        // brought the connection here.
+        if reading.is_none() && conn.ring.as_ref().is_some_and(|r| r.data > 0 || r.eof) {
+            reading = Some(Reading::Last);
+        }
         let draining = matches!(pass, Pass::Drain);
         let mut arrived = draining && !conn.session.input().is_empty();
         let mut first = true;
@@ -140,7 +162,7 @@ impl EventLoop {
                     if !conn.wants_read(&limits) {
                         break false;
                     }
-                    match conn.recv(&limits)? {
+                    match conn.recv(&limits, draining)? {
                         Received::Again => break false,
                         Received::Eof => {
                             arrived = true;
@@ -190,7 +212,7 @@ impl EventLoop {
                 };
             }
             if draining && first {
-                if !arrived && conn.session.unsent() == 0 && conn.doomed.is_none() {
+                if !arrived && conn.unsent() == 0 && conn.doomed.is_none() {
                     // Idle: nothing in flight, nothing owed.
                     return Err(CloseReason::Shutdown.into());
                 }
@@ -202,7 +224,7 @@ impl EventLoop {
             if let Some(reason) = conn.doomed {
                 return Err(reason.into());
             }
-            match conn.session.next_step() {
+            match conn.next_step() {
                 Step::Serve => return Ok(more && !draining),
                 Step::Close => return Err(conn.done_reason().into()),
                 Step::ShutdownWrite => {
@@ -273,7 +295,7 @@ impl EventLoop {
             return;
         };
         // Other threads see its unsent count (stored only when it changed).
-        let unsent = conn.session.unsent();
+        let unsent = conn.unsent();
         let drained = if unsent == 0 && !conn.drain_waiters.is_empty() {
             std::mem::take(&mut conn.drain_waiters)
         } else {
@@ -291,10 +313,17 @@ impl EventLoop {
             }
         }
         let mut failed = None;
-        if self.policy != Policy::Fixed {
+        if let Some(ring) = self.io.ring_mut() {
+            // Submit its send, arm or cancel its recv.
+            ring.settle_conn(id, conn, &cfg.limits);
+        } else if self.policy != Policy::Fixed {
             let want = wanted(conn, &cfg);
             if self.policy == Policy::Rearm || want != conn.registered {
-                match self.poller.modify(conn.sock(), id.token(), want, cfg.mode) {
+                match self
+                    .io
+                    .poller()
+                    .modify(conn.sock(), id.token(), want, cfg.mode)
+                {
                     Ok(()) => conn.registered = want,
                     Err(e) => {
                         failed = Some(CloseReason::from_errno(e.raw_os_error().unwrap_or(0)));

@@ -29,9 +29,9 @@ impl EventLoop {
             // Busy since the last sweep (or in a callback, its input taken
             // out): looked at again next time.
             if !std::mem::replace(&mut conn.busy, false) && !conn.in_callback {
-                conn.session.release_idle_buffers();
+                conn.release_idle_buffers();
             }
-            holding |= conn.in_callback || conn.session.holds_buffers();
+            holding |= conn.in_callback || conn.holds_buffers();
         }
         self.idle_sweep_at = holding.then(|| now + after);
     }

@@ -156,7 +156,7 @@ impl EventLoop {
     pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> io::Result<usize> {
         let high_water = self.cfg.limits.high_water;
         let conn = self.conn(id).ok_or_else(gone_conn)?;
-        let unsent = conn.session.unsent();
+        let unsent = conn.unsent();
         if conn.doomed.is_none() && conn.session.phase() == Phase::Open && unsent >= high_water {
             return Err(Backpressure::HighWater { unsent, high_water }.into());
         }
@@ -176,7 +176,7 @@ impl EventLoop {
         conn.session.output().extend_from_slice(bytes);
         if conn.in_callback {
             // Sent from the connection's own callback: written when it returns.
-            return Ok(conn.session.unsent());
+            return Ok(conn.unsent());
         }
         let step = self.serve(id, Pass::Flush).ok_or_else(gone_conn)?;
         let unsent = self.unsent(id);
@@ -204,7 +204,7 @@ impl EventLoop {
     fn await_drain(&mut self, id: ConnId, notice: DrainNotice) {
         match self.conn_mut(id) {
             None => self.notify(notice, Err(closed_undrained())),
-            Some(conn) if conn.session.unsent() == 0 => self.notify(notice, Ok(())),
+            Some(conn) if conn.unsent() == 0 => self.notify(notice, Ok(())),
             Some(conn) => conn.drain_waiters.push(notice),
         }
     }
@@ -248,7 +248,9 @@ impl EventLoop {
         conn.session.set_paused(!on);
         // Data that came while paused raised its edge then: read it on the
         // loop's next pass rather than wait for an edge that will not come.
-        let reread = on && was_paused && edge;
+        // On the completion driver what came is in the session already.
+        let arrived = conn.ring.as_ref().is_some_and(|r| r.data > 0 || r.eof);
+        let reread = on && was_paused && (edge || arrived);
         if conn.in_callback {
             // Its own callback: interest is brought up to date on return.
             if reread {

@@ -10,7 +10,8 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{EventLoop, token};
+use super::completion::Polling;
+use super::{EventLoop, Io, token};
 use crate::slab::Key;
 use crate::{Event, Interest, Mode, Token};
 
@@ -26,7 +27,7 @@ impl WatchId {
 }
 
 /// A watched fd and its callback, behind one object-safe face.
-trait Watched {
+pub(super) trait Watched {
     fn fd(&self) -> BorrowedFd<'_>;
     fn fire(&mut self, el: &mut EventLoop, ev: &Event);
 }
@@ -47,10 +48,12 @@ impl<F: AsFd, C: FnMut(&mut EventLoop, &mut F, &Event)> Watched for Entry<F, C> 
 
 pub(super) struct WatchSlot {
     /// None while its callback runs.
-    entry: Option<Box<dyn Watched>>,
+    pub(super) entry: Option<Box<dyn Watched>>,
     mode: Mode,
     /// A `rewatch` asked for from the watch's own callback.
     rearm: Option<Interest>,
+    /// On the completion driver: its POLL_ADD request.
+    pub(super) ring: Polling,
 }
 
 impl EventLoop {
@@ -70,11 +73,16 @@ impl EventLoop {
         C: FnMut(&mut EventLoop, &mut F, &Event) + 'static,
     {
         let id = WatchId(self.watches.next_key());
-        self.poller.register(&fd, id.token(), interest, mode)?;
+        let mut ring = Polling::new(interest, mode);
+        match &mut self.io {
+            Io::Readiness(poller, _) => poller.register(&fd, id.token(), interest, mode)?,
+            Io::Completion(u) => u.poll_watch(id.0, fd.as_fd(), &mut ring),
+        }
         let inserted = self.watches.insert(WatchSlot {
             entry: Some(Box::new(Entry { fd, callback })),
             mode,
             rearm: None,
+            ring,
         });
         debug_assert_eq!(inserted, id.0, "the token named the slot it got");
         Ok(id)
@@ -84,11 +92,15 @@ impl EventLoop {
     /// From the watch's own callback, the change is made as it returns.
     pub fn rewatch(&mut self, id: WatchId, interest: Interest) -> io::Result<()> {
         let slot = self.watches.get_mut(id.0).ok_or_else(no_watch)?;
-        match &slot.entry {
-            Some(entry) => self
-                .poller
-                .modify(&entry.fd(), id.token(), interest, slot.mode),
-            None => {
+        match (&slot.entry, &mut self.io) {
+            (Some(entry), Io::Readiness(poller, _)) => {
+                poller.modify(&entry.fd(), id.token(), interest, slot.mode)
+            }
+            (Some(entry), Io::Completion(u)) => {
+                u.repoll_watch(id.0, entry.fd(), &mut slot.ring, interest);
+                Ok(())
+            }
+            (None, _) => {
                 slot.rearm = Some(interest);
                 Ok(())
             }
@@ -102,9 +114,7 @@ impl EventLoop {
         // Out of the slab: the slot's next occupant gets a new generation,
         // so events still queued for this one are stale.
         let slot = self.watches.remove(id.0).ok_or_else(no_watch)?;
-        if let Some(entry) = slot.entry {
-            let _ = self.poller.deregister(&entry.fd());
-        }
+        self.forget_watch(id.0, slot.entry.as_deref(), &slot.ring);
         // Else its callback runs: `watch_event` finishes the removal.
         Ok(())
     }
@@ -126,19 +136,29 @@ impl EventLoop {
         if fired.is_err() {
             self.stats.panics += 1;
             log::error!("a watch callback panicked; the watch is removed");
-            self.watches.remove(id.0);
+            if let Some(slot) = self.watches.remove(id.0) {
+                self.forget_watch(id.0, None, &slot.ring);
+            }
         }
         // Gone if the callback unwatched it (or panicked).
         let Some(slot) = self.watches.get_mut(id.0) else {
-            let _ = self.poller.deregister(&entry.fd());
+            let polling = Polling::gone();
+            self.forget_watch(id.0, Some(&*entry), &polling);
             return;
         };
-        if let Some(interest) = slot.rearm.take()
-            && let Err(e) = self
-                .poller
-                .modify(&entry.fd(), id.token(), interest, slot.mode)
-        {
-            log::warn!("cannot re-arm watch {id:?}: {e}");
+        match &mut self.io {
+            Io::Readiness(poller, _) => {
+                if let Some(interest) = slot.rearm.take()
+                    && let Err(e) = poller.modify(&entry.fd(), id.token(), interest, slot.mode)
+                {
+                    log::warn!("cannot re-arm watch {id:?}: {e}");
+                }
+            }
+            Io::Completion(u) => match slot.rearm.take() {
+                Some(interest) => u.repoll_watch(id.0, entry.fd(), &mut slot.ring, interest),
+                // Level: polled again, so what is still ready reports again.
+                None => u.poll_again(id.0, entry.fd(), &mut slot.ring),
+            },
         }
         slot.entry = Some(entry);
     }
@@ -146,9 +166,25 @@ impl EventLoop {
     /// Removes every watch (the loop is ending).
     pub(super) fn unwatch_all(&mut self) {
         for slot in self.watches.drain() {
-            if let Some(entry) = slot.entry {
-                let _ = self.poller.deregister(&entry.fd());
+            // A ring's polls go with the ring: every request of it is
+            // cancelled at its shutdown.
+            if let Io::Readiness(poller, _) = &self.io
+                && let Some(entry) = slot.entry
+            {
+                let _ = poller.deregister(&entry.fd());
             }
+        }
+    }
+
+    /// A watch is gone: its fd leaves the poller, or its poll the ring.
+    fn forget_watch(&mut self, key: crate::slab::Key, entry: Option<&dyn Watched>, ring: &Polling) {
+        match &mut self.io {
+            Io::Readiness(poller, _) => {
+                if let Some(entry) = entry {
+                    let _ = poller.deregister(&entry.fd());
+                }
+            }
+            Io::Completion(u) => u.unpoll_watch(key, ring),
         }
     }
 }
