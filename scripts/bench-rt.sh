@@ -23,7 +23,8 @@
 #
 # Lever variants: `rt-uring-off-LEVER` is rt-uring with IOMUX_URING_OFF=LEVER
 # (an io_uring feature turned off: defer_taskrun, registered_ring_fd,
-# no_sqarray, fixed_files, multishot_recv, incremental; see iomux::uring::Lever),
+# no_sqarray, fixed_files, multishot_recv, incremental, recv_bundle; see
+# iomux::uring::Lever),
 # compared with rt-uring in the same rounds (scripts/bench-levers.sh).
 #
 # Fixed rate: after the saturation rounds, every echo cell runs again at
