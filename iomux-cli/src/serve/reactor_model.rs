@@ -2,7 +2,7 @@
 //! one event loop per thread, over the chosen Poller backend.
 
 use iomux::conn::Limits;
-use iomux::reactor::{Config, Sharing};
+use iomux::reactor::{Config, Sharing, Stats};
 use iomux::{Backend, Mode};
 
 use super::shutdown::Shutdown;
@@ -35,14 +35,35 @@ pub fn run(args: &ServeArgs) -> CliResult {
             "iomux: {backend} has no native edges: readiness is level, reads still go until EAGAIN"
         );
     }
-    // Before any loop thread exists, so that they all inherit the mask.
-    let shutdown = Shutdown::install()?;
-    let factory = proto::factory(args.proto, args.limits());
     let sharing = match args.sharing {
         SharingArg::Reuseport => Sharing::ReusePort,
         SharingArg::Exclusive => Sharing::Exclusive,
         SharingArg::RoundRobin => Sharing::RoundRobin,
     };
+    let stats = serve_group(args, cfg, sharing)?;
+    let mut cut = 0;
+    for (i, s) in stats.iter().enumerate() {
+        eprintln!(
+            "iomux: loop {i}: {} accepted, {} shed (out of fds), {} timed out, {} stale events dropped, {} turns",
+            s.accepted, s.shed, s.timed_out, s.stale_events, s.turns
+        );
+        cut += s.cut;
+    }
+    super::shutdown::report_cut(cut, args.shutdown_timeout);
+    Ok(())
+}
+
+/// Runs a `LoopGroup` of `cfg` loops until SIGINT or SIGTERM starts a
+/// graceful drain within `--shutdown-timeout`, and returns each loop's
+/// counters: the reactor models on either driver (`uring.rs` too).
+pub(super) fn serve_group(
+    args: &ServeArgs,
+    cfg: Config,
+    sharing: Sharing,
+) -> Result<Vec<Stats>, Box<dyn std::error::Error + Send + Sync>> {
+    // Before any loop thread exists, so that they all inherit the mask.
+    let shutdown = Shutdown::install()?;
+    let factory = proto::factory(args.proto, args.limits());
     let group = super::workers::loop_group(args, cfg, factory, sharing)?;
     super::announce(group.local_addr())?;
     let handles = group.handles().to_vec();
@@ -53,14 +74,5 @@ pub fn run(args: &ServeArgs) -> CliResult {
             let _ = h.shutdown_gracefully(deadline);
         }
     });
-    let mut cut = 0;
-    for (i, s) in group.join_stats()?.iter().enumerate() {
-        eprintln!(
-            "iomux: loop {i}: {} accepted, {} shed (out of fds), {} timed out, {} stale events dropped, {} turns",
-            s.accepted, s.shed, s.timed_out, s.stale_events, s.turns
-        );
-        cut += s.cut;
-    }
-    super::shutdown::report_cut(cut, grace);
-    Ok(())
+    Ok(group.join_stats()?)
 }

@@ -24,10 +24,8 @@
 use iomux::conn::Limits;
 use iomux::reactor::{Config, Driver, Sharing};
 
-use super::shutdown::Shutdown;
-use super::{ServeArgs, announce};
+use super::ServeArgs;
 use crate::CliResult;
-use crate::proto;
 
 /// Submission queue entries per ring unless `--uring-entries` says.
 const SQ_ENTRIES: u32 = 4096;
@@ -42,25 +40,12 @@ pub fn run(args: &ServeArgs) -> CliResult {
         .with_driver(Driver::Completion)
         .with_ring_entries(entries)
         .with_limits(Limits::default().with_send_timeout(args.send_timeout));
-    // Before any loop thread exists, so that they all inherit the mask.
-    let shutdown = Shutdown::install()?;
-    let factory = proto::factory(args.proto, args.limits());
     // One SO_REUSEPORT listener per ring: the kernel spreads connections
     // across them. (Rings sharing one listener would not share its
     // connections: the wake-up goes to the first multishot accept in the
     // queue every time.)
-    let group = super::workers::loop_group(args, cfg, factory, Sharing::ReusePort)?;
-    announce(group.local_addr())?;
-    let handles = group.handles().to_vec();
-    let grace = args.shutdown_timeout;
-    shutdown.on_signal(move || {
-        let deadline = std::time::Instant::now() + grace;
-        for h in handles {
-            let _ = h.shutdown_gracefully(deadline);
-        }
-    });
+    let stats = super::reactor_model::serve_group(args, cfg, Sharing::ReusePort)?;
     let threads = args.threads;
-    let stats = group.join_stats()?;
     let cut = stats.iter().map(|s| s.cut).sum();
     let s = stats.first().copied().unwrap_or_default();
     let c = s.completion;
@@ -78,6 +63,6 @@ pub fn run(args: &ServeArgs) -> CliResult {
         c.sq_full,
         s.shed
     );
-    super::shutdown::report_cut(cut, grace);
+    super::shutdown::report_cut(cut, args.shutdown_timeout);
     Ok(())
 }
