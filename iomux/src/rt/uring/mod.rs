@@ -318,15 +318,6 @@ impl UringDriver {
         Ok(())
     }
 
-    /// Submits what is queued and reaps what completed, without waiting.
-    fn submit_and_reap(&mut self, wakers: &mut Vec<Waker>) {
-        self.publish_bufs();
-        if let Err(e) = self.ring.enter(0, None) {
-            log::debug!("iomux::rt: io_uring submit: {e}");
-        }
-        self.reap(wakers);
-    }
-
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
         let mut reaped = std::mem::take(&mut self.reaped);
         // Handling a completion may post more (a multishot's last one

@@ -643,38 +643,29 @@ impl UringStream {
         done.unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
 
-    /// Waits until everything written has gone to the kernel. A send still
-    /// unsubmitted is submitted (with the rest of the turn's queue) and its
-    /// completion looked for at once: a send that finds room in the socket
-    /// buffer completes inside that `io_uring_enter`, so a request/response
-    /// server's flush costs one syscall, not a turn of the loop.
+    /// Waits until everything written has gone to the kernel: the send is
+    /// already in the ring's queue (a write submits it), so the flush waits
+    /// for the park's one `io_uring_enter`, which submits every stream's
+    /// send of the turn together and brings their completions. (Entering
+    /// here instead, once per flush, cost a syscall per response: hyper
+    /// flushes after each one, and on 100 connections that made its CPU
+    /// per request 1.33x this: `BENCHMARKS.md`.)
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let key = self.key;
-        let mut woken = Vec::new();
-        let polled = polled_with_driver(&self.core, |d| {
-            for attempt in 0..2 {
-                let Some(s) = d.streams.get_mut(key) else {
-                    return Poll::Ready(Err(gone()));
-                };
-                if let Some(e) = s.take_tx_err() {
-                    return Poll::Ready(Err(e));
-                }
-                if s.tx_op().is_none() && s.unsent() == 0 {
-                    return Poll::Ready(Ok(()));
-                }
-                if attempt == 0 {
-                    d.submit_and_reap(&mut woken);
-                }
+        polled_with_driver(&self.core, |d| {
+            let Some(s) = d.streams.get_mut(key) else {
+                return Poll::Ready(Err(gone()));
+            };
+            if let Some(e) = s.take_tx_err() {
+                return Poll::Ready(Err(e));
             }
-            if let Some(s) = d.streams.get_mut(key) {
-                s.tx(&mut d.spare_tx).writer = Some(cx.waker().clone());
+            if s.tx_op().is_none() && s.unsent() == 0 {
+                return Poll::Ready(Ok(()));
             }
+            s.tx(&mut d.spare_tx).writer = Some(cx.waker().clone());
             Poll::Pending
         })
-        .unwrap_or_else(|| Poll::Ready(Err(gone())));
-        // Woken once the driver is released: their tasks run later.
-        woken.into_iter().for_each(Waker::wake);
-        polled
+        .unwrap_or_else(|| Poll::Ready(Err(gone())))
     }
 
     /// Takes the fd out of the driver. Nothing may refer to it once it is
